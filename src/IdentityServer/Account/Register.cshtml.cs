@@ -1,0 +1,88 @@
+using System.ComponentModel.DataAnnotations;
+using IdentityServer.Users;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+
+namespace IdentityServer.Account;
+
+public sealed partial class RegisterModel(
+    UserManager<ApplicationUser> users,
+    SignInManager<ApplicationUser> signIn,
+    TimeProvider time,
+    ILogger<RegisterModel> logger) : PageModel
+{
+    [BindProperty(SupportsGet = true)]
+    public string? ReturnUrl { get; set; }
+
+    [BindProperty]
+    public RegisterInput Input { get; set; } = new();
+
+    public string LoginUrl => Url.Page("/Account/Login", new { ReturnUrl = ReturnUrls.Local(Url, ReturnUrl) }) ?? "/account/login";
+
+    public void OnGet()
+    {
+    }
+
+    public async Task<IActionResult> OnPostAsync()
+    {
+        if (!ModelState.IsValid)
+        {
+            return Page();
+        }
+
+        var user = new ApplicationUser
+        {
+            UserName = Input.Username!.Trim(),
+            Email = Input.Email!.Trim(),
+            CreatedAt = time.GetUtcNow(),
+        };
+
+        var result = await users.CreateAsync(user, Input.Password!);
+        if (!result.Succeeded)
+        {
+            foreach (var error in result.Errors)
+            {
+                ModelState.AddModelError(FieldFor(error.Code), error.Description);
+            }
+
+            return Page();
+        }
+
+        LogRegistered(logger, user.Id);
+        // Signed in straight away, so the authorization request this page came from carries on to the client.
+        await signIn.SignInAsync(user, isPersistent: false);
+        return LocalRedirect(ReturnUrls.Local(Url, ReturnUrl));
+    }
+
+    private static string FieldFor(string identityErrorCode) => identityErrorCode switch
+    {
+        _ when identityErrorCode.StartsWith("Password", StringComparison.Ordinal) => "Input.Password",
+        _ when identityErrorCode.Contains("Email", StringComparison.Ordinal) => "Input.Email",
+        _ when identityErrorCode.Contains("UserName", StringComparison.Ordinal) => "Input.Username",
+        _ => string.Empty,
+    };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "User {UserId} registered.")]
+    private static partial void LogRegistered(ILogger logger, string userId);
+
+    public sealed class RegisterInput
+    {
+        [Required(ErrorMessage = "Choose a username.")]
+        [StringLength(64, MinimumLength = 2, ErrorMessage = "Usernames are 2 to 64 characters.")]
+        [RegularExpression("^[A-Za-z0-9._@+-]+$", ErrorMessage = "Use letters, digits and . _ @ + - only.")]
+        public string? Username { get; set; }
+
+        [Required(ErrorMessage = "Enter your email address.")]
+        [EmailAddress(ErrorMessage = "Enter a valid email address.")]
+        [StringLength(256)]
+        public string? Email { get; set; }
+
+        [Required(ErrorMessage = "Choose a password.")]
+        public string? Password { get; set; }
+
+        [Required(ErrorMessage = "Repeat your password.")]
+        [Compare(nameof(Password), ErrorMessage = "The passwords do not match.")]
+        public string? ConfirmPassword { get; set; }
+    }
+}

@@ -1,0 +1,38 @@
+using Scalar.AspNetCore;
+
+namespace IdentityServer.Admin;
+
+public static class AdminApiExtensions
+{
+    public static IHostApplicationBuilder AddAdminApi(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<BootstrapOptions>()
+            .Bind(builder.Configuration.GetSection(BootstrapOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddScoped<AuditTrail>();
+        builder.Services.AddHostedService<Bootstrap>();
+        builder.Services.AddOpenApi();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapAdminApi(this WebApplication app)
+    {
+        var admin = app.MapGroup("/admin")
+            .AddEndpointFilter<AdminAuthorization>()
+            .WithTags("Admin");
+
+        admin.MapClientsEndpoints();
+        admin.MapScopesEndpoints();
+        admin.MapUsersEndpoints();
+
+        app.MapOpenApi();
+        if (app.Environment.IsDevelopment())
+        {
+            app.MapScalarApiReference();
+        }
+
+        return app;
+    }
+}

@@ -1,0 +1,161 @@
+using System.ComponentModel.DataAnnotations;
+using IdentityServer.Connect;
+using IdentityServer.Users;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace IdentityServer.Admin;
+
+public sealed class BootstrapOptions : IValidatableObject
+{
+    public const string SectionName = "Bootstrap";
+
+    public string? AdminClientId { get; set; }
+
+    public string? AdminClientSecret { get; set; }
+
+    public string? AdminUsername { get; set; }
+
+    public string? AdminPassword { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (string.IsNullOrEmpty(AdminClientId) != string.IsNullOrEmpty(AdminClientSecret))
+        {
+            yield return new ValidationResult("Set both Bootstrap:AdminClientId and Bootstrap:AdminClientSecret, or neither.",
+                [nameof(AdminClientId), nameof(AdminClientSecret)]);
+        }
+
+        if (string.IsNullOrEmpty(AdminUsername) != string.IsNullOrEmpty(AdminPassword))
+        {
+            yield return new ValidationResult("Set both Bootstrap:AdminUsername and Bootstrap:AdminPassword, or neither.",
+                [nameof(AdminUsername), nameof(AdminPassword)]);
+        }
+    }
+}
+
+/// <summary>
+/// Makes sure, at every start, that the <c>admin</c> scope exists and, when configured, the admin client (with
+/// exactly the configured secret) and the admin user. Running it twice changes nothing.
+/// </summary>
+internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<BootstrapOptions> options, ILogger<Bootstrap> logger)
+    : IHostedService
+{
+    public const string AdminRole = "admin";
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var services = scope.ServiceProvider;
+        await EnsureAdminScopeAsync(services.GetRequiredService<IOpenIddictScopeManager>(), cancellationToken);
+
+        var bootstrap = options.Value;
+        if (!string.IsNullOrEmpty(bootstrap.AdminClientId))
+        {
+            await EnsureAdminClientAsync(services.GetRequiredService<IOpenIddictApplicationManager>(),
+                bootstrap.AdminClientId, bootstrap.AdminClientSecret!, cancellationToken);
+        }
+
+        if (!string.IsNullOrEmpty(bootstrap.AdminUsername))
+        {
+            await EnsureAdminUserAsync(services, bootstrap.AdminUsername, bootstrap.AdminPassword!);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static async Task EnsureAdminScopeAsync(IOpenIddictScopeManager scopes, CancellationToken cancellationToken)
+    {
+        if (await scopes.FindByNameAsync(StandardScopes.Admin, cancellationToken) is null)
+        {
+            await scopes.CreateAsync(new OpenIddictScopeDescriptor
+            {
+                Name = StandardScopes.Admin,
+                DisplayName = "Administer this server",
+                Resources = { StandardScopes.AdminResource },
+            }, cancellationToken);
+        }
+    }
+
+    private async Task EnsureAdminClientAsync(IOpenIddictApplicationManager applications, string clientId, string secret, CancellationToken cancellationToken)
+    {
+        var application = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        var descriptor = new OpenIddictApplicationDescriptor();
+        if (application is not null)
+        {
+            await applications.PopulateAsync(descriptor, application, cancellationToken);
+        }
+
+        descriptor.ClientId = clientId;
+        descriptor.DisplayName ??= "Bootstrap admin client";
+        descriptor.ClientType = ClientTypes.Confidential;
+        descriptor.ConsentType ??= ConsentTypes.Implicit;
+        var changed = descriptor.Permissions.Add(Permissions.Endpoints.Token)
+            | descriptor.Permissions.Add(Permissions.GrantTypes.ClientCredentials)
+            | descriptor.Permissions.Add(Permissions.Prefixes.Scope + StandardScopes.Admin);
+
+        if (application is null)
+        {
+            descriptor.ClientSecret = secret;
+            await applications.CreateAsync(descriptor, cancellationToken);
+            LogBootstrapped(logger, "client", clientId);
+            return;
+        }
+
+        var secretMatches = await applications.ValidateClientSecretAsync(application, secret, cancellationToken);
+        if (changed || !await applications.HasClientTypeAsync(application, ClientTypes.Confidential, cancellationToken))
+        {
+            await applications.UpdateAsync(application, descriptor, cancellationToken);
+        }
+
+        if (!secretMatches)
+        {
+            await applications.UpdateAsync(application, secret, cancellationToken);
+            LogBootstrapped(logger, "client secret", clientId);
+        }
+    }
+
+    private async Task EnsureAdminUserAsync(IServiceProvider services, string username, string password)
+    {
+        var users = services.GetRequiredService<UserManager<ApplicationUser>>();
+        var roles = services.GetRequiredService<RoleManager<IdentityRole>>();
+        if (!await roles.RoleExistsAsync(AdminRole))
+        {
+            await roles.CreateAsync(new IdentityRole(AdminRole));
+        }
+
+        var user = await users.FindByNameAsync(username);
+        if (user is null)
+        {
+            user = new ApplicationUser
+            {
+                UserName = username,
+                Enabled = true,
+                CreatedAt = services.GetRequiredService<TimeProvider>().GetUtcNow(),
+            };
+            var created = await users.CreateAsync(user, password);
+            if (!created.Succeeded)
+            {
+                throw new InvalidOperationException(
+                    "Bootstrap:AdminPassword was refused: " + string.Join(" ", created.Errors.Select(e => e.Description)));
+            }
+
+            LogBootstrapped(logger, "user", username);
+        }
+        else if (!user.Enabled)
+        {
+            user.Enabled = true;
+            await users.UpdateAsync(user);
+        }
+
+        if (!await users.IsInRoleAsync(user, AdminRole))
+        {
+            await users.AddToRoleAsync(user, AdminRole);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Bootstrap created the admin {What} '{Name}'.")]
+    private static partial void LogBootstrapped(ILogger logger, string what, string name);
+}

@@ -1,0 +1,396 @@
+using System.Net;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using IdentityServer.Connect;
+using Microsoft.AspNetCore.WebUtilities;
+using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace IdentityServer.Admin;
+
+public sealed record ClientRequest(
+    string? ClientId,
+    string? DisplayName,
+    string? ClientType,
+    string? ClientSecret,
+    IReadOnlyList<string>? RedirectUris,
+    IReadOnlyList<string>? PostLogoutRedirectUris,
+    IReadOnlyList<string>? GrantTypes,
+    IReadOnlyList<string>? Scopes,
+    string? ConsentType,
+    IReadOnlyList<string>? AllowedCorsOrigins);
+
+public sealed record ClientResponse(
+    string ClientId,
+    string? DisplayName,
+    string ClientType,
+    IReadOnlyList<string> RedirectUris,
+    IReadOnlyList<string> PostLogoutRedirectUris,
+    IReadOnlyList<string> GrantTypes,
+    IReadOnlyList<string> Scopes,
+    string ConsentType,
+    IReadOnlyList<string> AllowedCorsOrigins)
+{
+    /// <summary>Present only in the response that created or rotated it: the secret is stored hashed.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? ClientSecret { get; init; }
+}
+
+public sealed record ClientSecretResponse(string ClientId, string ClientSecret);
+
+internal static partial class ClientsEndpoints
+{
+    public const string CorsOriginsProperty = "allowed_cors_origins";
+
+    private static readonly string[] SupportedGrantTypes =
+        [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.ClientCredentials, GrantTypes.Password];
+
+    public static RouteGroupBuilder MapClientsEndpoints(this RouteGroupBuilder admin)
+    {
+        var clients = admin.MapGroup("/clients").WithTags("Clients");
+        clients.MapPost("/", CreateAsync).WithName("CreateClient");
+        clients.MapGet("/", ListAsync).WithName("ListClients");
+        clients.MapGet("/{clientId}", GetAsync).WithName("GetClient");
+        clients.MapPut("/{clientId}", UpdateAsync).WithName("UpdateClient");
+        clients.MapDelete("/{clientId}", DeleteAsync).WithName("DeleteClient");
+        clients.MapPost("/{clientId}/secret", RotateSecretAsync).WithName("RotateClientSecret");
+        return admin;
+    }
+
+    private static async Task<IResult> CreateAsync(
+        ClientRequest request, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
+        AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        var errors = await ValidateAsync(request, request.ClientId, isCreate: true, scopes, cancellationToken);
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+
+        if (await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is not null)
+        {
+            return AdminProblems.Conflict($"A client with the id '{request.ClientId}' already exists.");
+        }
+
+        var descriptor = new OpenIddictApplicationDescriptor { ClientId = request.ClientId };
+        var secret = Describe(descriptor, request);
+        await applications.CreateAsync(descriptor, cancellationToken);
+        await audit.RecordAsync(user, "client.created", request.ClientId!, new { request.ClientType, request.GrantTypes, request.Scopes }, cancellationToken);
+
+        var created = ToResponse(descriptor) with { ClientSecret = secret };
+        return TypedResults.Created($"/admin/clients/{Uri.EscapeDataString(created.ClientId)}", created);
+    }
+
+    private static async Task<IResult> ListAsync(IOpenIddictApplicationManager applications, CancellationToken cancellationToken)
+    {
+        var result = new List<ClientResponse>();
+        await foreach (var application in applications.ListAsync(count: null, offset: null, cancellationToken))
+        {
+            result.Add(await ReadAsync(applications, application, cancellationToken));
+        }
+
+        return TypedResults.Ok(result.OrderBy(c => c.ClientId, StringComparer.Ordinal).ToList());
+    }
+
+    private static async Task<IResult> GetAsync(string clientId, IOpenIddictApplicationManager applications, CancellationToken cancellationToken) =>
+        await applications.FindByClientIdAsync(clientId, cancellationToken) is { } application
+            ? TypedResults.Ok(await ReadAsync(applications, application, cancellationToken))
+            : AdminProblems.NotFound("Client", clientId);
+
+    private static async Task<IResult> UpdateAsync(
+        string clientId, ClientRequest request, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
+        AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        var application = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        if (application is null)
+        {
+            return AdminProblems.NotFound("Client", clientId);
+        }
+
+        var errors = await ValidateAsync(request, clientId, isCreate: false, scopes, cancellationToken);
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+
+        var descriptor = new OpenIddictApplicationDescriptor();
+        await applications.PopulateAsync(descriptor, application, cancellationToken);
+        var keepSecret = descriptor.ClientSecret;
+        var newSecret = Describe(descriptor, request, keepSecret);
+        await applications.UpdateAsync(application, descriptor, cancellationToken);
+        await audit.RecordAsync(user, "client.updated", clientId, new { request.ClientType, request.GrantTypes, request.Scopes }, cancellationToken);
+
+        return TypedResults.Ok(ToResponse(descriptor) with { ClientSecret = newSecret });
+    }
+
+    private static async Task<IResult> DeleteAsync(
+        string clientId, IOpenIddictApplicationManager applications, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        var application = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        if (application is null)
+        {
+            return AdminProblems.NotFound("Client", clientId);
+        }
+
+        // The EF Core store deletes the client's authorizations and tokens with it, so nothing it was issued still works.
+        await applications.DeleteAsync(application, cancellationToken);
+        await audit.RecordAsync(user, "client.deleted", clientId, null, cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<IResult> RotateSecretAsync(
+        string clientId, IOpenIddictApplicationManager applications, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        var application = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        if (application is null)
+        {
+            return AdminProblems.NotFound("Client", clientId);
+        }
+
+        if (!await applications.HasClientTypeAsync(application, ClientTypes.Confidential, cancellationToken))
+        {
+            var errors = new FieldErrors();
+            errors.Add("clientType", "Public clients have no secret.");
+            return errors.ToProblem();
+        }
+
+        var secret = NewSecret();
+        await applications.UpdateAsync(application, secret, cancellationToken);
+        await audit.RecordAsync(user, "client.secret_rotated", clientId, null, cancellationToken);
+        return TypedResults.Ok(new ClientSecretResponse(clientId, secret));
+    }
+
+    /// <summary>256 random bits: strong enough that the secret never needs to be typed or remembered.</summary>
+    public static string NewSecret() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>Fills the descriptor from the request; returns the new plain secret when one was set.</summary>
+    private static string? Describe(OpenIddictApplicationDescriptor descriptor, ClientRequest request, string? existingSecret = null)
+    {
+        var clientType = (request.ClientType ?? ClientTypes.Confidential).ToLowerInvariant();
+        var grantTypes = Normalize(request.GrantTypes);
+        var scopes = Normalize(request.Scopes);
+        if (scopes.Contains(Scopes.OfflineAccess) && !grantTypes.Contains(GrantTypes.RefreshToken))
+        {
+            // offline_access means refresh tokens; the grant follows from the scope.
+            grantTypes.Add(GrantTypes.RefreshToken);
+        }
+
+        descriptor.DisplayName = string.IsNullOrWhiteSpace(request.DisplayName) ? descriptor.ClientId : request.DisplayName.Trim();
+        descriptor.ClientType = clientType;
+        descriptor.ApplicationType = clientType == ClientTypes.Public ? ApplicationTypes.Native : ApplicationTypes.Web;
+        descriptor.ConsentType = (request.ConsentType ?? ConsentTypes.Implicit).ToLowerInvariant();
+
+        descriptor.RedirectUris.Clear();
+        descriptor.RedirectUris.UnionWith(Normalize(request.RedirectUris).Select(u => new Uri(u)));
+        descriptor.PostLogoutRedirectUris.Clear();
+        descriptor.PostLogoutRedirectUris.UnionWith(Normalize(request.PostLogoutRedirectUris).Select(u => new Uri(u)));
+
+        descriptor.Permissions.Clear();
+        descriptor.Permissions.Add(Permissions.Endpoints.Token);
+        descriptor.Permissions.Add(Permissions.Endpoints.Revocation);
+        if (clientType == ClientTypes.Confidential)
+        {
+            descriptor.Permissions.Add(Permissions.Endpoints.Introspection);
+        }
+
+        if (grantTypes.Contains(GrantTypes.AuthorizationCode))
+        {
+            descriptor.Permissions.Add(Permissions.Endpoints.Authorization);
+            descriptor.Permissions.Add(Permissions.Endpoints.EndSession);
+            descriptor.Permissions.Add(Permissions.ResponseTypes.Code);
+        }
+
+        foreach (var grantType in grantTypes)
+        {
+            descriptor.Permissions.Add(Permissions.Prefixes.GrantType + grantType);
+        }
+
+        foreach (var scope in scopes)
+        {
+            descriptor.Permissions.Add(Permissions.Prefixes.Scope + scope);
+        }
+
+        descriptor.Requirements.Clear();
+        if (clientType == ClientTypes.Public)
+        {
+            descriptor.Requirements.Add(Requirements.Features.ProofKeyForCodeExchange);
+        }
+
+        descriptor.Properties[CorsOriginsProperty] = JsonSerializer.SerializeToElement(
+            Normalize(request.AllowedCorsOrigins).Select(o => o.TrimEnd('/')).ToList());
+
+        if (clientType == ClientTypes.Public)
+        {
+            descriptor.ClientSecret = null;
+            return null;
+        }
+
+        if (!string.IsNullOrEmpty(request.ClientSecret))
+        {
+            descriptor.ClientSecret = request.ClientSecret;
+            return null;
+        }
+
+        if (existingSecret is not null)
+        {
+            descriptor.ClientSecret = existingSecret;
+            return null;
+        }
+
+        return descriptor.ClientSecret = NewSecret();
+    }
+
+    private static async Task<ClientResponse> ReadAsync(IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken)
+    {
+        var descriptor = new OpenIddictApplicationDescriptor();
+        await applications.PopulateAsync(descriptor, application, cancellationToken);
+        return ToResponse(descriptor);
+    }
+
+    private static ClientResponse ToResponse(OpenIddictApplicationDescriptor descriptor)
+    {
+        var permissions = descriptor.Permissions;
+        return new ClientResponse(
+            descriptor.ClientId!,
+            descriptor.DisplayName,
+            descriptor.ClientType ?? ClientTypes.Confidential,
+            [.. descriptor.RedirectUris.Select(u => u.OriginalString)],
+            [.. descriptor.PostLogoutRedirectUris.Select(u => u.OriginalString)],
+            [.. permissions.Where(p => p.StartsWith(Permissions.Prefixes.GrantType, StringComparison.Ordinal)).Select(p => p[Permissions.Prefixes.GrantType.Length..])],
+            [.. permissions.Where(p => p.StartsWith(Permissions.Prefixes.Scope, StringComparison.Ordinal)).Select(p => p[Permissions.Prefixes.Scope.Length..])],
+            descriptor.ConsentType ?? ConsentTypes.Implicit,
+            CorsOrigins(descriptor));
+    }
+
+    public static List<string> CorsOrigins(OpenIddictApplicationDescriptor descriptor) =>
+        descriptor.Properties.TryGetValue(CorsOriginsProperty, out var origins) && origins.ValueKind == JsonValueKind.Array
+            ? [.. origins.EnumerateArray().Select(o => o.GetString()).OfType<string>()]
+            : [];
+
+    private static List<string> Normalize(IReadOnlyList<string>? values) =>
+        values is null ? [] : [.. values.Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v.Trim()).Distinct(StringComparer.Ordinal)];
+
+    private static async Task<FieldErrors> ValidateAsync(
+        ClientRequest request, string? clientId, bool isCreate, IOpenIddictScopeManager scopes, CancellationToken cancellationToken)
+    {
+        var errors = new FieldErrors();
+        if (string.IsNullOrWhiteSpace(clientId))
+        {
+            errors.Add("clientId", "The client id is required.");
+        }
+        else if (!ClientIdPattern().IsMatch(clientId))
+        {
+            errors.Add("clientId", "Use 1 to 100 letters, digits and . _ - ~ : only.");
+        }
+
+        if (!isCreate && request.ClientId is not null && request.ClientId != clientId)
+        {
+            errors.Add("clientId", "The client id cannot be changed.");
+        }
+
+        if (request.DisplayName is { Length: > 200 })
+        {
+            errors.Add("displayName", "At most 200 characters.");
+        }
+
+        var clientType = (request.ClientType ?? ClientTypes.Confidential).ToLowerInvariant();
+        if (clientType is not (ClientTypes.Confidential or ClientTypes.Public))
+        {
+            errors.Add("clientType", "Use 'confidential' or 'public'.");
+        }
+
+        if (clientType == ClientTypes.Public && !string.IsNullOrEmpty(request.ClientSecret))
+        {
+            errors.Add("clientSecret", "Public clients have no secret.");
+        }
+
+        if (request.ClientSecret is { Length: > 0 and < 16 })
+        {
+            errors.Add("clientSecret", "Secrets are at least 16 characters; leave it out to have one generated.");
+        }
+
+        if (request.ConsentType is not null && request.ConsentType.ToLowerInvariant() is not (ConsentTypes.Explicit or ConsentTypes.Implicit))
+        {
+            errors.Add("consentType", "Use 'explicit' or 'implicit'.");
+        }
+
+        var grantTypes = Normalize(request.GrantTypes);
+        if (grantTypes.Count == 0)
+        {
+            errors.Add("grantTypes", "At least one grant type is required.");
+        }
+
+        foreach (var grantType in grantTypes.Where(g => !SupportedGrantTypes.Contains(g)))
+        {
+            errors.Add("grantTypes", $"'{grantType}' is not supported. Use {string.Join(", ", SupportedGrantTypes)}.");
+        }
+
+        if (clientType == ClientTypes.Public && grantTypes.Contains(GrantTypes.ClientCredentials))
+        {
+            errors.Add("grantTypes", "Public clients cannot use client_credentials.");
+        }
+
+        var redirectUris = Normalize(request.RedirectUris);
+        if (grantTypes.Contains(GrantTypes.AuthorizationCode) && redirectUris.Count == 0)
+        {
+            errors.Add("redirectUris", "authorization_code needs at least one redirect URI.");
+        }
+
+        ValidateUris(errors, "redirectUris", redirectUris);
+        ValidateUris(errors, "postLogoutRedirectUris", Normalize(request.PostLogoutRedirectUris));
+
+        foreach (var origin in Normalize(request.AllowedCorsOrigins))
+        {
+            if (!Uri.TryCreate(origin.TrimEnd('/'), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")
+                || uri.AbsolutePath != "/" || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo))
+            {
+                errors.Add("allowedCorsOrigins", $"'{origin}' is not an origin (scheme://host[:port]).");
+            }
+        }
+
+        var requestedScopes = Normalize(request.Scopes);
+        var unknown = requestedScopes.Where(s => !StandardScopes.Registered.Contains(s)).ToList();
+        if (unknown.Count > 0)
+        {
+            var known = new HashSet<string>(StringComparer.Ordinal);
+            await foreach (var scope in scopes.FindByNamesAsync([.. unknown], cancellationToken))
+            {
+                known.Add((await scopes.GetNameAsync(scope, cancellationToken))!);
+            }
+
+            foreach (var name in unknown.Where(n => !known.Contains(n)))
+            {
+                errors.Add("scopes", $"The scope '{name}' does not exist.");
+            }
+        }
+
+        return errors;
+    }
+
+    private static void ValidateUris(FieldErrors errors, string field, IEnumerable<string> uris)
+    {
+        foreach (var value in uris)
+        {
+            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
+            {
+                errors.Add(field, $"'{value}' is not an absolute URI.");
+            }
+            else if (!string.IsNullOrEmpty(uri.Fragment))
+            {
+                errors.Add(field, $"'{value}' must not have a fragment.");
+            }
+            else if (uri.Scheme == Uri.UriSchemeHttp ? !IsLoopback(uri) : uri.Scheme != Uri.UriSchemeHttps)
+            {
+                errors.Add(field, $"'{value}' must use https (plain http is allowed on loopback only).");
+            }
+        }
+    }
+
+    private static bool IsLoopback(Uri uri) =>
+        uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
+
+    [GeneratedRegex("^[A-Za-z0-9._~:-]{1,100}$")]
+    private static partial Regex ClientIdPattern();
+}

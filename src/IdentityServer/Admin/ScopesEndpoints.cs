@@ -1,0 +1,156 @@
+using System.Security.Claims;
+using System.Text.RegularExpressions;
+using IdentityServer.Connect;
+using OpenIddict.Abstractions;
+
+namespace IdentityServer.Admin;
+
+public sealed record ScopeRequest(string? Name, string? DisplayName, string? Description, IReadOnlyList<string>? Resources);
+
+public sealed record ScopeResponse(string Name, string? DisplayName, string? Description, IReadOnlyList<string> Resources);
+
+internal static partial class ScopesEndpoints
+{
+    public static RouteGroupBuilder MapScopesEndpoints(this RouteGroupBuilder admin)
+    {
+        var scopes = admin.MapGroup("/scopes").WithTags("Scopes");
+        scopes.MapPost("/", CreateAsync).WithName("CreateScope");
+        scopes.MapGet("/", ListAsync).WithName("ListScopes");
+        scopes.MapGet("/{name}", GetAsync).WithName("GetScope");
+        scopes.MapPut("/{name}", UpdateAsync).WithName("UpdateScope");
+        scopes.MapDelete("/{name}", DeleteAsync).WithName("DeleteScope");
+        return admin;
+    }
+
+    private static async Task<IResult> CreateAsync(
+        ScopeRequest request, IOpenIddictScopeManager scopes, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        var errors = Validate(request, request.Name, isCreate: true);
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+
+        if (StandardScopes.Registered.Contains(request.Name!) || await scopes.FindByNameAsync(request.Name!, cancellationToken) is not null)
+        {
+            return AdminProblems.Conflict($"A scope named '{request.Name}' already exists.");
+        }
+
+        var descriptor = new OpenIddictScopeDescriptor { Name = request.Name };
+        Describe(descriptor, request);
+        await scopes.CreateAsync(descriptor, cancellationToken);
+        await audit.RecordAsync(user, "scope.created", request.Name!, new { request.Resources }, cancellationToken);
+        return TypedResults.Created($"/admin/scopes/{Uri.EscapeDataString(request.Name!)}", ToResponse(descriptor));
+    }
+
+    private static async Task<IResult> ListAsync(IOpenIddictScopeManager scopes, CancellationToken cancellationToken)
+    {
+        var result = new List<ScopeResponse>();
+        await foreach (var scope in scopes.ListAsync(count: null, offset: null, cancellationToken))
+        {
+            var descriptor = new OpenIddictScopeDescriptor();
+            await scopes.PopulateAsync(descriptor, scope, cancellationToken);
+            result.Add(ToResponse(descriptor));
+        }
+
+        return TypedResults.Ok(result.OrderBy(s => s.Name, StringComparer.Ordinal).ToList());
+    }
+
+    private static async Task<IResult> GetAsync(string name, IOpenIddictScopeManager scopes, CancellationToken cancellationToken)
+    {
+        var scope = await scopes.FindByNameAsync(name, cancellationToken);
+        if (scope is null)
+        {
+            return AdminProblems.NotFound("Scope", name);
+        }
+
+        var descriptor = new OpenIddictScopeDescriptor();
+        await scopes.PopulateAsync(descriptor, scope, cancellationToken);
+        return TypedResults.Ok(ToResponse(descriptor));
+    }
+
+    private static async Task<IResult> UpdateAsync(
+        string name, ScopeRequest request, IOpenIddictScopeManager scopes, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        var scope = await scopes.FindByNameAsync(name, cancellationToken);
+        if (scope is null)
+        {
+            return AdminProblems.NotFound("Scope", name);
+        }
+
+        var errors = Validate(request, name, isCreate: false);
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+
+        var descriptor = new OpenIddictScopeDescriptor();
+        await scopes.PopulateAsync(descriptor, scope, cancellationToken);
+        Describe(descriptor, request);
+        await scopes.UpdateAsync(scope, descriptor, cancellationToken);
+        await audit.RecordAsync(user, "scope.updated", name, new { request.Resources }, cancellationToken);
+        return TypedResults.Ok(ToResponse(descriptor));
+    }
+
+    private static async Task<IResult> DeleteAsync(
+        string name, IOpenIddictScopeManager scopes, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        var scope = await scopes.FindByNameAsync(name, cancellationToken);
+        if (scope is null)
+        {
+            return AdminProblems.NotFound("Scope", name);
+        }
+
+        await scopes.DeleteAsync(scope, cancellationToken);
+        await audit.RecordAsync(user, "scope.deleted", name, null, cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static void Describe(OpenIddictScopeDescriptor descriptor, ScopeRequest request)
+    {
+        descriptor.DisplayName = string.IsNullOrWhiteSpace(request.DisplayName) ? descriptor.Name : request.DisplayName.Trim();
+        descriptor.Description = string.IsNullOrWhiteSpace(request.Description) ? null : request.Description.Trim();
+        descriptor.Resources.Clear();
+        descriptor.Resources.UnionWith((request.Resources ?? []).Where(r => !string.IsNullOrWhiteSpace(r)).Select(r => r.Trim()));
+    }
+
+    private static ScopeResponse ToResponse(OpenIddictScopeDescriptor descriptor) =>
+        new(descriptor.Name!, descriptor.DisplayName, descriptor.Description, [.. descriptor.Resources.Order(StringComparer.Ordinal)]);
+
+    private static FieldErrors Validate(ScopeRequest request, string? name, bool isCreate)
+    {
+        var errors = new FieldErrors();
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            errors.Add("name", "The scope name is required.");
+        }
+        else if (!ScopeNamePattern().IsMatch(name))
+        {
+            errors.Add("name", "Use 1 to 100 printable characters without spaces, quotes or backslashes.");
+        }
+
+        if (!isCreate && request.Name is not null && request.Name != name)
+        {
+            errors.Add("name", "The scope name cannot be changed.");
+        }
+
+        if (request.DisplayName is { Length: > 200 })
+        {
+            errors.Add("displayName", "At most 200 characters.");
+        }
+
+        foreach (var resource in request.Resources ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(resource) || resource.Length > 200 || resource.Any(char.IsWhiteSpace))
+            {
+                errors.Add("resources", $"'{resource}' is not a valid resource (1 to 200 characters, no spaces).");
+            }
+        }
+
+        return errors;
+    }
+
+    // RFC 6749 scope-token: %x21 / %x23-5B / %x5D-7E.
+    [GeneratedRegex(@"^[\x21\x23-\x5B\x5D-\x7E]{1,100}$")]
+    private static partial Regex ScopeNamePattern();
+}

@@ -1,0 +1,315 @@
+using System.ComponentModel.DataAnnotations;
+using System.Security.Claims;
+using IdentityServer.Persistence;
+using IdentityServer.Users;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using OpenIddict.Abstractions;
+
+namespace IdentityServer.Admin;
+
+public sealed record UserRequest(string? Username, string? Email, string? Password, IReadOnlyList<string>? Roles, bool? Enabled);
+
+public sealed record UserResponse(string Id, string Username, string? Email, IReadOnlyList<string> Roles, bool Enabled, DateTimeOffset CreatedAt);
+
+public sealed record UserPage(IReadOnlyList<UserResponse> Items, int Page, int PageSize, int Total);
+
+public sealed record PasswordResetRequest(string? Password);
+
+internal static class UsersEndpoints
+{
+    private const int MaxPageSize = 100;
+
+    public static RouteGroupBuilder MapUsersEndpoints(this RouteGroupBuilder admin)
+    {
+        var users = admin.MapGroup("/users").WithTags("Users");
+        users.MapPost("/", CreateAsync).WithName("CreateUser");
+        users.MapGet("/", ListAsync).WithName("ListUsers");
+        users.MapGet("/{id}", GetAsync).WithName("GetUser");
+        users.MapPut("/{id}", UpdateAsync).WithName("UpdateUser");
+        users.MapDelete("/{id}", DeleteAsync).WithName("DeleteUser");
+        users.MapPost("/{id}/password", ResetPasswordAsync).WithName("ResetUserPassword");
+        return admin;
+    }
+
+    private static async Task<IResult> CreateAsync(
+        UserRequest request, UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationDbContext db,
+        TimeProvider time, AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
+    {
+        var errors = ValidateProfile(request);
+        if (string.IsNullOrEmpty(request.Password))
+        {
+            errors.Add("password", "A password is required.");
+        }
+
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+
+        if (await users.FindByNameAsync(request.Username!) is not null)
+        {
+            return AdminProblems.Conflict($"A user named '{request.Username}' already exists.");
+        }
+
+        var user = new ApplicationUser
+        {
+            UserName = request.Username!.Trim(),
+            Email = request.Email?.Trim(),
+            Enabled = request.Enabled ?? true,
+            CreatedAt = time.GetUtcNow(),
+        };
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var created = await users.CreateAsync(user, request.Password!);
+        if (!created.Succeeded)
+        {
+            return IdentityProblem(created);
+        }
+
+        await SetRolesAsync(users, roles, user, request.Roles);
+        await transaction.CommitAsync(cancellationToken);
+        await audit.RecordAsync(actor, "user.created", user.Id, new { user.UserName, request.Roles, user.Enabled }, cancellationToken);
+
+        var response = await ToResponseAsync(users, user);
+        return TypedResults.Created($"/admin/users/{user.Id}", response);
+    }
+
+    private static async Task<IResult> ListAsync(
+        ApplicationDbContext db, string? search, int? page, int? pageSize, CancellationToken cancellationToken)
+    {
+        var errors = new FieldErrors();
+        if (page is < 1)
+        {
+            errors.Add("page", "Pages start at 1.");
+        }
+
+        if (pageSize is < 1 or > MaxPageSize)
+        {
+            errors.Add("pageSize", $"Use 1 to {MaxPageSize}.");
+        }
+
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+
+        var number = page ?? 1;
+        var size = pageSize ?? 20;
+        var query = db.Users.AsNoTracking();
+        if (!string.IsNullOrWhiteSpace(search))
+        {
+            var normalized = search.Trim().ToUpperInvariant();
+            query = query.Where(u => u.NormalizedUserName!.Contains(normalized) || u.NormalizedEmail!.Contains(normalized));
+        }
+
+        var total = await query.CountAsync(cancellationToken);
+        var pageOfUsers = await query
+            .OrderBy(u => u.NormalizedUserName)
+            .Skip((number - 1) * size)
+            .Take(size)
+            .ToListAsync(cancellationToken);
+
+        // One query for every role on the page, not one per user.
+        var ids = pageOfUsers.Select(u => u.Id).ToList();
+        var rolesByUser = (await (
+                from userRole in db.UserRoles
+                join role in db.Roles on userRole.RoleId equals role.Id
+                where ids.Contains(userRole.UserId)
+                select new { userRole.UserId, role.Name })
+            .ToListAsync(cancellationToken))
+            .ToLookup(r => r.UserId, r => r.Name!);
+
+        var items = pageOfUsers
+            .Select(u => ToResponse(u, [.. rolesByUser[u.Id].Order(StringComparer.Ordinal)]))
+            .ToList();
+        return TypedResults.Ok(new UserPage(items, number, size, total));
+    }
+
+    private static async Task<IResult> GetAsync(string id, UserManager<ApplicationUser> users) =>
+        await users.FindByIdAsync(id) is { } user
+            ? TypedResults.Ok(await ToResponseAsync(users, user))
+            : AdminProblems.NotFound("User", id);
+
+    private static async Task<IResult> UpdateAsync(
+        string id, UserRequest request, UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationDbContext db,
+        AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
+    {
+        var user = await users.FindByIdAsync(id);
+        if (user is null)
+        {
+            return AdminProblems.NotFound("User", id);
+        }
+
+        var errors = ValidateProfile(request);
+        if (request.Password is not null)
+        {
+            errors.Add("password", "Passwords are changed with POST /admin/users/{id}/password.");
+        }
+
+        if (errors.Any)
+        {
+            return errors.ToProblem();
+        }
+
+        if (await users.FindByNameAsync(request.Username!) is { } other && other.Id != user.Id)
+        {
+            return AdminProblems.Conflict($"A user named '{request.Username}' already exists.");
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        user.UserName = request.Username!.Trim();
+        if (!string.Equals(user.Email, request.Email?.Trim(), StringComparison.OrdinalIgnoreCase))
+        {
+            user.Email = request.Email?.Trim();
+            user.EmailConfirmed = false;
+        }
+
+        user.Enabled = request.Enabled ?? user.Enabled;
+        var updated = await users.UpdateAsync(user);
+        if (!updated.Succeeded)
+        {
+            return IdentityProblem(updated);
+        }
+
+        await SetRolesAsync(users, roles, user, request.Roles);
+        await transaction.CommitAsync(cancellationToken);
+        await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, request.Roles, user.Enabled }, cancellationToken);
+        return TypedResults.Ok(await ToResponseAsync(users, user));
+    }
+
+    private static async Task<IResult> DeleteAsync(
+        string id, UserManager<ApplicationUser> users, IOpenIddictAuthorizationManager authorizations, IOpenIddictTokenManager tokens,
+        AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
+    {
+        var user = await users.FindByIdAsync(id);
+        if (user is null)
+        {
+            return AdminProblems.NotFound("User", id);
+        }
+
+        // Nothing issued to the user may outlive the account: revoke its tokens and consents first.
+        await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
+        await authorizations.RevokeBySubjectAsync(user.Id, cancellationToken);
+        var deleted = await users.DeleteAsync(user);
+        if (!deleted.Succeeded)
+        {
+            return IdentityProblem(deleted);
+        }
+
+        await audit.RecordAsync(actor, "user.deleted", id, null, cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<IResult> ResetPasswordAsync(
+        string id, PasswordResetRequest request, UserManager<ApplicationUser> users, AuditTrail audit, ClaimsPrincipal actor,
+        CancellationToken cancellationToken)
+    {
+        var user = await users.FindByIdAsync(id);
+        if (user is null)
+        {
+            return AdminProblems.NotFound("User", id);
+        }
+
+        if (string.IsNullOrEmpty(request.Password))
+        {
+            var errors = new FieldErrors();
+            errors.Add("password", "A password is required.");
+            return errors.ToProblem();
+        }
+
+        var token = await users.GeneratePasswordResetTokenAsync(user);
+        // Resetting changes the security stamp, so refresh tokens issued before it stop working.
+        var reset = await users.ResetPasswordAsync(user, token, request.Password);
+        if (!reset.Succeeded)
+        {
+            return IdentityProblem(reset);
+        }
+
+        await audit.RecordAsync(actor, "user.password_reset", user.Id, null, cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static FieldErrors ValidateProfile(UserRequest request)
+    {
+        var errors = new FieldErrors();
+        if (string.IsNullOrWhiteSpace(request.Username))
+        {
+            errors.Add("username", "A username is required.");
+        }
+        else if (request.Username.Trim().Length is < 2 or > 64)
+        {
+            errors.Add("username", "Usernames are 2 to 64 characters.");
+        }
+
+        if (!string.IsNullOrWhiteSpace(request.Email) && (request.Email.Length > 256 || !new EmailAddressAttribute().IsValid(request.Email.Trim())))
+        {
+            errors.Add("email", "Enter a valid email address.");
+        }
+
+        foreach (var role in request.Roles ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(role) || role.Length > 64)
+            {
+                errors.Add("roles", "Role names are 1 to 64 characters.");
+            }
+        }
+
+        return errors;
+    }
+
+    private static async Task SetRolesAsync(UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationUser user, IReadOnlyList<string>? wanted)
+    {
+        var target = (wanted ?? []).Select(r => r.Trim()).Distinct(StringComparer.Ordinal).ToList();
+        var current = await users.GetRolesAsync(user);
+        foreach (var role in target.Where(r => !current.Contains(r)))
+        {
+            if (!await roles.RoleExistsAsync(role))
+            {
+                await roles.CreateAsync(new IdentityRole(role));
+            }
+        }
+
+        var toAdd = target.Except(current).ToList();
+        var toRemove = current.Except(target).ToList();
+        if (toRemove.Count > 0)
+        {
+            await users.RemoveFromRolesAsync(user, toRemove);
+        }
+
+        if (toAdd.Count > 0)
+        {
+            await users.AddToRolesAsync(user, toAdd);
+        }
+    }
+
+    private static IResult IdentityProblem(IdentityResult result)
+    {
+        if (result.Errors.Any(e => e.Code is nameof(IdentityErrorDescriber.DuplicateUserName)))
+        {
+            return AdminProblems.Conflict("A user with that username already exists.");
+        }
+
+        var errors = new FieldErrors();
+        foreach (var error in result.Errors)
+        {
+            var field = error.Code switch
+            {
+                _ when error.Code.StartsWith("Password", StringComparison.Ordinal) => "password",
+                _ when error.Code.Contains("Email", StringComparison.Ordinal) => "email",
+                _ when error.Code.Contains("UserName", StringComparison.Ordinal) => "username",
+                _ when error.Code.Contains("Role", StringComparison.Ordinal) => "roles",
+                _ => "user",
+            };
+            errors.Add(field, error.Description);
+        }
+
+        return errors.ToProblem();
+    }
+
+    private static async Task<UserResponse> ToResponseAsync(UserManager<ApplicationUser> users, ApplicationUser user) =>
+        ToResponse(user, [.. (await users.GetRolesAsync(user)).Order(StringComparer.Ordinal)]);
+
+    private static UserResponse ToResponse(ApplicationUser user, IReadOnlyList<string> roles) =>
+        new(user.Id, user.UserName!, user.Email, roles, user.Enabled, user.CreatedAt);
+}

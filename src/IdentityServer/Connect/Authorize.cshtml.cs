@@ -1,0 +1,225 @@
+using System.Security.Claims;
+using IdentityServer.Users;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.Extensions;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.Extensions.Primitives;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// The authorization endpoint. OpenIddict has already validated the client, redirect_uri, scopes and PKCE;
+/// this page decides whether the user must sign in, register or consent, then issues the code.
+/// </summary>
+// Clients may send authorization requests by POST without our anti-forgery token; it is checked for consent posts only.
+[IgnoreAntiforgeryToken]
+public sealed partial class AuthorizeModel(
+    IOpenIddictApplicationManager applications,
+    IOpenIddictAuthorizationManager authorizations,
+    IOpenIddictScopeManager scopes,
+    UserManager<ApplicationUser> users,
+    SignInManager<ApplicationUser> signIn,
+    UserPrincipalFactory principals,
+    IAntiforgery antiforgery,
+    TimeProvider time,
+    ILogger<AuthorizeModel> logger) : PageModel
+{
+    private const string ConsentField = "consent";
+
+    public string ClientName { get; private set; } = string.Empty;
+
+    public IReadOnlyList<ScopeDescription> RequestedScopes { get; private set; } = [];
+
+    public IReadOnlyList<KeyValuePair<string, string>> RequestParameters { get; private set; } = [];
+
+    public Task<IActionResult> OnGetAsync() => HandleAsync(consent: null);
+
+    public async Task<IActionResult> OnPostAsync()
+    {
+        var consent = Request.Form[ConsentField].ToString();
+        if (consent.Length == 0)
+        {
+            return await HandleAsync(consent: null);
+        }
+
+        if (!await antiforgery.IsRequestValidAsync(HttpContext))
+        {
+            return BadRequest();
+        }
+
+        return await HandleAsync(consent);
+    }
+
+    private async Task<IActionResult> HandleAsync(string? consent)
+    {
+        var request = HttpContext.GetOpenIddictServerRequest()
+            ?? throw new InvalidOperationException("The OpenIddict server request cannot be retrieved.");
+        var cancellationToken = HttpContext.RequestAborted;
+
+        if (request.HasPromptValue(PromptValues.Create) && consent is null)
+        {
+            return Redirect("/account/register?ReturnUrl=" + Uri.EscapeDataString(ReturnUrlWithout(PromptValues.Create)));
+        }
+
+        var session = await HttpContext.AuthenticateAsync(IdentityConstants.ApplicationScheme);
+        var user = session.Succeeded ? await users.GetUserAsync(session.Principal) : null;
+        var authTime = AuthTime(session.Principal);
+
+        var mustSignIn = user is null
+            || !await signIn.CanSignInAsync(user)
+            || (request.HasPromptValue(PromptValues.Login) && consent is null)
+            || (request.MaxAge is { } maxAge && (authTime is null || time.GetUtcNow() - authTime.Value > TimeSpan.FromSeconds(maxAge)));
+
+        if (mustSignIn)
+        {
+            if (request.HasPromptValue(PromptValues.None))
+            {
+                return Refuse(Errors.LoginRequired, "The user must sign in.");
+            }
+
+            if (user is not null)
+            {
+                await signIn.SignOutAsync();
+            }
+
+            // prompt=login is honoured once: the request the user returns with no longer carries it.
+            return Redirect("/account/login?ReturnUrl=" + Uri.EscapeDataString(ReturnUrlWithout(PromptValues.Login)));
+        }
+
+        var application = await applications.FindByClientIdAsync(request.ClientId!, cancellationToken)
+            ?? throw new InvalidOperationException("The client was validated by OpenIddict but cannot be found.");
+        var applicationId = await applications.GetIdAsync(application, cancellationToken);
+
+        var requestedScopes = request.GetScopes();
+        var existing = await authorizations.FindAsync(
+            subject: user!.Id,
+            client: applicationId!,
+            status: Statuses.Valid,
+            type: AuthorizationTypes.Permanent,
+            scopes: requestedScopes,
+            cancellationToken: cancellationToken).ToListAsync(cancellationToken);
+
+        var consentType = await applications.GetConsentTypeAsync(application, cancellationToken);
+        var needsConsent = consentType == ConsentTypes.Explicit
+            && (existing.Count == 0 || request.HasPromptValue(PromptValues.Consent));
+
+        if (consent == "deny")
+        {
+            LogConsent(logger, user.Id, request.ClientId, "denied");
+            return Refuse(Errors.AccessDenied, "The user denied the request.");
+        }
+
+        if (needsConsent && consent != "accept")
+        {
+            if (request.HasPromptValue(PromptValues.None))
+            {
+                return Refuse(Errors.ConsentRequired, "The user must consent.");
+            }
+
+            ClientName = await applications.GetLocalizedDisplayNameAsync(application, cancellationToken) ?? request.ClientId!;
+            RequestedScopes = await DescribeAsync(requestedScopes, cancellationToken);
+            RequestParameters = FormParameters();
+            return Page();
+        }
+
+        if (consent == "accept")
+        {
+            LogConsent(logger, user.Id, request.ClientId, "granted");
+        }
+
+        var identity = await principals.CreateAsync(user, requestedScopes, authTime ?? time.GetUtcNow(), cancellationToken);
+
+        // A permanent authorization remembers consent and ties every token of this grant into one revocable chain.
+        var authorization = needsConsent || existing.Count == 0
+            ? await authorizations.CreateAsync(identity, user.Id, applicationId!, AuthorizationTypes.Permanent, identity.GetScopes(), cancellationToken)
+            : existing[^1];
+        identity.SetAuthorizationId(await authorizations.GetIdAsync(authorization, cancellationToken));
+
+        return SignIn(new ClaimsPrincipal(identity), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    private ForbidResult Refuse(string error, string description) =>
+        Forbid(
+            new AuthenticationProperties(new Dictionary<string, string?>
+            {
+                [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
+                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+            }),
+            OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+
+    private static DateTimeOffset? AuthTime(ClaimsPrincipal? principal) =>
+        long.TryParse(principal?.FindFirst(Claims.AuthenticationTime)?.Value, out var seconds)
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null;
+
+    private IEnumerable<KeyValuePair<string, StringValues>> IncomingParameters() =>
+        Request.HasFormContentType ? Request.Form : Request.Query;
+
+    /// <summary>The authorization request to come back to, minus one prompt value so it is honoured once.</summary>
+    private string ReturnUrlWithout(string promptValue)
+    {
+        var query = new QueryBuilder();
+        foreach (var (name, values) in IncomingParameters())
+        {
+            if (name is ConsentField or "__RequestVerificationToken")
+            {
+                continue;
+            }
+
+            if (name == Parameters.Prompt)
+            {
+                var remaining = string.Join(' ', values.ToString()
+                    .Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                    .Where(value => value != promptValue));
+                if (remaining.Length > 0)
+                {
+                    query.Add(name, remaining);
+                }
+
+                continue;
+            }
+
+            query.Add(name, values.ToArray()!);
+        }
+
+        return Request.PathBase + Request.Path + query.ToQueryString();
+    }
+
+    private List<KeyValuePair<string, string>> FormParameters() =>
+        [.. IncomingParameters()
+            .Where(parameter => parameter.Key is not (ConsentField or "__RequestVerificationToken"))
+            .SelectMany(parameter => parameter.Value.Select(value => KeyValuePair.Create(parameter.Key, value ?? string.Empty)))];
+
+    private async Task<List<ScopeDescription>> DescribeAsync(IEnumerable<string> names, CancellationToken cancellationToken)
+    {
+        var described = new List<ScopeDescription>();
+        var stored = new Dictionary<string, string?>(StringComparer.Ordinal);
+        await foreach (var scope in scopes.FindByNamesAsync([.. names], cancellationToken))
+        {
+            stored[(await scopes.GetNameAsync(scope, cancellationToken))!] =
+                await scopes.GetLocalizedDisplayNameAsync(scope, cancellationToken) ?? await scopes.GetDescriptionAsync(scope, cancellationToken);
+        }
+
+        foreach (var name in names)
+        {
+            var description = StandardScopes.Descriptions.GetValueOrDefault(name)
+                ?? stored.GetValueOrDefault(name)
+                ?? $"Use \"{name}\" on your behalf";
+            described.Add(new ScopeDescription(name, description));
+        }
+
+        return described;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "User {UserId} {Decision} consent to client {ClientId}.")]
+    private static partial void LogConsent(ILogger logger, string userId, string? clientId, string decision);
+
+    public sealed record ScopeDescription(string Name, string Description);
+}

@@ -1,0 +1,94 @@
+using IdentityServer.Persistence;
+using Microsoft.Extensions.Options;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace IdentityServer.Connect;
+
+public static class ConnectExtensions
+{
+    public static IHostApplicationBuilder AddConnect(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ConnectOptions>()
+            .Bind(builder.Configuration.GetSection(ConnectOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddScoped<UserPrincipalFactory>();
+
+        builder.Services.AddOpenIddict()
+            .AddCore(core => core.UseEntityFrameworkCore().UseDbContext<ApplicationDbContext>())
+            .AddServer(server =>
+            {
+                server.SetAuthorizationEndpointUris("connect/authorize")
+                    .SetTokenEndpointUris("connect/token")
+                    .SetUserInfoEndpointUris("connect/userinfo")
+                    .SetIntrospectionEndpointUris("connect/introspect")
+                    .SetRevocationEndpointUris("connect/revoke")
+                    .SetEndSessionEndpointUris("connect/endsession");
+
+                server.AllowAuthorizationCodeFlow()
+                    .AllowRefreshTokenFlow()
+                    .AllowClientCredentialsFlow()
+                    // Enabled server-wide, but a client may use it only when an admin grants it the permission.
+                    .AllowPasswordFlow();
+
+                server.RegisterScopes([.. StandardScopes.Registered]);
+                server.RegisterClaims(
+                    Claims.Subject, Claims.Name, Claims.PreferredUsername, Claims.Email, Claims.EmailVerified,
+                    Claims.Role, Claims.AuthenticationTime);
+                server.RegisterPromptValues(PromptValues.Create);
+
+                // Resource APIs validate access tokens themselves from the JWKS: signed, never encrypted.
+                server.DisableAccessTokenEncryption();
+
+                // A refresh token works exactly once; a second use is treated as theft and revokes the chain.
+                server.SetRefreshTokenReuseLeeway(TimeSpan.Zero);
+
+                server.UseAspNetCore()
+                    .EnableAuthorizationEndpointPassthrough()
+                    .EnableTokenEndpointPassthrough()
+                    .EnableUserInfoEndpointPassthrough()
+                    .EnableEndSessionEndpointPassthrough()
+                    // Plain HTTP is refused off loopback by TransportSecurity, which knows about trusted proxies.
+                    .DisableTransportSecurityRequirement();
+
+                server.AddEventHandler<OpenIddictServerEvents.HandleConfigurationRequestContext>(handler =>
+                    handler.UseScopedHandler<AdvertiseStoredScopes>());
+            })
+            .AddValidation(validation =>
+            {
+                validation.UseLocalServer();
+                validation.UseAspNetCore();
+            });
+
+        builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromOptions>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapConnect(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapTokenEndpoint();
+        endpoints.MapUserInfoEndpoint();
+        endpoints.MapEndSessionEndpoint();
+        return endpoints;
+    }
+
+    private sealed class ConfigureServerFromOptions(IOptions<ConnectOptions> options, TimeProvider time)
+        : IConfigureOptions<OpenIddictServerOptions>
+    {
+        public void Configure(OpenIddictServerOptions server)
+        {
+            var connect = options.Value;
+            server.Issuer = connect.Issuer;
+            server.AccessTokenLifetime = connect.AccessTokenLifetime;
+            server.IdentityTokenLifetime = connect.IdentityTokenLifetime;
+            server.AuthorizationCodeLifetime = connect.AuthorizationCodeLifetime;
+            server.RefreshTokenLifetime = connect.RefreshTokenLifetime;
+            server.TimeProvider = time;
+
+            // PKCE "plain" offers no protection against a stolen code; only S256 is accepted.
+            server.CodeChallengeMethods.Remove(CodeChallengeMethods.Plain);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace IdentityServer.Connect;
+
+public sealed class ConnectOptions : IValidatableObject
+{
+    public const string SectionName = "IdentityServer";
+
+    /// <summary>Absolute issuer URL; when unset, each request's own origin is the issuer.</summary>
+    public Uri? Issuer { get; set; }
+
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
+    public TimeSpan IdentityTokenLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    [Range(typeof(TimeSpan), "00:00:10", "00:10:00")]
+    public TimeSpan AuthorizationCodeLifetime { get; set; } = TimeSpan.FromMinutes(2);
+
+    [Range(typeof(TimeSpan), "00:05:00", "365.00:00:00")]
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(14);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Issuer is null)
+        {
+            yield break;
+        }
+
+        if (!Issuer.IsAbsoluteUri || Issuer.Scheme is not ("https" or "http") || !string.IsNullOrEmpty(Issuer.Query) || !string.IsNullOrEmpty(Issuer.Fragment))
+        {
+            yield return new ValidationResult("IdentityServer:Issuer must be an absolute http(s) URL without query or fragment.", [nameof(Issuer)]);
+        }
+        else if (Issuer.Scheme == "http" && !Issuer.IsLoopback)
+        {
+            yield return new ValidationResult("IdentityServer:Issuer may use plain HTTP only on a loopback address; use https.", [nameof(Issuer)]);
+        }
+    }
+}

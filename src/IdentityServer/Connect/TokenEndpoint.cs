@@ -1,0 +1,106 @@
+using System.Security.Claims;
+using IdentityServer.Users;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.IdentityModel.Tokens;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// The token endpoint after OpenIddict has authenticated the client and validated the grant. Here we decide
+/// who the token is about: the client itself, or a user who must still be allowed to sign in.
+/// </summary>
+internal static class TokenEndpoint
+{
+    public static void MapTokenEndpoint(this IEndpointRouteBuilder endpoints) =>
+        endpoints.MapPost("/connect/token", ExchangeAsync).ExcludeFromDescription();
+
+    private static async Task<IResult> ExchangeAsync(
+        HttpContext context,
+        IOpenIddictApplicationManager applications,
+        IOpenIddictScopeManager scopes,
+        UserManager<ApplicationUser> users,
+        SignInManager<ApplicationUser> signIn,
+        UserPrincipalFactory principals,
+        TimeProvider time,
+        CancellationToken cancellationToken)
+    {
+        var request = context.GetOpenIddictServerRequest()
+            ?? throw new InvalidOperationException("The OpenIddict server request cannot be retrieved.");
+
+        if (request.IsClientCredentialsGrantType())
+        {
+            var application = await applications.FindByClientIdAsync(request.ClientId!, cancellationToken)
+                ?? throw new InvalidOperationException("The client was authenticated but cannot be found.");
+
+            var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
+            identity.SetClaim(Claims.Subject, request.ClientId)
+                .SetClaim(Claims.Name, await applications.GetDisplayNameAsync(application, cancellationToken));
+            identity.SetScopes(request.GetScopes());
+            identity.SetResources(await scopes.ListResourcesAsync(identity.GetScopes(), cancellationToken).ToListAsync(cancellationToken));
+            identity.SetDestinations(static claim => claim.Type == Claims.Name ? [Destinations.AccessToken] : []);
+            return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        }
+
+        if (request.IsPasswordGrantType())
+        {
+            var user = await users.FindByNameAsync(request.Username ?? string.Empty)
+                ?? await users.FindByEmailAsync(request.Username ?? string.Empty);
+            if (user is null)
+            {
+                BcryptPasswordHasher.VerifyAgainstDummy(request.Password ?? string.Empty);
+                return InvalidGrant("The username or password is incorrect.");
+            }
+
+            var result = await signIn.CheckPasswordSignInAsync(user, request.Password ?? string.Empty, lockoutOnFailure: true);
+            if (!result.Succeeded)
+            {
+                return InvalidGrant("The username or password is incorrect.");
+            }
+
+            var identity = await principals.CreateAsync(user, request.GetScopes(), time.GetUtcNow(), cancellationToken);
+            return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        }
+
+        if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType())
+        {
+            var authenticated = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+            if (authenticated.Principal is not { } principal)
+            {
+                return InvalidGrant("The token is no longer valid.");
+            }
+
+            // Every redemption re-reads the user: deleted, disabled, locked out or re-passworded users get nothing.
+            var user = await principals.FindActiveUserAsync(principal, signIn);
+            if (user is null)
+            {
+                return InvalidGrant("The user is no longer allowed to sign in.");
+            }
+
+            var identity = new ClaimsIdentity(principal.Claims, TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
+            await principals.RefreshUserClaimsAsync(identity, user);
+            return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        }
+
+        return Results.Forbid(
+            new AuthenticationProperties(new Dictionary<string, string?>
+            {
+                [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.UnsupportedGrantType,
+                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = "The grant type is not supported.",
+            }),
+            [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+    }
+
+    private static IResult InvalidGrant(string description) =>
+        Results.Forbid(
+            new AuthenticationProperties(new Dictionary<string, string?>
+            {
+                [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.InvalidGrant,
+                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+            }),
+            [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+}

@@ -1,0 +1,56 @@
+using IdentityServer.Users;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Identity;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace IdentityServer.Connect;
+
+/// <summary>Answers with the claims the access token's scopes allow, read fresh from the user store.</summary>
+internal static class UserInfoEndpoint
+{
+    public static void MapUserInfoEndpoint(this IEndpointRouteBuilder endpoints) =>
+        endpoints.MapMethods("/connect/userinfo", [HttpMethods.Get, HttpMethods.Post], GetAsync).ExcludeFromDescription();
+
+    private static async Task<IResult> GetAsync(HttpContext context, UserManager<ApplicationUser> users)
+    {
+        var principal = (await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
+        var user = principal?.GetClaim(Claims.Subject) is { } subject ? await users.FindByIdAsync(subject) : null;
+        if (principal is null || user is null || !user.Enabled)
+        {
+            return Results.Challenge(
+                new AuthenticationProperties(new Dictionary<string, string?>
+                {
+                    [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.InvalidToken,
+                    [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = "The access token does not belong to an active user.",
+                }),
+                [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+        }
+
+        var claims = new Dictionary<string, object>(StringComparer.Ordinal)
+        {
+            [Claims.Subject] = user.Id,
+        };
+
+        if (principal.HasScope(Scopes.Profile))
+        {
+            claims[Claims.Name] = user.UserName!;
+            claims[Claims.PreferredUsername] = user.UserName!;
+        }
+
+        if (principal.HasScope(Scopes.Email) && user.Email is not null)
+        {
+            claims[Claims.Email] = user.Email;
+            claims[Claims.EmailVerified] = user.EmailConfirmed;
+        }
+
+        if (principal.HasScope(Scopes.Roles))
+        {
+            claims[Claims.Role] = await users.GetRolesAsync(user);
+        }
+
+        return Results.Ok(claims);
+    }
+}

@@ -1,0 +1,138 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Security.Claims;
+using IdentityServer.Users;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.IdentityModel.Tokens;
+using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// Builds the claims a user's tokens carry. The same code runs at the authorization endpoint, the password grant
+/// and every code or refresh-token redemption, so a token always reflects the user as stored now.
+/// </summary>
+public sealed partial class UserPrincipalFactory(
+    UserManager<ApplicationUser> users,
+    IOpenIddictScopeManager scopeManager,
+    ILogger<UserPrincipalFactory> logger)
+{
+    /// <summary>Kept in codes and refresh tokens only (no destination), to notice a password change at redemption.</summary>
+    public const string SecurityStampClaim = "ids_stamp";
+
+    public async Task<ClaimsIdentity> CreateAsync(
+        ApplicationUser user,
+        IEnumerable<string> requestedScopes,
+        DateTimeOffset authTime,
+        CancellationToken cancellationToken)
+    {
+        var identity = new ClaimsIdentity(
+            authenticationType: TokenValidationParameters.DefaultAuthenticationType,
+            nameType: Claims.Name,
+            roleType: Claims.Role);
+
+        var roles = await users.GetRolesAsync(user);
+        identity.SetScopes(FilterScopes(requestedScopes, roles));
+        identity.SetResources(await scopeManager.ListResourcesAsync(identity.GetScopes(), cancellationToken).ToListAsync(cancellationToken));
+        identity.SetClaim(Claims.AuthenticationTime, authTime.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64);
+        await RefreshUserClaimsAsync(identity, user, roles);
+        return identity;
+    }
+
+    /// <summary>Replaces the user's claims in an identity taken from a code or refresh token.</summary>
+    public async Task RefreshUserClaimsAsync(ClaimsIdentity identity, ApplicationUser user, IList<string>? roles = null)
+    {
+        roles ??= await users.GetRolesAsync(user);
+        identity.SetClaim(Claims.Subject, user.Id)
+            .SetClaim(Claims.Name, user.UserName)
+            .SetClaim(Claims.PreferredUsername, user.UserName)
+            .SetClaim(Claims.Email, user.Email)
+            .SetClaim(Claims.EmailVerified, user.Email is null ? null : user.EmailConfirmed.ToString().ToLowerInvariant())
+            .SetClaims(Claims.Role, [.. roles])
+            .SetClaim(SecurityStampClaim, user.SecurityStamp);
+
+        // A user who lost the admin role keeps no admin scope on refresh.
+        identity.SetScopes(FilterScopes(identity.GetScopes(), roles));
+        identity.SetDestinations(GetDestinations);
+    }
+
+    /// <summary>
+    /// Whether a user named in a code or refresh token may still receive tokens: the account exists, may sign in,
+    /// is not locked out and its password has not changed since the token was issued.
+    /// </summary>
+    public async Task<ApplicationUser?> FindActiveUserAsync(ClaimsPrincipal principal, SignInManager<ApplicationUser> signIn)
+    {
+        var subject = principal.GetClaim(Claims.Subject);
+        if (string.IsNullOrEmpty(subject) || await users.FindByIdAsync(subject) is not { } user)
+        {
+            LogRefused(logger, subject, "the user no longer exists");
+            return null;
+        }
+
+        if (!await signIn.CanSignInAsync(user) || await users.IsLockedOutAsync(user))
+        {
+            LogRefused(logger, subject, "the user is disabled or locked out");
+            return null;
+        }
+
+        var stamp = principal.GetClaim(SecurityStampClaim);
+        if (stamp is null || !string.Equals(stamp, user.SecurityStamp, StringComparison.Ordinal))
+        {
+            LogRefused(logger, subject, "the user's password or security stamp changed");
+            return null;
+        }
+
+        return user;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Refused tokens for user {Subject}: {Reason}.")]
+    private static partial void LogRefused(ILogger logger, string? subject, string reason);
+
+    private static ImmutableArray<string> FilterScopes(IEnumerable<string> scopes, IEnumerable<string> roles) =>
+        roles.Contains(StandardScopes.Admin, StringComparer.Ordinal)
+            ? [.. scopes]
+            : [.. scopes.Where(scope => scope != StandardScopes.Admin)];
+
+    private static IEnumerable<string> GetDestinations(Claim claim)
+    {
+        // Access tokens carry the user's claims so resource APIs need no call back; ID tokens only what was consented to.
+        switch (claim.Type)
+        {
+            case Claims.Name or Claims.PreferredUsername:
+                yield return Destinations.AccessToken;
+                if (claim.Subject?.HasScope(Scopes.Profile) == true)
+                {
+                    yield return Destinations.IdentityToken;
+                }
+
+                yield break;
+
+            case Claims.Email or Claims.EmailVerified:
+                if (claim.Subject?.HasScope(Scopes.Email) == true)
+                {
+                    yield return Destinations.AccessToken;
+                    yield return Destinations.IdentityToken;
+                }
+
+                yield break;
+
+            case Claims.Role:
+                yield return Destinations.AccessToken;
+                if (claim.Subject?.HasScope(Scopes.Roles) == true)
+                {
+                    yield return Destinations.IdentityToken;
+                }
+
+                yield break;
+
+            case Claims.AuthenticationTime:
+                yield return Destinations.IdentityToken;
+                yield break;
+
+            // The security stamp and anything else unknown stay inside codes and refresh tokens.
+            default:
+                yield break;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+namespace IdentityServer.Hosting;
+
+public static class HostingExtensions
+{
+    /// <summary>Errors as RFC 9457 problem details, time from an injectable clock.</summary>
+    public static IHostApplicationBuilder AddHostingDefaults(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddHttpContextAccessor();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapPages(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapStaticAssets();
+        endpoints.MapRazorPages().WithStaticAssets();
+        return endpoints;
+    }
+
+    public static IHostApplicationBuilder AddPages(this IHostApplicationBuilder builder)
+    {
+        // Pages live beside the feature they belong to (Account/, Connect/), not in a Pages/ folder.
+        builder.Services.AddRazorPages(pages => pages.RootDirectory = "/");
+        return builder;
+    }
+}

@@ -1,0 +1,113 @@
+using System.Net;
+using IdentityServer.Connect;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.Extensions.Options;
+
+namespace IdentityServer.Hosting;
+
+/// <summary>
+/// HTTPS everywhere but loopback. OpenIddict's own HTTPS check knows nothing of loopback, so it is switched off and
+/// replaced by this: the server refuses to start on a plain-HTTP non-loopback address unless the issuer is
+/// https (TLS ends at a proxy) or trusted proxies are configured, and refuses plain-HTTP requests that do not
+/// arrive on loopback.
+/// </summary>
+public static partial class TransportSecurity
+{
+    public static IHostApplicationBuilder AddTransportSecurity(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ProxyOptions>()
+            .Bind(builder.Configuration.GetSection(ProxyOptions.SectionName))
+            .ValidateOnStart();
+
+        builder.Services.AddOptions<ForwardedHeadersOptions>()
+            .Configure<IOptions<ProxyOptions>>((forwarded, proxies) =>
+            {
+                forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
+                forwarded.KnownProxies.Clear();
+                forwarded.KnownIPNetworks.Clear();
+                foreach (var proxy in proxies.Value.KnownProxies)
+                {
+                    forwarded.KnownProxies.Add(IPAddress.Parse(proxy));
+                }
+            });
+
+        builder.Services.AddHostedService<RefuseInsecureBinding>();
+        return builder;
+    }
+
+    public static IApplicationBuilder UseTransportSecurity(this IApplicationBuilder app)
+    {
+        app.UseForwardedHeaders();
+        return app.Use(async (context, next) =>
+        {
+            if (!context.Request.IsHttps && !IsLoopback(context.Connection.LocalIpAddress))
+            {
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                await Results.Problem(
+                    statusCode: StatusCodes.Status400BadRequest,
+                    title: "HTTPS is required.",
+                    detail: "This server accepts plain HTTP on loopback addresses only.").ExecuteAsync(context);
+                return;
+            }
+
+            await next(context);
+        });
+    }
+
+    // The in-memory test server has no socket, hence no address: it is as local as loopback.
+    private static bool IsLoopback(IPAddress? address) => address is null || IPAddress.IsLoopback(address);
+
+    public sealed class ProxyOptions
+    {
+        public const string SectionName = "ForwardedHeaders";
+
+        /// <summary>Addresses of reverse proxies whose X-Forwarded-* headers are trusted.</summary>
+        public List<string> KnownProxies { get; set; } = [];
+    }
+
+    private sealed partial class RefuseInsecureBinding(
+        IServer server,
+        IOptions<ConnectOptions> connect,
+        IOptions<ProxyOptions> proxies,
+        ILogger<RefuseInsecureBinding> logger) : IHostedLifecycleService
+    {
+        public Task StartedAsync(CancellationToken cancellationToken)
+        {
+            var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            var tlsTerminatedAhead = connect.Value.Issuer?.Scheme == Uri.UriSchemeHttps || proxies.Value.KnownProxies.Count > 0;
+            foreach (var address in addresses)
+            {
+                if (!Uri.TryCreate(address.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri)
+                    || uri.Scheme != Uri.UriSchemeHttp)
+                {
+                    continue;
+                }
+
+                var loopback = uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
+                if (!loopback && !tlsTerminatedAhead)
+                {
+                    LogRefused(logger, address);
+                    throw new InvalidOperationException(
+                        $"Refusing to serve plain HTTP on {address}: only loopback addresses may use HTTP. Use https, or set IdentityServer:Issuer to an https URL and ForwardedHeaders:KnownProxies for the TLS-terminating proxy.");
+                }
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        [LoggerMessage(Level = LogLevel.Critical, Message = "Refusing to serve plain HTTP on {Address}.")]
+        private static partial void LogRefused(ILogger logger, string address);
+    }
+}

@@ -1,0 +1,55 @@
+using System.Security.Cryptography;
+using Microsoft.IdentityModel.Tokens;
+
+namespace IdentityServer.Keys;
+
+/// <summary>
+/// The keys loaded from the database, in memory for the token pipeline. The signing key that is active now
+/// comes first; keys that are not yet active or have stopped signing follow, so they stay in the JWKS.
+/// </summary>
+public sealed class KeyRing
+{
+    private volatile Snapshot? current;
+
+    public bool IsLoaded => current is not null;
+
+    public IReadOnlyList<SigningCredentials> SigningCredentials =>
+        (current ?? throw NotLoaded()).Signing;
+
+    public IReadOnlyList<EncryptingCredentials> EncryptionCredentials =>
+        (current ?? throw NotLoaded()).Encryption;
+
+    internal void Load(IEnumerable<SigningKey> keys, DateTimeOffset now)
+    {
+        var ordered = keys
+            .OrderByDescending(k => k.ActivatesAt <= now && k.ExpiresAt > now)
+            .ThenByDescending(k => k.ActivatesAt)
+            .ToList();
+
+        current = new Snapshot(
+            ordered.Where(k => k.Use == KeyUses.Signing)
+                .Select(k => new SigningCredentials(ToSecurityKey(k), SecurityAlgorithms.RsaSha256))
+                .ToList(),
+            ordered.Where(k => k.Use == KeyUses.Encryption)
+                .Select(k => new EncryptingCredentials(ToSecurityKey(k), SecurityAlgorithms.RsaOAEP, SecurityAlgorithms.Aes256CbcHmacSha512))
+                .ToList());
+    }
+
+    private static RsaSecurityKey ToSecurityKey(SigningKey key)
+    {
+        var rsa = RSA.Create();
+        rsa.ImportPkcs8PrivateKey(Convert.FromBase64String(key.PrivateKey), out _);
+        return new RsaSecurityKey(rsa) { KeyId = key.Id };
+    }
+
+    private static InvalidOperationException NotLoaded() =>
+        new("The key ring is read from the database at start-up; it was used before that finished.");
+
+    private sealed record Snapshot(IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption);
+}
+
+public static class KeyUses
+{
+    public const string Signing = "sig";
+    public const string Encryption = "enc";
+}

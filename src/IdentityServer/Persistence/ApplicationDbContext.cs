@@ -1,0 +1,65 @@
+using IdentityServer.Admin;
+using IdentityServer.Keys;
+using IdentityServer.Users;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+
+namespace IdentityServer.Persistence;
+
+/// <summary>
+/// One database for users (ASP.NET Core Identity), OpenIddict's clients, scopes, authorizations and tokens,
+/// signing keys, Data Protection keys and the audit trail. Each provider derives its own context so that
+/// its migrations live apart (see <see cref="SqliteApplicationDbContext"/> and siblings).
+/// </summary>
+public abstract class ApplicationDbContext(DbContextOptions options)
+    : IdentityDbContext<ApplicationUser>(options), IDataProtectionKeyContext
+{
+    public DbSet<SigningKey> SigningKeys => Set<SigningKey>();
+
+    public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    protected override void OnModelCreating(ModelBuilder builder)
+    {
+        base.OnModelCreating(builder);
+        builder.UseOpenIddict();
+
+        builder.Entity<ApplicationUser>(user =>
+        {
+            user.Property(u => u.Enabled).HasDefaultValue(true);
+            user.HasIndex(u => u.CreatedAt);
+        });
+
+        builder.Entity<SigningKey>(key =>
+        {
+            key.ToTable("SigningKeys");
+            key.HasKey(k => k.Id);
+            key.Property(k => k.Id).HasMaxLength(64);
+            key.Property(k => k.Use).HasMaxLength(8);
+            key.Property(k => k.Algorithm).HasMaxLength(16);
+            key.HasIndex(k => new { k.Use, k.RetiresAt });
+        });
+
+        builder.Entity<AuditEvent>(audit =>
+        {
+            audit.ToTable("AuditEvents");
+            audit.Property(a => a.Actor).HasMaxLength(256);
+            audit.Property(a => a.Action).HasMaxLength(64);
+            audit.Property(a => a.Target).HasMaxLength(256);
+            audit.HasIndex(a => a.OccurredAt);
+        });
+    }
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        base.ConfigureConventions(configurationBuilder);
+        ProviderConventions(configurationBuilder);
+    }
+
+    /// <summary>Lets a provider map types it cannot store natively (SQLite has no DateTimeOffset ordering).</summary>
+    protected virtual void ProviderConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+    }
+}

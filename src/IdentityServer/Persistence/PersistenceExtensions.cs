@@ -1,0 +1,67 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+
+namespace IdentityServer.Persistence;
+
+public static class PersistenceExtensions
+{
+    public static IHostApplicationBuilder AddPersistence(this IHostApplicationBuilder builder)
+    {
+        var (options, connectionString) = DatabaseOptions.Read(builder.Configuration);
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
+
+        switch (options.Provider)
+        {
+            case DatabaseProvider.Sqlite:
+                connectionString = PrepareSqlite(connectionString);
+                builder.Services.AddDbContext<ApplicationDbContext, SqliteApplicationDbContext>(db => db
+                    .UseSqlite(connectionString)
+                    .UseOpenIddict()
+                    .ConfigureWarnings(Warnings));
+                break;
+            case DatabaseProvider.PostgreSql:
+                builder.Services.AddDbContext<ApplicationDbContext, PostgreSqlApplicationDbContext>(db => db
+                    .UseNpgsql(connectionString)
+                    .UseOpenIddict()
+                    .ConfigureWarnings(Warnings));
+                break;
+            case DatabaseProvider.SqlServer:
+                builder.Services.AddDbContext<ApplicationDbContext, SqlServerApplicationDbContext>(db => db
+                    .UseSqlServer(connectionString, sql => sql.EnableRetryOnFailure())
+                    .UseOpenIddict()
+                    .ConfigureWarnings(Warnings));
+                break;
+        }
+
+        // Cookies and anti-forgery tokens must be readable by every instance sharing the database.
+        builder.Services.AddDataProtection()
+            .SetApplicationName("IdentityServer")
+            .PersistKeysToDbContext<ApplicationDbContext>();
+
+        builder.Services.AddHostedService<DatabaseMigrator>();
+        return builder;
+    }
+
+    private static void Warnings(WarningsConfigurationBuilder warnings) =>
+        // A query that loads a whole collection by accident should be loud in the logs, not silent.
+        warnings.Log((CoreEventId.RowLimitingOperationWithoutOrderByWarning, LogLevel.Warning));
+
+    /// <summary>Makes the SQLite file's folder exist so that a first start needs no set-up.</summary>
+    private static string PrepareSqlite(string connectionString)
+    {
+        var sqlite = new SqliteConnectionStringBuilder(connectionString);
+        if (!string.IsNullOrEmpty(sqlite.DataSource)
+            && sqlite.Mode is not SqliteOpenMode.Memory
+            && !sqlite.DataSource.Equals(":memory:", StringComparison.Ordinal))
+        {
+            var path = Path.GetFullPath(sqlite.DataSource, Directory.GetCurrentDirectory());
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            sqlite.DataSource = path;
+        }
+
+        sqlite.Pooling = true;
+        return sqlite.ToString();
+    }
+}

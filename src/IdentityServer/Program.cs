@@ -1,0 +1,35 @@
+using IdentityServer.Account;
+using IdentityServer.Admin;
+using IdentityServer.Connect;
+using IdentityServer.Hosting;
+using IdentityServer.Keys;
+using IdentityServer.Persistence;
+using IdentityServer.Users;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddHostingDefaults();
+builder.AddTransportSecurity();
+builder.AddPersistence();      // Persistence/: database per provider, migrations at start
+builder.AddSigningKeys();      // Keys/: signing and encryption keys kept in the database
+builder.AddUsers();            // Users/: ASP.NET Core Identity with BCrypt
+builder.AddConnect();          // Connect/: the OpenIddict server and its endpoints
+builder.AddPages();            // Account/ and Connect/ pages: login, registration, consent
+builder.AddAdminApi();         // Admin/: REST API for clients, scopes and users, and the bootstrap
+
+var app = builder.Build();
+
+app.UseTransportSecurity();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseRouting();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapPages();
+app.MapConnect();
+app.MapAdminApi();
+
+app.Run();
+
+public partial class Program;

@@ -1,0 +1,11 @@
+using Microsoft.AspNetCore.Identity;
+
+namespace IdentityServer.Users;
+
+public sealed class ApplicationUser : IdentityUser
+{
+    /// <summary>An admin can switch a user off without deleting it; sign-in and refresh both check this.</summary>
+    public bool Enabled { get; set; } = true;
+
+    public DateTimeOffset CreatedAt { get; set; }
+}

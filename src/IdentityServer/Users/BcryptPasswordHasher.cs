@@ -1,0 +1,77 @@
+using System.Text;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+
+namespace IdentityServer.Users;
+
+/// <summary>
+/// Identity's password hasher backed by BCrypt. BCrypt reads only the first 72 bytes of a password, so longer
+/// passwords are refused when set (<see cref="BcryptPasswordLengthValidator"/>) and never match when checked,
+/// rather than being silently truncated.
+/// </summary>
+public sealed class BcryptPasswordHasher(IOptions<PasswordHashingOptions> options) : IPasswordHasher<ApplicationUser>
+{
+    public const int MaxPasswordBytes = 72;
+
+    // A real hash of a random string, so that checking a password for an unknown user costs as much as for a real one.
+    private static readonly Lazy<string> DummyHash = new(() => BCrypt.Net.BCrypt.HashPassword(Guid.NewGuid().ToString()));
+
+    public string HashPassword(ApplicationUser user, string password)
+    {
+        if (Encoding.UTF8.GetByteCount(password) > MaxPasswordBytes)
+        {
+            throw new ArgumentException($"Passwords longer than {MaxPasswordBytes} bytes cannot be hashed with BCrypt.", nameof(password));
+        }
+
+        return BCrypt.Net.BCrypt.HashPassword(password, options.Value.BcryptWorkFactor);
+    }
+
+    public PasswordVerificationResult VerifyHashedPassword(ApplicationUser user, string hashedPassword, string providedPassword)
+    {
+        if (string.IsNullOrEmpty(hashedPassword) || Encoding.UTF8.GetByteCount(providedPassword) > MaxPasswordBytes)
+        {
+            return PasswordVerificationResult.Failed;
+        }
+
+        bool valid;
+        try
+        {
+            valid = BCrypt.Net.BCrypt.Verify(providedPassword, hashedPassword);
+        }
+        catch (BCrypt.Net.SaltParseException)
+        {
+            return PasswordVerificationResult.Failed;
+        }
+
+        if (!valid)
+        {
+            return PasswordVerificationResult.Failed;
+        }
+
+        return BCrypt.Net.BCrypt.PasswordNeedsRehash(hashedPassword, options.Value.BcryptWorkFactor)
+            ? PasswordVerificationResult.SuccessRehashNeeded
+            : PasswordVerificationResult.Success;
+    }
+
+    /// <summary>Spends one verification's worth of time so that "no such user" is not faster than "wrong password".</summary>
+    public static void VerifyAgainstDummy(string providedPassword)
+    {
+        if (Encoding.UTF8.GetByteCount(providedPassword) <= MaxPasswordBytes)
+        {
+            BCrypt.Net.BCrypt.Verify(providedPassword, DummyHash.Value);
+        }
+    }
+}
+
+/// <summary>Refuses passwords BCrypt could not hash in full.</summary>
+public sealed class BcryptPasswordLengthValidator : IPasswordValidator<ApplicationUser>
+{
+    public Task<IdentityResult> ValidateAsync(UserManager<ApplicationUser> manager, ApplicationUser user, string? password) =>
+        Task.FromResult(password is not null && Encoding.UTF8.GetByteCount(password) > BcryptPasswordHasher.MaxPasswordBytes
+            ? IdentityResult.Failed(new IdentityError
+            {
+                Code = "PasswordTooLong",
+                Description = $"Passwords must be at most {BcryptPasswordHasher.MaxPasswordBytes} bytes long.",
+            })
+            : IdentityResult.Success);
+}

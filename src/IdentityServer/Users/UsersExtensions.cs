@@ -1,0 +1,95 @@
+using IdentityServer.Persistence;
+using Microsoft.AspNetCore.Identity;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace IdentityServer.Users;
+
+public static class UsersExtensions
+{
+    public static IHostApplicationBuilder AddUsers(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<PasswordHashingOptions>()
+            .Bind(builder.Configuration.GetSection(PasswordHashingOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddOptions<LockoutSettings>()
+            .Bind(builder.Configuration.GetSection(LockoutSettings.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddIdentity<ApplicationUser, IdentityRole>(identity =>
+            {
+                // Length beats composition rules (NIST SP 800-63B); BCrypt caps the top end.
+                identity.Password.RequiredLength = 8;
+                identity.Password.RequireDigit = false;
+                identity.Password.RequireLowercase = false;
+                identity.Password.RequireUppercase = false;
+                identity.Password.RequireNonAlphanumeric = false;
+                identity.Password.RequiredUniqueChars = 1;
+                identity.User.RequireUniqueEmail = false;
+                identity.User.AllowedUserNameCharacters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._@+";
+                identity.Lockout.AllowedForNewUsers = true;
+                // Tokens carry OpenID Connect claim names, so the cookie principal uses them too.
+                identity.ClaimsIdentity.UserIdClaimType = Claims.Subject;
+                identity.ClaimsIdentity.UserNameClaimType = Claims.Name;
+                identity.ClaimsIdentity.RoleClaimType = Claims.Role;
+                identity.ClaimsIdentity.EmailClaimType = Claims.Email;
+            })
+            .AddEntityFrameworkStores<ApplicationDbContext>()
+            .AddSignInManager<ApplicationSignInManager>()
+            .AddPasswordValidator<BcryptPasswordLengthValidator>()
+            .AddDefaultTokenProviders();
+
+        builder.Services.AddSingleton<IPasswordHasher<ApplicationUser>, BcryptPasswordHasher>();
+        builder.Services.AddOptions<IdentityOptions>()
+            .Configure<Microsoft.Extensions.Options.IOptions<LockoutSettings>>((identity, lockout) =>
+            {
+                identity.Lockout.MaxFailedAccessAttempts = lockout.Value.MaxFailedAttempts;
+                identity.Lockout.DefaultLockoutTimeSpan = lockout.Value.Duration;
+            });
+
+        builder.Services.Configure<SecurityStampValidatorOptions>(stamp =>
+        {
+            stamp.ValidationInterval = TimeSpan.FromMinutes(1);
+            // Keep the original sign-in time when the cookie is re-issued, or max_age would never expire.
+            stamp.OnRefreshingPrincipal = context =>
+            {
+                var authTime = context.CurrentPrincipal?.FindFirst(Claims.AuthenticationTime);
+                if (authTime is not null && context.NewPrincipal?.Identity is System.Security.Claims.ClaimsIdentity identity
+                    && !identity.HasClaim(c => c.Type == Claims.AuthenticationTime))
+                {
+                    identity.AddClaim(new System.Security.Claims.Claim(authTime.Type, authTime.Value, authTime.ValueType));
+                }
+
+                return Task.CompletedTask;
+            };
+        });
+
+        builder.Services.ConfigureApplicationCookie(cookie =>
+        {
+            cookie.LoginPath = "/account/login";
+            cookie.LogoutPath = "/connect/endsession";
+            cookie.AccessDeniedPath = "/account/login";
+            cookie.Cookie.Name = "idsrv.session";
+            cookie.Cookie.HttpOnly = true;
+            cookie.Cookie.SameSite = SameSiteMode.Lax;
+            cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            cookie.ExpireTimeSpan = TimeSpan.FromHours(8);
+            cookie.SlidingExpiration = true;
+        });
+
+        return builder;
+    }
+}
+
+public sealed class LockoutSettings
+{
+    public const string SectionName = "Lockout";
+
+    [System.ComponentModel.DataAnnotations.Range(1, 1000)]
+    public int MaxFailedAttempts { get; set; } = 5;
+
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
+    public TimeSpan Duration { get; set; } = TimeSpan.FromMinutes(15);
+}
