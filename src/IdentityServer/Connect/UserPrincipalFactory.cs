@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using System.Globalization;
 using System.Security.Claims;
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Identity;
@@ -35,7 +34,7 @@ public sealed partial class UserPrincipalFactory(
         var roles = await users.GetRolesAsync(user);
         identity.SetScopes(FilterScopes(requestedScopes, roles));
         identity.SetResources(await scopeManager.ListResourcesAsync(identity.GetScopes(), cancellationToken).ToListAsync(cancellationToken));
-        identity.SetClaim(Claims.AuthenticationTime, authTime.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64);
+        identity.SetClaim(Claims.AuthenticationTime, authTime.ToUnixTimeSeconds());
         await RefreshUserClaimsAsync(identity, user, roles);
         return identity;
     }
@@ -48,7 +47,7 @@ public sealed partial class UserPrincipalFactory(
             .SetClaim(Claims.Name, user.UserName)
             .SetClaim(Claims.PreferredUsername, user.UserName)
             .SetClaim(Claims.Email, user.Email)
-            .SetClaim(Claims.EmailVerified, user.Email is null ? null : user.EmailConfirmed.ToString().ToLowerInvariant())
+            .SetClaim(Claims.EmailVerified, user.Email is null ? null : user.EmailConfirmed)
             .SetClaims(Claims.Role, [.. roles])
             .SetClaim(SecurityStampClaim, user.SecurityStamp);
 

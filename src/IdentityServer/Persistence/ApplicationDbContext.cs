@@ -15,11 +15,11 @@ namespace IdentityServer.Persistence;
 public abstract class ApplicationDbContext(DbContextOptions options)
     : IdentityDbContext<ApplicationUser>(options), IDataProtectionKeyContext
 {
-    public DbSet<SigningKey> SigningKeys => Set<SigningKey>();
+    public DbSet<SigningKey> SigningKeys { get; set; } = null!;
 
-    public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+    public DbSet<AuditEvent> AuditEvents { get; set; } = null!;
 
-    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+    public DbSet<DataProtectionKey> DataProtectionKeys { get; set; } = null!;
 
     protected override void OnModelCreating(ModelBuilder builder)
     {

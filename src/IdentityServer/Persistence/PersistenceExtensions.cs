@@ -12,6 +12,9 @@ public static class PersistenceExtensions
         var (options, connectionString) = DatabaseOptions.Read(builder.Configuration);
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
 
+        // First of all hosted services: Data Protection and the key ring read tables this creates.
+        builder.Services.AddHostedService<DatabaseMigrator>();
+
         switch (options.Provider)
         {
             case DatabaseProvider.Sqlite:
@@ -40,7 +43,6 @@ public static class PersistenceExtensions
             .SetApplicationName("IdentityServer")
             .PersistKeysToDbContext<ApplicationDbContext>();
 
-        builder.Services.AddHostedService<DatabaseMigrator>();
         return builder;
     }
 

@@ -1,0 +1,48 @@
+using System.Net;
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Connect;
+
+public sealed class AuthorizationCodeFlowTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    [Fact]
+    public async Task A_user_who_logs_in_gets_a_code_then_access_id_and_refresh_tokens()
+    {
+        var client = await tokens.RegisterCodeClientAsync("web-app");
+        var userId = await tokens.RegisterUserAsync("alice", "alice-password-1");
+        var browser = new BrowserSession(factory);
+
+        var body = await tokens.LogInAndRedeemAsync(browser, client, "alice", "alice-password-1");
+
+        var access = await tokens.ValidateAccessTokenAsync(body.GetProperty("access_token").GetString()!);
+        Assert.Equal(userId, access.Subject);
+        Assert.Equal("web-app", access.GetClaim("client_id").Value);
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("refresh_token").GetString()));
+        var id = await tokens.ValidateAsync(body.GetProperty("id_token").GetString()!, audience: "web-app", tokenType: null);
+        Assert.True(id.IsValid, id.Exception?.ToString());
+        Assert.Equal("n-0S6", id.Claims["nonce"]);
+        Assert.True(id.Claims.ContainsKey("at_hash"));
+        Assert.True(id.Claims.ContainsKey("auth_time"));
+    }
+
+    [Fact]
+    public async Task Wrong_credentials_keep_the_user_on_the_login_page_with_one_message()
+    {
+        var client = await tokens.RegisterCodeClientAsync("web-app-2");
+        await tokens.RegisterUserAsync("bob", "bob-password-1");
+        var browser = new BrowserSession(factory);
+
+        var wrongPassword = await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create()), "bob", "nope-nope-nope");
+        var wrongPasswordMessage = browser.Page!.GetElementById("login-error")?.TextContent;
+        var unknownUser = await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create()), "nobody", "nope-nope-nope");
+        var unknownUserMessage = browser.Page!.GetElementById("login-error")?.TextContent;
+
+        Assert.Equal(HttpStatusCode.OK, wrongPassword.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, unknownUser.StatusCode);
+        Assert.NotNull(browser.Page.GetElementById("username"));
+        Assert.False(string.IsNullOrWhiteSpace(wrongPasswordMessage));
+        Assert.Equal(wrongPasswordMessage, unknownUserMessage);
+    }
+}

@@ -1,0 +1,117 @@
+using IdentityServer.Persistence;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
+
+namespace IdentityServer.Tests.Infrastructure;
+
+/// <summary>
+/// The real host, in memory, on a database of its own: a fresh SQLite file, or a fresh PostgreSQL database when
+/// the test run's provider matrix says so (IDENTITYSERVER_TEST_PROVIDER=PostgreSql and IDENTITYSERVER_TEST_POSTGRES).
+/// Time is a <see cref="FakeTimeProvider"/> the test moves by hand.
+/// </summary>
+public class IdentityServerFactory : WebApplicationFactory<Program>
+{
+    public const string AdminClientId = "admin-cli";
+    public const string AdminClientSecret = "test-admin-client-secret-0123456789";
+    public const string AdminUsername = "root";
+    public const string AdminPassword = "root-password-1";
+
+    private readonly string databaseName = "ids_test_" + Guid.NewGuid().ToString("N")[..16];
+    private readonly Dictionary<string, string?> settings = new(StringComparer.Ordinal);
+
+    private bool started;
+
+    public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+
+    public static DatabaseProvider Provider =>
+        Enum.TryParse<DatabaseProvider>(Environment.GetEnvironmentVariable("IDENTITYSERVER_TEST_PROVIDER"), ignoreCase: true, out var provider)
+            ? provider
+            : DatabaseProvider.Sqlite;
+
+    public string ConnectionString { get; }
+
+    public IdentityServerFactory()
+    {
+        ConnectionString = Provider switch
+        {
+            DatabaseProvider.PostgreSql =>
+                (Environment.GetEnvironmentVariable("IDENTITYSERVER_TEST_POSTGRES")
+                    ?? throw new InvalidOperationException("IDENTITYSERVER_TEST_POSTGRES is required when IDENTITYSERVER_TEST_PROVIDER=PostgreSql."))
+                + ";Database=" + databaseName,
+            _ => "Data Source=" + Path.Combine(Path.GetTempPath(), "identityserver-tests", databaseName + ".db"),
+        };
+    }
+
+    /// <summary>Extra configuration for one test class, set before the server first starts.</summary>
+    public IdentityServerFactory With(string key, string? value)
+    {
+        settings[key] = value;
+        return this;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        var configuration = new Dictionary<string, string?>(StringComparer.Ordinal)
+        {
+            ["Database:Provider"] = Provider.ToString(),
+            ["ConnectionStrings:IdentityServer"] = ConnectionString,
+            ["Passwords:BcryptWorkFactor"] = "4",
+            ["Bootstrap:AdminClientId"] = AdminClientId,
+            ["Bootstrap:AdminClientSecret"] = AdminClientSecret,
+            ["Bootstrap:AdminUsername"] = AdminUsername,
+            ["Bootstrap:AdminPassword"] = AdminPassword,
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in settings)
+        {
+            configuration[key] = value;
+        }
+
+        foreach (var (key, value) in configuration)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
+    }
+
+    protected override IHost CreateHost(IHostBuilder builder)
+    {
+        var host = base.CreateHost(builder);
+        started = true;
+        return host;
+    }
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.BaseAddress = new Uri("http://localhost/");
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (Provider == DatabaseProvider.PostgreSql && started)
+        {
+            await using var scope = Services.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().Database.EnsureDeletedAsync();
+        }
+
+        await base.DisposeAsync();
+        if (Provider == DatabaseProvider.Sqlite)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            {
+                File.Delete(ConnectionString["Data Source=".Length..] + suffix);
+            }
+        }
+
+        GC.SuppressFinalize(this);
+    }
+}
