@@ -15,6 +15,8 @@ public static class ConnectExtensions
             .ValidateOnStart();
 
         builder.Services.AddScoped<UserPrincipalFactory>();
+        builder.Services.AddCors();
+        builder.Services.AddScoped<Microsoft.AspNetCore.Cors.Infrastructure.ICorsPolicyProvider, ClientCorsPolicyProvider>();
 
         builder.Services.AddOpenIddict()
             .AddCore(core => core.UseEntityFrameworkCore().UseDbContext<ApplicationDbContext>())

@@ -1,0 +1,72 @@
+using System.Text.Json;
+using IdentityServer.Admin;
+using IdentityServer.Persistence;
+using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using OpenIddict.EntityFrameworkCore.Models;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// CORS only where a client asks for it: browser apps may call the endpoints a single-page app needs (discovery,
+/// JWKS, token, userinfo, revocation, introspection) from an origin that some client lists in
+/// <c>allowedCorsOrigins</c>. Never the authorization endpoint or the pages, which are full-page navigations.
+/// </summary>
+internal sealed class ClientCorsPolicyProvider(ApplicationDbContext db) : ICorsPolicyProvider
+{
+    private static readonly PathString[] CrossOriginPaths =
+    [
+        "/.well-known/openid-configuration",
+        "/.well-known/jwks",
+        "/connect/token",
+        "/connect/userinfo",
+        "/connect/revoke",
+        "/connect/introspect",
+    ];
+
+    public async Task<CorsPolicy?> GetPolicyAsync(HttpContext context, string? policyName)
+    {
+        var origin = context.Request.Headers.Origin.ToString();
+        if (origin.Length is 0 or > 512 || !CrossOriginPaths.Contains(context.Request.Path))
+        {
+            return null;
+        }
+
+        if (!await IsAllowedAsync(origin.TrimEnd('/'), context.RequestAborted))
+        {
+            return null;
+        }
+
+        var policy = new CorsPolicyBuilder()
+            .WithOrigins(origin)
+            .WithMethods(HttpMethods.Get, HttpMethods.Post)
+            .AllowAnyHeader()
+            .SetPreflightMaxAge(TimeSpan.FromMinutes(10))
+            .Build();
+        return policy;
+    }
+
+    private async Task<bool> IsAllowedAsync(string origin, CancellationToken cancellationToken)
+    {
+        // A coarse text match narrows the clients in SQL; the exact comparison happens on the parsed list.
+        var quoted = JsonSerializer.Serialize(origin);
+        var candidates = await db.Set<OpenIddictEntityFrameworkCoreApplication>()
+            .AsNoTracking()
+            .Where(a => a.Properties != null && a.Properties.Contains(quoted))
+            .Select(a => a.Properties!)
+            .ToListAsync(cancellationToken);
+
+        foreach (var properties in candidates)
+        {
+            using var document = JsonDocument.Parse(properties);
+            if (document.RootElement.TryGetProperty(ClientsEndpoints.CorsOriginsProperty, out var origins)
+                && origins.ValueKind == JsonValueKind.Array
+                && origins.EnumerateArray().Any(o => string.Equals(o.GetString(), origin, StringComparison.OrdinalIgnoreCase)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

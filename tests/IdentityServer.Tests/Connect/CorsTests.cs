@@ -1,0 +1,66 @@
+using System.Net;
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Connect;
+
+public sealed class CorsTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    private async Task RegisterSpaAsync(string clientId, string origin) =>
+        await tokens.RegisterClientAsync(new
+        {
+            clientId,
+            clientType = "public",
+            redirectUris = new[] { origin + "/callback" },
+            grantTypes = new[] { "authorization_code" },
+            scopes = new[] { "openid", "offline_access" },
+            allowedCorsOrigins = new[] { origin },
+        });
+
+    private async Task<HttpResponseMessage> PreflightAsync(string path, string origin)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Options, path);
+        request.Headers.Add("Origin", origin);
+        request.Headers.Add("Access-Control-Request-Method", "POST");
+        request.Headers.Add("Access-Control-Request-Headers", "content-type");
+        return await tokens.Http.SendAsync(request);
+    }
+
+    [Theory]
+    [InlineData("/connect/token")]
+    [InlineData("/connect/userinfo")]
+    [InlineData("/connect/revoke")]
+    [InlineData("/connect/introspect")]
+    [InlineData("/.well-known/openid-configuration")]
+    public async Task A_browser_app_from_a_registered_origin_passes_the_preflight(string path)
+    {
+        var origin = "http://127.0.0.1:5173";
+        await RegisterSpaAsync("spa-" + Math.Abs(path.GetHashCode(StringComparison.Ordinal)), origin);
+
+        using var response = await PreflightAsync(path, origin);
+
+        Assert.Equal(origin, response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+    }
+
+    [Fact]
+    public async Task An_origin_no_client_lists_gets_no_cors_headers()
+    {
+        await RegisterSpaAsync("spa-listed", "https://app.example.test");
+
+        using var response = await PreflightAsync("/connect/token", "https://evil.example.test");
+
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    [Fact]
+    public async Task The_authorization_endpoint_never_answers_cross_origin()
+    {
+        await RegisterSpaAsync("spa-authorize", "https://spa.example.test");
+
+        using var response = await PreflightAsync("/connect/authorize", "https://spa.example.test");
+
+        Assert.False(response.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.NotEqual(HttpStatusCode.InternalServerError, response.StatusCode);
+    }
+}
