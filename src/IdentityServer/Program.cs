@@ -20,6 +20,12 @@ builder.AddAdminApi();         // Admin/: REST API for clients, scopes and users
 var app = builder.Build();
 
 app.UseTransportSecurity();
+app.UseSecurityHeaders();
+if (!app.Environment.IsDevelopment())
+{
+    app.UseHsts();
+}
+
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRouting();

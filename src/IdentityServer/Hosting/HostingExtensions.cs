@@ -21,7 +21,8 @@ public static class HostingExtensions
     public static IHostApplicationBuilder AddPages(this IHostApplicationBuilder builder)
     {
         // Pages live beside the feature they belong to (Account/, Connect/), not in a Pages/ folder.
-        builder.Services.AddRazorPages(pages => pages.RootDirectory = "/");
+        builder.Services.AddRazorPages(pages => pages.RootDirectory = "/")
+            .AddMvcOptions(mvc => mvc.Filters.Add<SecurityHeaders.PageContentSecurityPolicyFilter>());
         return builder;
     }
 }

@@ -1,0 +1,44 @@
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Hosting;
+
+public sealed class SecurityHeadersTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    [Theory]
+    [InlineData("/account/login")]
+    [InlineData("/account/register")]
+    public async Task Pages_cannot_be_framed_sniffed_or_leak_the_referrer_and_allow_only_own_scripts(string path)
+    {
+        var client = factory.CreateClient();
+
+        using var response = await client.GetAsync(path);
+
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("no-referrer", response.Headers.GetValues("Referrer-Policy").Single());
+        var csp = response.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
+        Assert.Contains("script-src 'self'", csp, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_session_cookie_is_http_only_and_same_site_lax()
+    {
+        var tokens = new TokenClient(factory);
+        var client = await tokens.RegisterCodeClientAsync("cookie-check");
+        await tokens.RegisterUserAsync("cookie-user", "cookie-password-1");
+        var browser = new BrowserSession(factory);
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create()));
+
+        using var login = await browser.Http.PostAsync("/account/login?ReturnUrl=%2F", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["Username"] = "cookie-user",
+            ["Password"] = "cookie-password-1",
+            ["__RequestVerificationToken"] = browser.Page!.QuerySelector("input[name=__RequestVerificationToken]")!.GetAttribute("value")!,
+        }));
+
+        var session = login.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("idsrv.session=", StringComparison.Ordinal));
+        Assert.Contains("httponly", session, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=lax", session, StringComparison.OrdinalIgnoreCase);
+    }
+}
