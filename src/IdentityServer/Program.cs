@@ -16,6 +16,7 @@ builder.AddUsers();            // Users/: ASP.NET Core Identity with BCrypt
 builder.AddConnect();          // Connect/: the OpenIddict server and its endpoints
 builder.AddPages();            // Account/ and Connect/ pages: login, registration, consent
 builder.AddAdminApi();         // Admin/: REST API for clients, scopes and users, and the bootstrap
+builder.AddHealth();           // Hosting/: liveness and readiness probes
 
 var app = builder.Build();
 
@@ -36,6 +37,7 @@ app.UseAuthorization();
 app.MapPages();
 app.MapConnect();
 app.MapAdminApi();
+app.MapHealth();
 
 app.Run();
 
