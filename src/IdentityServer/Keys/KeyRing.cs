@@ -24,6 +24,8 @@ public sealed class KeyRing
         var ordered = keys
             .OrderByDescending(k => k.ActivatesAt <= now && k.ExpiresAt > now)
             .ThenByDescending(k => k.ActivatesAt)
+            // Instances racing at first start may both create a key: every instance then picks the same one.
+            .ThenBy(k => k.Id, StringComparer.Ordinal)
             .ToList();
 
         current = new Snapshot(

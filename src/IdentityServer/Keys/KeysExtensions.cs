@@ -15,18 +15,16 @@ public static class KeysExtensions
         builder.Services.AddSingleton<KeyRing>();
         builder.Services.AddScoped<KeyStore>();
         builder.Services.AddHostedService<KeyRingLoader>();
+        builder.Services.AddSingleton<KeyRotation>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<KeyRotation>());
         builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerKeys>();
         return builder;
     }
 
     /// <summary>Loads the keys at start, after the schema is migrated and before the first request.</summary>
-    private sealed class KeyRingLoader(IServiceScopeFactory scopes) : IHostedService
+    private sealed class KeyRingLoader(KeyRotation rotation) : IHostedService
     {
-        public async Task StartAsync(CancellationToken cancellationToken)
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<KeyStore>().RefreshAsync(cancellationToken);
-        }
+        public Task StartAsync(CancellationToken cancellationToken) => rotation.RefreshAsync(cancellationToken);
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
