@@ -10,6 +10,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddHostingDefaults();
 builder.AddTransportSecurity();
+builder.AddRateLimits();
 builder.AddPersistence();      // Persistence/: database per provider, migrations at start
 builder.AddSigningKeys();      // Keys/: signing and encryption keys kept in the database
 builder.AddUsers();            // Users/: ASP.NET Core Identity with BCrypt
@@ -31,6 +32,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseRouting();
 app.UseCors();
+app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
 

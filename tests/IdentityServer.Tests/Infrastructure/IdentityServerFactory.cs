@@ -67,6 +67,10 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
             ["Bootstrap:AdminUsername"] = AdminUsername,
             ["Bootstrap:AdminPassword"] = AdminPassword,
             ["Logging:LogLevel:Default"] = "Warning",
+            // Suites drive many logins from one address; RateLimitingTests sets real limits.
+            ["RateLimits:PagePostsPerIp"] = "100000",
+            ["RateLimits:ProtocolRequestsPerIp"] = "1000000",
+            ["RateLimits:ProtocolRequestsPerClient"] = "1000000",
         };
         foreach (var (key, value) in settings)
         {

@@ -1,0 +1,133 @@
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace IdentityServer.Hosting;
+
+public sealed class RateLimitOptions
+{
+    public const string SectionName = "RateLimits";
+
+    public bool Enabled { get; set; } = true;
+
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Login and registration posts per window from one IP address: the brute-force brake.</summary>
+    [Range(1, 1_000_000)]
+    public int PagePostsPerIp { get; set; } = 20;
+
+    /// <summary>Token, introspection and revocation requests per window from one IP address.</summary>
+    [Range(1, 10_000_000)]
+    public int ProtocolRequestsPerIp { get; set; } = 6000;
+
+    /// <summary>Token, introspection and revocation requests per window for one client id (HTTP Basic).</summary>
+    [Range(1, 10_000_000)]
+    public int ProtocolRequestsPerClient { get; set; } = 6000;
+}
+
+/// <summary>
+/// Per-IP and per-client limits on the endpoints attackers hammer: login and registration posts, token,
+/// introspection and revocation. OpenIddict answers those endpoints before routing, so the limiter is global
+/// and picks the partition from the path. Rejections are 429 with Retry-After; OAuth endpoints keep an OAuth body.
+/// </summary>
+public static class RateLimiting
+{
+    private static readonly PathString[] PagePosts = ["/account/login", "/account/register"];
+    private static readonly PathString[] ProtocolPaths = ["/connect/token", "/connect/introspect", "/connect/revoke"];
+
+    public static IHostApplicationBuilder AddRateLimits(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<RateLimitOptions>()
+            .Bind(builder.Configuration.GetSection(RateLimitOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddRateLimiter(_ => { });
+        builder.Services.AddOptions<RateLimiterOptions>()
+            .Configure<IOptions<RateLimitOptions>>((limiter, settings) =>
+            {
+                var limits = settings.Value;
+                limiter.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+                limiter.OnRejected = OnRejectedAsync;
+                if (limits.Enabled)
+                {
+                    limiter.GlobalLimiter = PartitionedRateLimiter.CreateChained(
+                        PartitionedRateLimiter.Create<HttpContext, string>(context => ByIp(context, limits)),
+                        PartitionedRateLimiter.Create<HttpContext, string>(context => ByClient(context, limits)));
+                }
+            });
+        return builder;
+    }
+
+    private static RateLimitPartition<string> ByIp(HttpContext context, RateLimitOptions limits)
+    {
+        var ip = context.Connection.RemoteIpAddress?.ToString() ?? "local";
+        if (HttpMethods.IsPost(context.Request.Method) && PagePosts.Contains(context.Request.Path))
+        {
+            return Window("page:" + ip, limits.PagePostsPerIp, limits.Window);
+        }
+
+        return ProtocolPaths.Contains(context.Request.Path)
+            ? Window("protocol:" + ip, limits.ProtocolRequestsPerIp, limits.Window)
+            : RateLimitPartition.GetNoLimiter(string.Empty);
+    }
+
+    private static RateLimitPartition<string> ByClient(HttpContext context, RateLimitOptions limits) =>
+        ProtocolPaths.Contains(context.Request.Path) && BasicClientId(context) is { } clientId
+            ? Window("client:" + clientId, limits.ProtocolRequestsPerClient, limits.Window)
+            : RateLimitPartition.GetNoLimiter(string.Empty);
+
+    private static RateLimitPartition<string> Window(string key, int permits, TimeSpan window) =>
+        RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = permits,
+            Window = window,
+            QueueLimit = 0,
+        });
+
+    /// <summary>The client id from HTTP Basic credentials; form bodies are not read here, to keep the limiter cheap.</summary>
+    private static string? BasicClientId(HttpContext context)
+    {
+        if (!AuthenticationHeaderValue.TryParse(context.Request.Headers.Authorization, out var header)
+            || !string.Equals(header.Scheme, "Basic", StringComparison.OrdinalIgnoreCase) || header.Parameter is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header.Parameter));
+            var separator = decoded.IndexOf(':', StringComparison.Ordinal);
+            return separator > 0 ? Uri.UnescapeDataString(decoded[..separator]) : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    private static async ValueTask OnRejectedAsync(OnRejectedContext context, CancellationToken cancellationToken)
+    {
+        var response = context.HttpContext.Response;
+        var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
+        response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+
+        if (ProtocolPaths.Contains(context.HttpContext.Request.Path))
+        {
+            await response.WriteAsJsonAsync(new Dictionary<string, string>
+            {
+                ["error"] = "temporarily_unavailable",
+                ["error_description"] = "Too many requests; retry later.",
+            }, cancellationToken);
+            return;
+        }
+
+        await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests.",
+            detail: "Too many attempts from your address; wait and try again.").ExecuteAsync(context.HttpContext);
+    }
+}

@@ -1,0 +1,57 @@
+using System.Net;
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Hosting;
+
+public sealed class LowRateLimitsFactory : IdentityServerFactory
+{
+    public LowRateLimitsFactory()
+    {
+        With("RateLimits:PagePostsPerIp", "3");
+        With("RateLimits:ProtocolRequestsPerClient", "3");
+        // A window longer than any test run: the count cannot reset half-way.
+        With("RateLimits:Window", "01:00:00");
+    }
+}
+
+public sealed class RateLimitingTests(LowRateLimitsFactory factory) : IClassFixture<LowRateLimitsFactory>
+{
+    [Fact]
+    public async Task Hammering_the_login_page_gets_429_with_retry_after()
+    {
+        var browser = new BrowserSession(factory);
+        var statuses = new List<HttpStatusCode>();
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            await browser.GoAsync("/account/login");
+            using var response = await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = "someone", ["password"] = "guess-" + attempt });
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                Assert.True(response.Headers.RetryAfter is not null, "429 without Retry-After");
+            }
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
+    }
+
+    [Fact]
+    public async Task A_client_over_its_token_budget_gets_429_with_an_oauth_error_body()
+    {
+        var tokens = new TokenClient(factory);
+        var form = new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "admin" };
+        var results = new List<HttpStatusCode>();
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            var (status, body) = await tokens.TokenAsync(form, "limited-client", "wrong-secret-value");
+            results.Add(status);
+            if (status == HttpStatusCode.TooManyRequests)
+            {
+                Assert.Equal("temporarily_unavailable", body.GetProperty("error").GetString());
+            }
+        }
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, results[^1]);
+        Assert.All(results.Take(3), status => Assert.Equal(HttpStatusCode.Unauthorized, status));
+    }
+}
