@@ -8,6 +8,10 @@ public static class HostingExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails();
         builder.Services.AddHttpContextAccessor();
+
+        // Below Warning, OpenIddict writes whole requests and tokens (code_verifier, JWTs) into its messages;
+        // no configuration may turn that on. Our own log events cover sign-ins, refusals and admin changes.
+        builder.Logging.AddFilter("OpenIddict", level => level >= LogLevel.Warning);
         return builder;
     }
 
