@@ -7,6 +7,7 @@ public static class HostingExtensions
     {
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<MalformedRequestHandler>();
         builder.Services.AddHttpContextAccessor();
 
         // Below Warning, OpenIddict writes whole requests and tokens (code_verifier, JWTs) into its messages;
