@@ -8,6 +8,7 @@ namespace IdentityServer.Account;
 public sealed partial class LoginModel(
     UserManager<ApplicationUser> users,
     SignInManager<ApplicationUser> signIn,
+    BcryptPasswordHasher hasher,
     ILogger<LoginModel> logger) : PageModel
 {
     // One message for every failure, so the page never tells whether an account exists.
@@ -43,7 +44,7 @@ public sealed partial class LoginModel(
         var user = await users.FindByNameAsync(Username) ?? await users.FindByEmailAsync(Username);
         if (user is null)
         {
-            BcryptPasswordHasher.VerifyAgainstDummy(Password);
+            hasher.VerifyAgainstDummy(Password);
             LogFailedLogin(logger, "unknown user");
             ErrorMessage = InvalidCredentials;
             return Page();

@@ -26,6 +26,7 @@ internal static class TokenEndpoint
         UserManager<ApplicationUser> users,
         SignInManager<ApplicationUser> signIn,
         UserPrincipalFactory principals,
+        BcryptPasswordHasher hasher,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -52,7 +53,7 @@ internal static class TokenEndpoint
                 ?? await users.FindByEmailAsync(request.Username ?? string.Empty);
             if (user is null)
             {
-                BcryptPasswordHasher.VerifyAgainstDummy(request.Password ?? string.Empty);
+                hasher.VerifyAgainstDummy(request.Password ?? string.Empty);
                 return InvalidGrant("The username or password is incorrect.");
             }
 

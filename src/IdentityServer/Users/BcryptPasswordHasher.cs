@@ -13,8 +13,9 @@ public sealed class BcryptPasswordHasher(IOptions<PasswordHashingOptions> option
 {
     public const int MaxPasswordBytes = 72;
 
-    // A real hash of a random string, so that checking a password for an unknown user costs as much as for a real one.
-    private static readonly Lazy<string> DummyHash = new(() => BCrypt.Net.BCrypt.HashPassword(Guid.NewGuid().ToString()));
+    // A real hash of a random string at the configured cost, so that checking a password for an unknown user
+    // costs as much as for a real one.
+    private readonly Lazy<string> dummyHash = new(() => BCrypt.Net.BCrypt.HashPassword(Guid.NewGuid().ToString(), options.Value.BcryptWorkFactor));
 
     public string HashPassword(ApplicationUser user, string password)
     {
@@ -54,11 +55,11 @@ public sealed class BcryptPasswordHasher(IOptions<PasswordHashingOptions> option
     }
 
     /// <summary>Spends one verification's worth of time so that "no such user" is not faster than "wrong password".</summary>
-    public static void VerifyAgainstDummy(string providedPassword)
+    public void VerifyAgainstDummy(string providedPassword)
     {
         if (Encoding.UTF8.GetByteCount(providedPassword) <= MaxPasswordBytes)
         {
-            BCrypt.Net.BCrypt.Verify(providedPassword, DummyHash.Value);
+            BCrypt.Net.BCrypt.Verify(providedPassword, dummyHash.Value);
         }
     }
 }

@@ -41,7 +41,8 @@ public static class UsersExtensions
             .AddPasswordValidator<BcryptPasswordLengthValidator>()
             .AddDefaultTokenProviders();
 
-        builder.Services.AddSingleton<IPasswordHasher<ApplicationUser>, BcryptPasswordHasher>();
+        builder.Services.AddSingleton<BcryptPasswordHasher>();
+        builder.Services.AddSingleton<IPasswordHasher<ApplicationUser>>(services => services.GetRequiredService<BcryptPasswordHasher>());
         builder.Services.AddOptions<IdentityOptions>()
             .Configure<Microsoft.Extensions.Options.IOptions<LockoutSettings>>((identity, lockout) =>
             {
