@@ -89,8 +89,9 @@ public sealed partial class AuthorizeModel(
                 await signIn.SignOutAsync();
             }
 
-            // prompt=login is honoured once: the request the user returns with no longer carries it.
-            return Redirect("/account/login?ReturnUrl=" + Uri.EscapeDataString(ReturnUrlWithout(PromptValues.Login)));
+            // prompt=login and max_age are honoured once: the request the user returns with after signing in no longer
+            // carries them, or max_age=0 (auth_time has whole seconds, so any elapsed time exceeds it) would loop forever.
+            return Redirect("/account/login?ReturnUrl=" + Uri.EscapeDataString(ReturnUrlWithout(PromptValues.Login, dropMaxAge: true)));
         }
 
         var application = await applications.FindByClientIdAsync(request.ClientId!, cancellationToken)
@@ -136,11 +137,16 @@ public sealed partial class AuthorizeModel(
 
         var identity = await principals.CreateAsync(user, requestedScopes, authTime ?? time.GetUtcNow(), cancellationToken);
 
-        // A permanent authorization remembers consent and ties every token of this grant into one revocable chain.
-        var authorization = needsConsent || existing.Count == 0
-            ? await authorizations.CreateAsync(identity, user.Id, applicationId!, AuthorizationTypes.Permanent, identity.GetScopes(), cancellationToken)
-            : existing[^1];
-        identity.SetAuthorizationId(await authorizations.GetIdAsync(authorization, cancellationToken));
+        // A permanent authorization remembers the consent the user just gave.
+        if (needsConsent)
+        {
+            await authorizations.CreateAsync(identity, user.Id, applicationId!, AuthorizationTypes.Permanent, identity.GetScopes(), cancellationToken);
+        }
+
+        // Every grant gets an ad-hoc authorization of its own: it ties the code and the tokens redeemed from it into one
+        // chain, so a replayed code or refresh token revokes this login's tokens and not the user's other sessions.
+        var grant = await authorizations.CreateAsync(identity, user.Id, applicationId!, AuthorizationTypes.AdHoc, identity.GetScopes(), cancellationToken);
+        identity.SetAuthorizationId(await authorizations.GetIdAsync(grant, cancellationToken));
 
         return SignIn(new ClaimsPrincipal(identity), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
@@ -162,13 +168,13 @@ public sealed partial class AuthorizeModel(
     private IEnumerable<KeyValuePair<string, StringValues>> IncomingParameters() =>
         Request.HasFormContentType ? Request.Form : Request.Query;
 
-    /// <summary>The authorization request to come back to, minus one prompt value so it is honoured once.</summary>
-    private string ReturnUrlWithout(string promptValue)
+    /// <summary>The authorization request to come back to, minus one prompt value (and max_age) so they are honoured once.</summary>
+    private string ReturnUrlWithout(string promptValue, bool dropMaxAge = false)
     {
         var query = new QueryBuilder();
         foreach (var (name, values) in IncomingParameters())
         {
-            if (name is ConsentField or "__RequestVerificationToken")
+            if (name is ConsentField or "__RequestVerificationToken" || (dropMaxAge && name == Parameters.MaxAge))
             {
                 continue;
             }

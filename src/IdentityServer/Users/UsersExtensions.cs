@@ -37,6 +37,7 @@ public static class UsersExtensions
                 identity.ClaimsIdentity.EmailClaimType = Claims.Email;
             })
             .AddEntityFrameworkStores<ApplicationDbContext>()
+            .AddUserManager<ApplicationUserManager>()
             .AddSignInManager<ApplicationSignInManager>()
             .AddPasswordValidator<BcryptPasswordLengthValidator>()
             .AddDefaultTokenProviders();

@@ -1,0 +1,152 @@
+using System.Net;
+using System.Net.Http.Headers;
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Connect;
+
+public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    private async Task<HttpResponseMessage> RevokeAsync(TestClient client, string token, string? hint = null)
+    {
+        var form = new Dictionary<string, string> { ["token"] = token };
+        if (hint is not null)
+        {
+            form["token_type_hint"] = hint;
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/revoke") { Content = new FormUrlEncodedContent(form) };
+        request.Headers.Authorization = TokenClient.Basic(client.ClientId, client.Secret!);
+        return await tokens.Http.SendAsync(request);
+    }
+
+    [Fact]
+    public async Task The_client_a_token_was_issued_to_sees_it_active_with_sub_and_client_id()
+    {
+        var client = await tokens.RegisterCodeClientAsync("introspect-active");
+        var userId = await tokens.RegisterUserAsync("ivan", "ivan-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "ivan", "ivan-password-1", "openid profile offline_access");
+
+        var introspection = await tokens.IntrospectAsync(body.Token("access_token"), client.ClientId, client.Secret!);
+
+        Assert.True(introspection.GetProperty("active").GetBoolean(), introspection.ToString());
+        Assert.Equal(userId, introspection.GetProperty("sub").GetString());
+        Assert.Equal(client.ClientId, introspection.GetProperty("client_id").GetString());
+        Assert.Equal("http://localhost/", introspection.GetProperty("iss").GetString());
+        Assert.True(introspection.GetProperty("exp").GetInt64() > factory.Time.GetUtcNow().ToUnixTimeSeconds());
+    }
+
+    [Fact]
+    public async Task A_resource_api_in_the_tokens_audience_sees_it_active_with_sub_client_id_and_scope()
+    {
+        // OpenIddict shows a token's scopes and other claims only to a caller in its audience: the resource API.
+        await tokens.RegisterScopeAsync("orders", "orders-api");
+        var apiSecret = await tokens.RegisterClientAsync(new { clientId = "orders-api", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+        var client = await tokens.RegisterCodeClientAsync("introspect-orders", scopes: "openid profile offline_access orders");
+        var userId = await tokens.RegisterUserAsync("ines", "ines-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "ines", "ines-password-1", "openid orders");
+
+        var introspection = await tokens.IntrospectAsync(body.Token("access_token"), "orders-api", apiSecret!);
+
+        Assert.True(introspection.GetProperty("active").GetBoolean(), introspection.ToString());
+        Assert.Equal(userId, introspection.GetProperty("sub").GetString());
+        Assert.Equal(client.ClientId, introspection.GetProperty("client_id").GetString());
+        Assert.Equal(["openid", "orders"], introspection.GetProperty("scope").GetString()!.Split(' ').Order());
+        Assert.Equal("orders-api", introspection.GetProperty("aud").ValueKind == System.Text.Json.JsonValueKind.Array
+            ? introspection.GetProperty("aud")[0].GetString()
+            : introspection.GetProperty("aud").GetString());
+    }
+
+    [Fact]
+    public async Task A_revoked_access_token_introspects_as_inactive()
+    {
+        var client = await tokens.RegisterCodeClientAsync("introspect-revoked-access");
+        await tokens.RegisterUserAsync("jane", "jane-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "jane", "jane-password-1");
+
+        using var revoked = await RevokeAsync(client, body.Token("access_token"));
+
+        Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        var introspection = await tokens.IntrospectAsync(body.Token("access_token"), client.ClientId, client.Secret!);
+        Assert.False(introspection.GetProperty("active").GetBoolean());
+        Assert.False(introspection.TryGetProperty("sub", out _));
+    }
+
+    [Fact]
+    public async Task A_revoked_refresh_token_introspects_as_inactive_and_no_longer_refreshes()
+    {
+        var client = await tokens.RegisterCodeClientAsync("introspect-revoked-refresh");
+        await tokens.RegisterUserAsync("jack", "jack-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "jack", "jack-password-1");
+        Assert.True((await tokens.IntrospectAsync(body.Token("refresh_token"), client.ClientId, client.Secret!)).GetProperty("active").GetBoolean());
+
+        using var revoked = await RevokeAsync(client, body.Token("refresh_token"), "refresh_token");
+
+        Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        Assert.False((await tokens.IntrospectAsync(body.Token("refresh_token"), client.ClientId, client.Secret!)).GetProperty("active").GetBoolean());
+        ProtocolHelpers.AssertOAuthError(await tokens.RefreshAsync(client, body.Token("refresh_token")), HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
+    [Fact]
+    public async Task Revoking_an_unknown_token_still_answers_200()
+    {
+        var client = await tokens.RegisterCodeClientAsync("revoke-unknown");
+
+        using var response = await RevokeAsync(client, "not-a-token-at-all");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Introspection_with_a_wrong_secret_gets_invalid_client()
+    {
+        var client = await tokens.RegisterCodeClientAsync("introspect-wrong-secret");
+        await tokens.RegisterUserAsync("kate", "kate-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "kate", "kate-password-1");
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/introspect")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = body.Token("access_token") }),
+        };
+        request.Headers.Authorization = TokenClient.Basic(client.ClientId, "wrong-secret-wrong-secret");
+        using var response = await tokens.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("invalid_client", (await TokenClient.ReadJsonAsync(response)).Error());
+    }
+
+    [Fact]
+    public async Task A_public_client_learns_nothing_from_introspection_even_about_its_own_token()
+    {
+        var client = await tokens.RegisterCodeClientAsync("introspect-public", isPublic: true);
+        await tokens.RegisterUserAsync("lena", "lena-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "lena", "lena-password-1");
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/introspect")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = body.Token("access_token"), ["client_id"] = client.ClientId }),
+        };
+        using var response = await tokens.Http.SendAsync(request);
+        var introspection = await TokenClient.ReadJsonAsync(response);
+
+        // Anyone can claim a public client's id, so it is told nothing: either refused or "not active".
+        Assert.True((int)response.StatusCode < 500, $"got {(int)response.StatusCode}");
+        Assert.True(introspection.Error() is not null || !introspection.GetProperty("active").GetBoolean(), introspection.ToString());
+        Assert.False(introspection.TryGetProperty("sub", out _));
+    }
+
+    [Fact]
+    public async Task A_client_cannot_introspect_a_token_issued_to_another_client()
+    {
+        var owner = await tokens.RegisterCodeClientAsync("introspect-owner");
+        var snoop = await tokens.RegisterCodeClientAsync("introspect-snoop");
+        await tokens.RegisterUserAsync("liam", "liam-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), owner, "liam", "liam-password-1");
+
+        var introspection = await tokens.IntrospectAsync(body.Token("refresh_token"), snoop.ClientId, snoop.Secret!);
+
+        Assert.False(introspection.GetProperty("active").GetBoolean());
+        Assert.False(introspection.TryGetProperty("sub", out _));
+    }
+}

@@ -1,0 +1,189 @@
+using System.Net;
+using System.Text.Json;
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Connect;
+
+/// <summary>Whatever a client sends, the answer is an OAuth error, never a server error.</summary>
+public sealed class MalformedRequestTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    private static void AssertOAuthErrorBody(HttpStatusCode status, JsonElement body)
+    {
+        Assert.True((int)status is >= 400 and < 500, $"expected a 4xx, got {(int)status} {body}");
+        Assert.False(string.IsNullOrEmpty(body.Error()), $"expected an OAuth error body, got {body}");
+    }
+
+    [Fact]
+    public async Task A_token_request_without_grant_type_gets_invalid_request()
+    {
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string> { ["code"] = "abc" },
+            IdentityServerFactory.AdminClientId, IdentityServerFactory.AdminClientSecret);
+
+        AssertOAuthErrorBody(status, body);
+        Assert.Equal("invalid_request", body.Error());
+    }
+
+    [Fact]
+    public async Task An_unknown_grant_type_gets_unsupported_grant_type()
+    {
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "urn:example:magic" },
+            IdentityServerFactory.AdminClientId, IdentityServerFactory.AdminClientSecret);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("unsupported_grant_type", body.Error());
+    }
+
+    [Fact]
+    public async Task A_token_request_without_any_client_is_refused()
+    {
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials" });
+
+        AssertOAuthErrorBody(status, body);
+        Assert.Contains(body.Error(), new[] { "invalid_client", "invalid_request" });
+    }
+
+    [Fact]
+    public async Task An_unknown_client_gets_invalid_client_with_401()
+    {
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials" }, "no-such-client", "no-such-secret-123");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal("invalid_client", body.Error());
+    }
+
+    [Fact]
+    public async Task A_get_on_the_token_endpoint_gets_an_oauth_error()
+    {
+        using var response = await tokens.Http.GetAsync("/connect/token?grant_type=client_credentials&client_id=admin-cli");
+
+        AssertOAuthErrorBody(response.StatusCode, await TokenClient.ReadJsonAsync(response));
+    }
+
+    [Fact]
+    public async Task A_token_request_that_is_not_a_form_gets_an_oauth_error()
+    {
+        using var content = new StringContent("{\"grant_type\":\"client_credentials\"}", System.Text.Encoding.UTF8, "application/json");
+        using var response = await tokens.Http.PostAsync("/connect/token", content);
+
+        AssertOAuthErrorBody(response.StatusCode, await TokenClient.ReadJsonAsync(response));
+    }
+
+    [Fact]
+    public async Task A_code_grant_with_a_garbage_code_gets_invalid_grant()
+    {
+        var client = await tokens.RegisterCodeClientAsync("garbage-code");
+
+        var response = await tokens.RedeemCodeAsync(client, "this-is-not-a-code", Pkce.Create());
+
+        ProtocolHelpers.AssertOAuthError(response, HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
+    [Fact]
+    public async Task A_refresh_grant_with_a_garbage_token_gets_invalid_grant()
+    {
+        var client = await tokens.RegisterCodeClientAsync("garbage-refresh");
+
+        var response = await tokens.RefreshAsync(client, "eyJhbGciOiJub25lIn0.e30.");
+
+        ProtocolHelpers.AssertOAuthError(response, HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
+    [Fact]
+    public async Task A_code_grant_without_a_code_gets_invalid_request()
+    {
+        var client = await tokens.RegisterCodeClientAsync("missing-code");
+
+        var response = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "authorization_code", ["redirect_uri"] = client.RedirectUri },
+            client.ClientId, client.Secret);
+
+        ProtocolHelpers.AssertOAuthError(response, HttpStatusCode.BadRequest, "invalid_request");
+    }
+
+    [Fact]
+    public async Task A_client_credentials_request_for_a_scope_the_client_lacks_gets_no_token()
+    {
+        var secret = await tokens.RegisterClientAsync(new { clientId = "scope-greedy", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+
+        var notAllowed = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "admin" }, "scope-greedy", secret);
+        var unknown = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "no-such-scope" }, "scope-greedy", secret);
+
+        // OpenIddict answers a registered scope the client may not use with invalid_request, an unknown one with invalid_scope.
+        ProtocolHelpers.AssertOAuthError(notAllowed, HttpStatusCode.BadRequest, "invalid_request");
+        ProtocolHelpers.AssertOAuthError(unknown, HttpStatusCode.BadRequest, "invalid_scope");
+        Assert.Null(notAllowed.Body.OptionalToken("access_token"));
+    }
+
+    public static TheoryData<string> GarbageAuthorizeRequests() =>
+    [
+        "/connect/authorize",
+        "/connect/authorize?client_id=",
+        "/connect/authorize?client_id=%00%01&response_type=%FF&redirect_uri=::::",
+        "/connect/authorize?client_id=web&response_type=token%20id_token&redirect_uri=javascript:alert(1)",
+        "/connect/authorize?client_id=a&client_id=b&response_type=code",
+        "/connect/authorize?response_type=code&scope=openid&redirect_uri=http%3A%2F%2F127.0.0.1%3A7000%2Fx",
+        "/connect/authorize?request=eyJhbGciOiJub25lIn0.e30.&client_id=x",
+        "/connect/authorize?client_id=" + "x" + "&prompt=none%20login&max_age=abc&nonce=" + "%E2%82%AC",
+    ];
+
+    [Theory]
+    [MemberData(nameof(GarbageAuthorizeRequests))]
+    public async Task Garbage_on_the_authorization_endpoint_never_gives_a_server_error(string url)
+    {
+        var browser = new BrowserSession(factory);
+
+        var response = await browser.GoAsync(url);
+
+        Assert.True((int)response.StatusCode is >= 400 and < 500, $"{url} gave {(int)response.StatusCode}");
+        Assert.Null(response.Headers.Location);
+        Assert.Contains("error", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Garbage_parameters_for_a_known_client_are_refused_on_an_error_page_without_a_code()
+    {
+        var client = await tokens.RegisterCodeClientAsync("garbage-known");
+        var browser = new BrowserSession(factory);
+
+        var unsupported = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["response_type"] = "token" }));
+        var badScope = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), scope: "openid not-a-scope"));
+        var badPrompt = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "none login" }));
+
+        // OpenIddict renders errors found while validating the request itself instead of redirecting (see PkceTests).
+        var expected = new[] { (unsupported, "unsupported_response_type"), (badScope, "invalid_scope"), (badPrompt, "invalid_request") };
+        foreach (var (response, error) in expected)
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"got {(int)response.StatusCode} {response.Headers.Location} {body}");
+            Assert.Null(response.Headers.Location);
+            Assert.Contains(error, body, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Garbage_on_the_introspection_and_revocation_endpoints_never_gives_a_server_error()
+    {
+        foreach (var path in new[] { "/connect/introspect", "/connect/revoke", "/connect/userinfo" })
+        {
+            using var get = await tokens.Http.GetAsync(path);
+            using var post = await tokens.Http.PostAsync(path, new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = "garbage" }));
+
+            Assert.True((int)get.StatusCode is >= 400 and < 500, $"GET {path} gave {(int)get.StatusCode}");
+            Assert.True((int)post.StatusCode is >= 400 and < 500, $"POST {path} gave {(int)post.StatusCode}");
+        }
+    }
+
+    [Fact]
+    public async Task Garbage_on_the_end_session_endpoint_never_gives_a_server_error_nor_a_redirect_off_the_server()
+    {
+        foreach (var query in new[] { "?id_token_hint=garbage", "?post_logout_redirect_uri=%00", "?post_logout_redirect_uri=javascript:alert(1)&state=x", "?id_token_hint=eyJhbGciOiJub25lIn0.e30.&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F" })
+        {
+            using var response = await tokens.Http.GetAsync("/connect/endsession" + query);
+
+            Assert.True((int)response.StatusCode < 500, $"{query} gave {(int)response.StatusCode}");
+            Assert.True(response.Headers.Location is null || !response.Headers.Location.IsAbsoluteUri || response.Headers.Location.Host == "localhost",
+                $"{query} redirected to {response.Headers.Location}");
+        }
+    }
+}

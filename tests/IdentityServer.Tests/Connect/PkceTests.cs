@@ -1,0 +1,129 @@
+using System.Net;
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Connect;
+
+public sealed class PkceTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    /// <summary>
+    /// OpenIddict refuses requests that fail its validation (as PKCE checks do) on an error page of its own rather than
+    /// at the client's redirect_uri (its AttachRedirectUri uses the redirect_uri only for requests that passed
+    /// validation). What matters to the client: invalid_request, no login page and no code.
+    /// </summary>
+    private static async Task AssertRefusedBeforeLoginAsync(HttpResponseMessage response, string parameter)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"got {(int)response.StatusCode} {response.Headers.Location} {body}");
+        Assert.Null(response.Headers.Location);
+        Assert.Contains("invalid_request", body, StringComparison.Ordinal);
+        Assert.Contains(parameter, body, StringComparison.Ordinal);
+        Assert.DoesNotContain("id=\"login\"", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_public_client_that_sends_no_code_challenge_is_refused_at_its_redirect_uri()
+    {
+        var client = await tokens.RegisterCodeClientAsync("spa-no-pkce", isPublic: true);
+        var browser = new BrowserSession(factory);
+
+        var response = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, pkce: null));
+
+        await AssertRefusedBeforeLoginAsync(response, "code_challenge");
+    }
+
+    [Fact]
+    public async Task The_plain_code_challenge_method_is_refused()
+    {
+        var client = await tokens.RegisterCodeClientAsync("spa-plain", isPublic: true);
+        var browser = new BrowserSession(factory);
+        var url = OAuthFlows.AuthorizeUrl(client, pkce: null, extra: new Dictionary<string, string>
+        {
+            ["code_challenge"] = new string('a', 43),
+            ["code_challenge_method"] = "plain",
+        });
+
+        var response = await browser.GoAsync(url);
+
+        await AssertRefusedBeforeLoginAsync(response, "code_challenge_method");
+    }
+
+    [Fact]
+    public async Task Discovery_advertises_only_S256()
+    {
+        using var response = await tokens.Http.GetAsync("/.well-known/openid-configuration");
+        var discovery = await TokenClient.ReadJsonAsync(response);
+
+        var methods = discovery.GetProperty("code_challenge_methods_supported").EnumerateArray().Select(m => m.GetString()).ToList();
+        Assert.Equal(["S256"], methods);
+    }
+
+    [Fact]
+    public async Task A_public_client_with_S256_gets_tokens_without_a_secret()
+    {
+        var client = await tokens.RegisterCodeClientAsync("spa-ok", isPublic: true);
+        await tokens.RegisterUserAsync("uma", "uma-password-1");
+
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "uma", "uma-password-1");
+
+        Assert.Null(client.Secret);
+        await tokens.ValidateAccessTokenAsync(body.Token("access_token"));
+    }
+
+    [Fact]
+    public async Task A_wrong_code_verifier_gets_invalid_grant()
+    {
+        var client = await tokens.RegisterCodeClientAsync("spa-wrong-verifier", isPublic: true);
+        await tokens.RegisterUserAsync("vera", "vera-password-1");
+        var browser = new BrowserSession(factory);
+        var pkce = Pkce.Create();
+        var code = await OAuthFlows.CodeFromAsync(await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, pkce), "vera", "vera-password-1"), client);
+
+        var response = await tokens.RedeemCodeAsync(client, code, Pkce.Create());
+
+        ProtocolHelpers.AssertOAuthError(response, HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
+    [Fact]
+    public async Task A_code_issued_with_a_challenge_cannot_be_redeemed_without_the_verifier()
+    {
+        var client = await tokens.RegisterCodeClientAsync("web-missing-verifier");
+        await tokens.RegisterUserAsync("wendy", "wendy-password-1");
+        var browser = new BrowserSession(factory);
+        var code = await OAuthFlows.CodeFromAsync(await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create()), "wendy", "wendy-password-1"), client);
+
+        var response = await tokens.RedeemCodeAsync(client, code, pkce: null);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.Status);
+        Assert.Contains(response.Body.Error(), new[] { "invalid_request", "invalid_grant" });
+    }
+
+    [Fact]
+    public async Task A_confidential_client_without_PKCE_still_gets_tokens()
+    {
+        var client = await tokens.RegisterCodeClientAsync("web-no-pkce");
+        var userId = await tokens.RegisterUserAsync("xena", "xena-password-1");
+        var browser = new BrowserSession(factory);
+
+        var code = await OAuthFlows.CodeFromAsync(await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, pkce: null), "xena", "xena-password-1"), client);
+        var (status, body) = await tokens.RedeemCodeAsync(client, code, pkce: null);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(userId, (await tokens.ValidateAccessTokenAsync(body.Token("access_token"))).Subject);
+    }
+
+    [Fact]
+    public async Task A_confidential_client_redeeming_with_a_wrong_secret_gets_invalid_client()
+    {
+        var client = await tokens.RegisterCodeClientAsync("web-wrong-secret");
+        await tokens.RegisterUserAsync("yuri", "yuri-password-1");
+        var browser = new BrowserSession(factory);
+        var pkce = Pkce.Create();
+        var code = await OAuthFlows.CodeFromAsync(await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, pkce), "yuri", "yuri-password-1"), client);
+
+        var response = await tokens.RedeemCodeAsync(client with { Secret = "not-the-secret-of-this-client" }, code, pkce);
+
+        ProtocolHelpers.AssertOAuthError(response, HttpStatusCode.Unauthorized, "invalid_client");
+    }
+}

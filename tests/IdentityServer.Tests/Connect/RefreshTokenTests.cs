@@ -1,0 +1,106 @@
+using System.Net;
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Connect;
+
+public sealed class RefreshTokenTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    [Fact]
+    public async Task A_refresh_token_is_rotated_on_every_use()
+    {
+        var client = await tokens.RegisterCodeClientAsync("refresh-rotate");
+        var userId = await tokens.RegisterUserAsync("rob", "rob-password-1");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "rob", "rob-password-1");
+
+        var second = await tokens.RefreshAsync(client, first.Token("refresh_token"));
+        Assert.Equal(HttpStatusCode.OK, second.Status);
+        var third = await tokens.RefreshAsync(client, second.Body.Token("refresh_token"));
+        Assert.Equal(HttpStatusCode.OK, third.Status);
+
+        Assert.NotEqual(first.Token("refresh_token"), second.Body.Token("refresh_token"));
+        Assert.NotEqual(second.Body.Token("refresh_token"), third.Body.Token("refresh_token"));
+        Assert.NotEqual(first.Token("access_token"), second.Body.Token("access_token"));
+        var access = await tokens.ValidateAccessTokenAsync(third.Body.Token("access_token"));
+        Assert.Equal(userId, access.Subject);
+        Assert.Equal(client.ClientId, access.GetClaim("client_id").Value);
+    }
+
+    [Fact]
+    public async Task A_reused_refresh_token_fails_and_revokes_its_chain()
+    {
+        var client = await tokens.RegisterCodeClientAsync("refresh-reuse");
+        await tokens.RegisterUserAsync("ruth", "ruth-password-1");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "ruth", "ruth-password-1");
+        var second = await tokens.RefreshAsync(client, first.Token("refresh_token"));
+        Assert.Equal(HttpStatusCode.OK, second.Status);
+
+        var replay = await tokens.RefreshAsync(client, first.Token("refresh_token"));
+        var newest = await tokens.RefreshAsync(client, second.Body.Token("refresh_token"));
+
+        ProtocolHelpers.AssertOAuthError(replay, HttpStatusCode.BadRequest, "invalid_grant");
+        ProtocolHelpers.AssertOAuthError(newest, HttpStatusCode.BadRequest, "invalid_grant");
+        var introspection = await tokens.IntrospectAsync(second.Body.Token("access_token"), client.ClientId, client.Secret!);
+        Assert.False(introspection.GetProperty("active").GetBoolean());
+    }
+
+    [Fact]
+    public async Task A_replay_of_one_chain_leaves_another_login_of_the_same_user_working()
+    {
+        // Each login is a grant of its own; a stolen token from one device must not sign the user out everywhere.
+        var client = await tokens.RegisterCodeClientAsync("refresh-two-chains");
+        await tokens.RegisterUserAsync("rosa", "rosa-password-1");
+        var laptop = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "rosa", "rosa-password-1");
+        var phone = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "rosa", "rosa-password-1");
+        var laptopNext = await tokens.RefreshAsync(client, laptop.Token("refresh_token"));
+        Assert.Equal(HttpStatusCode.OK, laptopNext.Status);
+
+        ProtocolHelpers.AssertOAuthError(await tokens.RefreshAsync(client, laptop.Token("refresh_token")), HttpStatusCode.BadRequest, "invalid_grant");
+
+        Assert.Equal(HttpStatusCode.OK, (await tokens.RefreshAsync(client, phone.Token("refresh_token"))).Status);
+    }
+
+    [Fact]
+    public async Task No_refresh_token_is_issued_without_offline_access()
+    {
+        var client = await tokens.RegisterCodeClientAsync("refresh-none");
+        await tokens.RegisterUserAsync("rick", "rick-password-1");
+
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "rick", "rick-password-1", scope: "openid profile");
+
+        Assert.False(string.IsNullOrEmpty(body.OptionalToken("access_token")));
+        Assert.Null(body.OptionalToken("refresh_token"));
+    }
+
+    [Fact]
+    public async Task After_the_access_token_expires_it_no_longer_validates_but_a_refresh_gets_a_new_one()
+    {
+        var client = await tokens.RegisterCodeClientAsync("refresh-expiry");
+        var userId = await tokens.RegisterUserAsync("reed", "reed-password-1");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "reed", "reed-password-1");
+        await tokens.ValidateAccessTokenAsync(first.Token("access_token"));
+
+        factory.Time.Advance(TimeSpan.FromMinutes(6));
+
+        var old = await tokens.ValidateAsync(first.Token("access_token"), audience: null, tokenType: "at+jwt");
+        Assert.False(old.IsValid);
+        Assert.False((await tokens.IntrospectAsync(first.Token("access_token"), client.ClientId, client.Secret!)).GetProperty("active").GetBoolean());
+        var refreshed = await tokens.RefreshAsync(client, first.Token("refresh_token"));
+        Assert.Equal(HttpStatusCode.OK, refreshed.Status);
+        Assert.Equal(userId, (await tokens.ValidateAccessTokenAsync(refreshed.Body.Token("access_token"))).Subject);
+    }
+
+    [Fact]
+    public async Task A_refresh_token_issued_to_one_client_is_refused_to_another()
+    {
+        var owner = await tokens.RegisterCodeClientAsync("refresh-owner");
+        var other = await tokens.RegisterCodeClientAsync("refresh-thief");
+        await tokens.RegisterUserAsync("rory", "rory-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), owner, "rory", "rory-password-1");
+
+        var stolen = await tokens.RefreshAsync(other, body.Token("refresh_token"));
+
+        ProtocolHelpers.AssertOAuthError(stolen, HttpStatusCode.BadRequest, "invalid_grant");
+    }
+}

@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Connect;
+
+public sealed class UserInfoTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    private async Task<(HttpStatusCode Status, JsonElement Body, HttpResponseMessage Response)> UserInfoAsync(string? accessToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/connect/userinfo");
+        if (accessToken is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        }
+
+        var response = await tokens.Http.SendAsync(request);
+        return (response.StatusCode, await TokenClient.ReadJsonAsync(response), response);
+    }
+
+    [Fact]
+    public async Task With_profile_and_email_the_user_sees_sub_names_and_email()
+    {
+        var client = await tokens.RegisterCodeClientAsync("userinfo-full");
+        var userId = await tokens.RegisterUserAsync("ursula", "ursula-password-1", "ursula@example.test");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "ursula", "ursula-password-1", "openid profile email");
+
+        var (status, claims, _) = await UserInfoAsync(body.Token("access_token"));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(userId, claims.GetProperty("sub").GetString());
+        Assert.Equal("ursula", claims.GetProperty("name").GetString());
+        Assert.Equal("ursula", claims.GetProperty("preferred_username").GetString());
+        Assert.Equal("ursula@example.test", claims.GetProperty("email").GetString());
+    }
+
+    [Fact]
+    public async Task With_openid_alone_the_user_sees_only_sub()
+    {
+        var client = await tokens.RegisterCodeClientAsync("userinfo-openid");
+        var userId = await tokens.RegisterUserAsync("victor", "victor-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "victor", "victor-password-1", "openid");
+
+        var (status, claims, _) = await UserInfoAsync(body.Token("access_token"));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(userId, claims.GetProperty("sub").GetString());
+        Assert.False(claims.TryGetProperty("name", out _));
+        Assert.False(claims.TryGetProperty("preferred_username", out _));
+        Assert.False(claims.TryGetProperty("email", out _));
+    }
+
+    [Fact]
+    public async Task With_profile_but_not_email_the_email_stays_hidden()
+    {
+        var client = await tokens.RegisterCodeClientAsync("userinfo-profile");
+        await tokens.RegisterUserAsync("walter", "walter-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "walter", "walter-password-1", "openid profile");
+
+        var (_, claims, _) = await UserInfoAsync(body.Token("access_token"));
+
+        Assert.Equal("walter", claims.GetProperty("preferred_username").GetString());
+        Assert.False(claims.TryGetProperty("email", out _));
+    }
+
+    [Fact]
+    public async Task Without_a_token_userinfo_answers_401()
+    {
+        var (status, _, response) = await UserInfoAsync(accessToken: null);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Contains(response.Headers.WwwAuthenticate, header => header.Scheme == "Bearer");
+    }
+
+    [Fact]
+    public async Task A_forged_or_expired_token_gets_401()
+    {
+        var client = await tokens.RegisterCodeClientAsync("userinfo-expired");
+        await tokens.RegisterUserAsync("xavier", "xavier-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "xavier", "xavier-password-1", "openid");
+        var accessToken = body.Token("access_token");
+
+        var forged = await UserInfoAsync(accessToken[..^4] + "AAAA");
+        factory.Time.Advance(TimeSpan.FromMinutes(6));
+        var expired = await UserInfoAsync(accessToken);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, forged.Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, expired.Status);
+    }
+
+    [Fact]
+    public async Task A_client_credentials_token_has_no_user_and_gets_401()
+    {
+        var secret = await tokens.RegisterClientAsync(new { clientId = "userinfo-machine", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+        var accessToken = await tokens.ClientCredentialsTokenAsync("userinfo-machine", secret!, "");
+
+        var (status, _, _) = await UserInfoAsync(accessToken);
+
+        Assert.True(status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.BadRequest, $"got {(int)status}");
+    }
+
+    [Fact]
+    public async Task A_disabled_user_gets_401_at_userinfo()
+    {
+        var client = await tokens.RegisterCodeClientAsync("userinfo-disabled");
+        var userId = await tokens.RegisterUserAsync("yvonne", "yvonne-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "yvonne", "yvonne-password-1", "openid");
+
+        await tokens.DisableUserAsync(userId, "yvonne");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await UserInfoAsync(body.Token("access_token"))).Status);
+    }
+}

@@ -1,0 +1,45 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.IdentityModel.JsonWebTokens;
+
+namespace IdentityServer.Tests.Infrastructure;
+
+/// <summary>Small steps the protocol tests repeat: admin changes to a user, reading tokens, asserting OAuth errors.</summary>
+public static class ProtocolHelpers
+{
+    public static string Token(this JsonElement body, string name) =>
+        body.TryGetProperty(name, out var value) ? value.GetString()! : throw new InvalidOperationException($"No {name} in {body}");
+
+    public static string? OptionalToken(this JsonElement body, string name) =>
+        body.ValueKind == JsonValueKind.Object && body.TryGetProperty(name, out var value) ? value.GetString() : null;
+
+    public static string? Error(this JsonElement body) => body.OptionalToken("error");
+
+    /// <summary>Reads a JWT's claims without validating it (the test already knows where it came from).</summary>
+    public static JsonWebToken Read(string jwt) => new(jwt);
+
+    public static async Task DisableUserAsync(this TokenClient tokens, string userId, string username)
+    {
+        var (status, body) = await tokens.AdminAsync(HttpMethod.Put, $"/admin/users/{userId}",
+            new { username, email = $"{username}@example.test", enabled = false, roles = Array.Empty<string>() });
+        Assert.True(status == HttpStatusCode.OK, $"disabling the user failed: {status} {body}");
+    }
+
+    public static async Task DeleteUserAsync(this TokenClient tokens, string userId)
+    {
+        var (status, body) = await tokens.AdminAsync(HttpMethod.Delete, $"/admin/users/{userId}");
+        Assert.True(status == HttpStatusCode.NoContent, $"deleting the user failed: {status} {body}");
+    }
+
+    public static async Task ResetPasswordAsync(this TokenClient tokens, string userId, string password)
+    {
+        var (status, body) = await tokens.AdminAsync(HttpMethod.Post, $"/admin/users/{userId}/password", new { password });
+        Assert.True(status == HttpStatusCode.NoContent, $"resetting the password failed: {status} {body}");
+    }
+
+    public static void AssertOAuthError((HttpStatusCode Status, JsonElement Body) response, HttpStatusCode status, string error)
+    {
+        Assert.True(response.Status == status && response.Body.Error() == error,
+            $"expected {(int)status} {error}, got {(int)response.Status} {response.Body}");
+    }
+}
