@@ -25,6 +25,7 @@ app.UseStatusCodePages();
 app.UseRouting();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseAdminAuthorization();
 
 app.MapPages();
 app.MapConnect();
