@@ -271,6 +271,26 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task Turning_a_confidential_client_public_drops_its_secret()
+    {
+        var clientId = Unique("web");
+        var created = await admin.PostAsync("/admin/clients", WebApp(clientId));
+        var secret = created.Json.GetProperty("clientSecret").GetString()!;
+
+        var updated = await admin.PutAsync($"/admin/clients/{clientId}", With(WebApp(clientId), "clientType", "public"));
+
+        AssertStatus(updated, HttpStatusCode.OK);
+        Assert.Equal("public", updated.Json.GetProperty("clientType").GetString());
+        AssertNoSecretMaterial(updated.Text);
+        var (status, body) = await Tokens.TokenAsync(
+            new Dictionary<string, string> { ["grant_type"] = "authorization_code", ["code"] = "x", ["redirect_uri"] = $"https://app.example.test/{clientId}/callback" },
+            clientId, secret);
+        Assert.True(status is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized, body.ToString());
+        Assert.Equal("invalid_client", body.GetProperty("error").GetString());
+        AssertFieldError(await admin.SendAsync(HttpMethod.Post, $"/admin/clients/{clientId}/secret"), "clientType");
+    }
+
+    [Fact]
     public async Task Rotating_a_secret_returns_a_new_one_once_and_the_old_one_stops_working()
     {
         var clientId = Unique("worker");
