@@ -35,6 +35,7 @@ app.UseCors();
 app.UseRateLimiter();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseAdminAuthorization();
 
 app.MapPages();
 app.MapConnect();

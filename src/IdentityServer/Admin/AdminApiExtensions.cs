@@ -17,10 +17,14 @@ public static class AdminApiExtensions
         return builder;
     }
 
+    /// <summary>Guards the admin endpoints; goes after routing (to see the endpoint) and before the endpoints run.</summary>
+    public static IApplicationBuilder UseAdminAuthorization(this IApplicationBuilder app) =>
+        app.UseMiddleware<AdminAuthorization>();
+
     public static IEndpointRouteBuilder MapAdminApi(this WebApplication app)
     {
         var admin = app.MapGroup("/admin")
-            .AddEndpointFilter<AdminAuthorization>()
+            .WithMetadata(AdminApiEndpoint.Instance)
             .WithTags("Admin");
 
         admin.MapClientsEndpoints();

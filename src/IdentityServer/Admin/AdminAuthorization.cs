@@ -6,31 +6,49 @@ using IdentityServer.Connect;
 
 namespace IdentityServer.Admin;
 
+/// <summary>Marks the endpoints that <see cref="AdminAuthorization"/> guards.</summary>
+internal sealed class AdminApiEndpoint
+{
+    public static readonly AdminApiEndpoint Instance = new();
+}
+
 /// <summary>
 /// Every admin call needs a bearer access token from this server with scope <c>admin</c>:
 /// 401 without a valid token, 403 without the scope, both as problem details.
 /// </summary>
-internal sealed class AdminAuthorization : IEndpointFilter
+/// <remarks>
+/// A middleware rather than an endpoint filter: filters run after parameter binding, so a malformed body would
+/// answer 400 to a caller without a token, and a bound <see cref="System.Security.Claims.ClaimsPrincipal"/> would
+/// still be the anonymous user, leaving every audit row without its actor.
+/// </remarks>
+internal sealed class AdminAuthorization(RequestDelegate next)
 {
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    public async Task InvokeAsync(HttpContext http)
     {
-        var http = context.HttpContext;
+        if (http.GetEndpoint()?.Metadata.GetMetadata<AdminApiEndpoint>() is null)
+        {
+            await next(http);
+            return;
+        }
+
         var result = await http.AuthenticateAsync(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme);
         if (!result.Succeeded || result.Principal is null)
         {
             http.Response.Headers[HeaderNames.WWWAuthenticate] = "Bearer";
-            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized,
-                title: "Unauthorized.", detail: "A valid bearer access token is required.");
+            await TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized,
+                title: "Unauthorized.", detail: "A valid bearer access token is required.").ExecuteAsync(http);
+            return;
         }
 
         if (!result.Principal.HasScope(StandardScopes.Admin))
         {
             http.Response.Headers[HeaderNames.WWWAuthenticate] = "Bearer error=\"insufficient_scope\", scope=\"admin\"";
-            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden,
-                title: "Forbidden.", detail: "The access token lacks the 'admin' scope.");
+            await TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden,
+                title: "Forbidden.", detail: "The access token lacks the 'admin' scope.").ExecuteAsync(http);
+            return;
         }
 
         http.User = result.Principal;
-        return await next(context);
+        await next(http);
     }
 }

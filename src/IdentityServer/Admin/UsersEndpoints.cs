@@ -19,6 +19,11 @@ public sealed record PasswordResetRequest(string? Password);
 internal static class UsersEndpoints
 {
     private const int MaxPageSize = 100;
+    private const int DefaultPage = 1;
+
+    // Any higher and the offset (page - 1) * pageSize would overflow an int.
+    private const int MaxPage = int.MaxValue / MaxPageSize;
+    private const int DefaultPageSize = 20;
 
     public static RouteGroupBuilder MapUsersEndpoints(this RouteGroupBuilder admin)
     {
@@ -75,27 +80,19 @@ internal static class UsersEndpoints
         return TypedResults.Created($"/admin/users/{user.Id}", response);
     }
 
+    // page and pageSize arrive as text: bound as int?, "page=" (the documented empty form) and "page=abc" would be a
+    // bare 400 from the binder, with no errors object naming the parameter.
     private static async Task<IResult> ListAsync(
-        ApplicationDbContext db, string? search, int? page, int? pageSize, CancellationToken cancellationToken)
+        ApplicationDbContext db, string? search, string? page, string? pageSize, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors();
-        if (page is < 1)
-        {
-            errors.Add("page", "Pages start at 1.");
-        }
-
-        if (pageSize is < 1 or > MaxPageSize)
-        {
-            errors.Add("pageSize", $"Use 1 to {MaxPageSize}.");
-        }
-
+        var number = ParseQueryNumber(errors, "page", page, DefaultPage, 1, MaxPage, $"Use 1 to {MaxPage}.");
+        var size = ParseQueryNumber(errors, "pageSize", pageSize, DefaultPageSize, 1, MaxPageSize, $"Use 1 to {MaxPageSize}.");
         if (errors.Any)
         {
             return errors.ToProblem();
         }
 
-        var number = page ?? 1;
-        var size = pageSize ?? 20;
         var query = db.Users.AsNoTracking();
         if (!string.IsNullOrWhiteSpace(search))
         {
@@ -228,6 +225,24 @@ internal static class UsersEndpoints
 
         await audit.RecordAsync(actor, "user.password_reset", user.Id, null, cancellationToken);
         return TypedResults.NoContent();
+    }
+
+    /// <summary>An optional whole number from the query string; empty means the default.</summary>
+    private static int ParseQueryNumber(FieldErrors errors, string field, string? value, int fallback, int min, int max, string message)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return fallback;
+        }
+
+        if (!int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var number)
+            || number < min || number > max)
+        {
+            errors.Add(field, message);
+            return fallback;
+        }
+
+        return number;
     }
 
     private static FieldErrors ValidateProfile(UserRequest request)

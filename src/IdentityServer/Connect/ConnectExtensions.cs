@@ -61,6 +61,9 @@ public static class ConnectExtensions
             .AddValidation(validation =>
             {
                 validation.UseLocalServer();
+                // Check each token against its database entry, so a token revoked by deleting its client or user
+                // (or by revocation) stops opening the admin API at once rather than when it expires.
+                validation.EnableTokenEntryValidation();
                 validation.UseAspNetCore();
             });
 

@@ -26,6 +26,9 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
 
     private bool started;
 
+    /// <summary>False for a second host on another factory's database: that factory creates and drops it.</summary>
+    private readonly bool ownsDatabase = true;
+
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
     public static DatabaseProvider Provider =>
@@ -45,6 +48,16 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
                 + ";Database=" + databaseName,
             _ => "Data Source=" + Path.Combine(Path.GetTempPath(), "identityserver-tests", databaseName + ".db"),
         };
+    }
+
+    /// <summary>
+    /// Another host on the database of <paramref name="first"/>, as when the server restarts or a second instance
+    /// starts beside it. Disposing it leaves the database to <paramref name="first"/>.
+    /// </summary>
+    protected IdentityServerFactory(IdentityServerFactory first)
+    {
+        ConnectionString = first.ConnectionString;
+        ownsDatabase = false;
     }
 
     /// <summary>Extra configuration for one test class, set before the server first starts.</summary>
@@ -100,14 +113,14 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
 
     public override async ValueTask DisposeAsync()
     {
-        if (Provider == DatabaseProvider.PostgreSql && started)
+        if (Provider == DatabaseProvider.PostgreSql && started && ownsDatabase)
         {
             await using var scope = Services.CreateAsyncScope();
             await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().Database.EnsureDeletedAsync();
         }
 
         await base.DisposeAsync();
-        if (Provider == DatabaseProvider.Sqlite)
+        if (Provider == DatabaseProvider.Sqlite && ownsDatabase)
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             foreach (var suffix in new[] { "", "-wal", "-shm" })

@@ -1,0 +1,197 @@
+using System.Net;
+using System.Text.Json;
+using IdentityServer.Tests.Infrastructure;
+using static IdentityServer.Tests.Admin.AdminApi;
+
+namespace IdentityServer.Tests.Admin;
+
+public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly AdminApi admin = new(factory);
+
+    private TokenClient Tokens => admin.Tokens;
+
+    private static string[] Resources(JsonElement body) => [.. body.GetProperty("resources").EnumerateArray().Select(e => e.GetString()!)];
+
+    private async Task<string> WorkerTokenAsync(string scope)
+    {
+        var clientId = Unique("worker");
+        var secret = await Tokens.RegisterClientAsync(new { clientId, grantTypes = new[] { "client_credentials" }, scopes = new[] { scope } });
+        return await Tokens.ClientCredentialsTokenAsync(clientId, secret!, scope);
+    }
+
+    [Fact]
+    public async Task Creating_a_scope_returns_201_with_its_location_and_it_can_be_read_back()
+    {
+        var name = Unique("orders.read");
+
+        var created = await admin.PostAsync("/admin/scopes", new { name, displayName = "Read orders", resources = new[] { "orders-api", "audit-api" } });
+        var fetched = await admin.GetAsync($"/admin/scopes/{name}");
+
+        AssertStatus(created, HttpStatusCode.Created);
+        Assert.Equal($"/admin/scopes/{name}", created.Headers.Location?.OriginalString);
+        Assert.Equal(name, created.Json.GetProperty("name").GetString());
+        AssertStatus(fetched, HttpStatusCode.OK);
+        Assert.Equal("Read orders", fetched.Json.GetProperty("displayName").GetString());
+        Assert.Equal(["audit-api", "orders-api"], Resources(fetched.Json));
+    }
+
+    [Fact]
+    public async Task Listing_scopes_shows_created_ones_and_the_bootstrapped_admin_scope()
+    {
+        var name = Unique("list");
+        await Tokens.RegisterScopeAsync(name, "list-api");
+
+        var listed = await admin.GetAsync("/admin/scopes");
+
+        AssertStatus(listed, HttpStatusCode.OK);
+        var names = listed.Json.EnumerateArray().Select(s => s.GetProperty("name").GetString()).ToList();
+        Assert.Contains(name, names);
+        Assert.Contains("admin", names);
+    }
+
+    [Fact]
+    public async Task A_scopes_resources_become_the_audiences_of_its_tokens()
+    {
+        var name = Unique("aud");
+        await Tokens.RegisterScopeAsync(name, $"{name}-api-1", $"{name}-api-2");
+
+        var jwt = await Tokens.ValidateAccessTokenAsync(await WorkerTokenAsync(name), audience: $"{name}-api-1");
+
+        Assert.Equal([$"{name}-api-1", $"{name}-api-2"], jwt.Audiences.Order());
+    }
+
+    [Fact]
+    public async Task Updating_a_scope_changes_the_audiences_of_tokens_issued_afterwards()
+    {
+        var name = Unique("moving");
+        await Tokens.RegisterScopeAsync(name, "old-api");
+
+        var updated = await admin.PutAsync($"/admin/scopes/{name}", new { name, displayName = "Moved", description = "Now elsewhere", resources = new[] { "new-api" } });
+
+        AssertStatus(updated, HttpStatusCode.OK);
+        Assert.Equal("Moved", updated.Json.GetProperty("displayName").GetString());
+        Assert.Equal("Now elsewhere", updated.Json.GetProperty("description").GetString());
+        var fetched = await admin.GetAsync($"/admin/scopes/{name}");
+        Assert.Equal(["new-api"], Resources(fetched.Json));
+        var jwt = await Tokens.ValidateAccessTokenAsync(await WorkerTokenAsync(name), audience: "new-api");
+        Assert.DoesNotContain("old-api", jwt.Audiences);
+    }
+
+    [Fact]
+    public async Task Updating_a_scope_without_a_name_in_the_body_keeps_its_name()
+    {
+        var name = Unique("keep");
+        await Tokens.RegisterScopeAsync(name, "keep-api");
+
+        var updated = await admin.PutAsync($"/admin/scopes/{name}", new { displayName = "Kept", resources = new[] { "keep-api" } });
+
+        AssertStatus(updated, HttpStatusCode.OK);
+        Assert.Equal(name, updated.Json.GetProperty("name").GetString());
+    }
+
+    [Fact]
+    public async Task Renaming_a_scope_is_a_400_keyed_by_name()
+    {
+        var name = Unique("fixed");
+        await Tokens.RegisterScopeAsync(name, "fixed-api");
+
+        AssertFieldError(await admin.PutAsync($"/admin/scopes/{name}", new { name = name + "-renamed", resources = new[] { "fixed-api" } }), "name");
+        AssertStatus(await admin.GetAsync($"/admin/scopes/{name}"), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Deleting_a_scope_removes_it_and_clients_can_no_longer_register_for_it()
+    {
+        var name = Unique("gone");
+        await Tokens.RegisterScopeAsync(name, "gone-api");
+
+        var deleted = await admin.DeleteAsync($"/admin/scopes/{name}");
+
+        AssertStatus(deleted, HttpStatusCode.NoContent);
+        AssertProblem(await admin.GetAsync($"/admin/scopes/{name}"), HttpStatusCode.NotFound);
+        Assert.DoesNotContain(name, (await admin.GetAsync("/admin/scopes")).Text, StringComparison.Ordinal);
+        var client = await admin.PostAsync("/admin/clients", new { clientId = Unique("worker"), grantTypes = new[] { "client_credentials" }, scopes = new[] { name } });
+        AssertFieldError(client, "scopes");
+    }
+
+    [Fact]
+    public async Task Every_change_to_a_scope_is_audited()
+    {
+        var name = Unique("audited");
+        await Tokens.RegisterScopeAsync(name, "a-api");
+        await admin.PutAsync($"/admin/scopes/{name}", new { name, resources = new[] { "b-api" } });
+        await admin.DeleteAsync($"/admin/scopes/{name}");
+
+        var audit = await admin.AuditAsync(name);
+
+        Assert.Equal(["scope.created", "scope.updated", "scope.deleted"], audit.Select(a => a.Action));
+        Assert.All(audit, a => Assert.Equal(IdentityServerFactory.AdminClientId, a.Actor));
+        Assert.Contains("b-api", audit[1].Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Creating_a_scope_that_exists_is_a_409()
+    {
+        var name = Unique("dup");
+        await Tokens.RegisterScopeAsync(name, "dup-api");
+
+        AssertProblem(await admin.PostAsync("/admin/scopes", new { name, resources = new[] { "other-api" } }), HttpStatusCode.Conflict);
+    }
+
+    [Theory]
+    [InlineData("openid")]
+    [InlineData("offline_access")]
+    [InlineData("admin")]
+    public async Task Creating_a_built_in_scope_is_a_409(string name)
+    {
+        AssertProblem(await admin.PostAsync("/admin/scopes", new { name }), HttpStatusCode.Conflict);
+    }
+
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("PUT")]
+    [InlineData("DELETE")]
+    public async Task An_unknown_scope_is_a_404(string method)
+    {
+        var name = Unique("ghost");
+
+        var response = await admin.SendAsync(new HttpMethod(method), $"/admin/scopes/{name}", method == "PUT" ? new { name } : null);
+
+        AssertProblem(response, HttpStatusCode.NotFound);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(null)]
+    [InlineData("has space")]
+    [InlineData("quote\"inside")]
+    [InlineData("back\\slash")]
+    public async Task An_invalid_scope_name_is_a_400_keyed_by_name(string? name)
+    {
+        AssertFieldError(await admin.PostAsync("/admin/scopes", new { name, resources = new[] { "x-api" } }), "name");
+    }
+
+    [Theory]
+    [InlineData("has space")]
+    [InlineData("")]
+    public async Task An_invalid_resource_is_a_400_keyed_by_resources(string resource)
+    {
+        AssertFieldError(await admin.PostAsync("/admin/scopes", new { name = Unique("res"), resources = new[] { resource } }), "resources");
+    }
+
+    [Fact]
+    public async Task A_display_name_over_200_characters_is_a_400_keyed_by_displayName()
+    {
+        AssertFieldError(await admin.PostAsync("/admin/scopes", new { name = Unique("long"), displayName = new string('x', 201) }), "displayName");
+    }
+
+    [Theory]
+    [InlineData("{\"name\": ")]
+    [InlineData("{\"name\": \"x\", \"resources\": \"not-a-list\"}")]
+    [InlineData("\"just a string\"")]
+    public async Task A_malformed_json_body_is_a_400_problem_not_a_500(string json)
+    {
+        AssertProblem(await admin.SendRawAsync(HttpMethod.Post, "/admin/scopes", json), HttpStatusCode.BadRequest);
+    }
+}
