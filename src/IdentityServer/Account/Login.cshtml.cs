@@ -1,3 +1,4 @@
+using IdentityServer.Admin;
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
@@ -9,6 +10,7 @@ public sealed partial class LoginModel(
     UserManager<ApplicationUser> users,
     SignInManager<ApplicationUser> signIn,
     BcryptPasswordHasher hasher,
+    AuditTrail audit,
     ILogger<LoginModel> logger) : PageModel
 {
     // One message for every failure, so the page never tells whether an account exists.
@@ -46,6 +48,7 @@ public sealed partial class LoginModel(
         {
             hasher.VerifyAgainstDummy(Password);
             LogFailedLogin(logger, "unknown user");
+            await audit.RecordAsync("anonymous", "login.failed", "unknown-user", HttpContext.RequestAborted);
             ErrorMessage = InvalidCredentials;
             return Page();
         }
@@ -54,11 +57,13 @@ public sealed partial class LoginModel(
         if (!result.Succeeded)
         {
             LogFailedLogin(logger, result.IsLockedOut ? "locked out" : result.IsNotAllowed ? "not allowed" : "wrong password");
+            await audit.RecordAsync("anonymous", result.IsLockedOut ? "login.locked_out" : "login.failed", user.Id, HttpContext.RequestAborted);
             ErrorMessage = InvalidCredentials;
             return Page();
         }
 
         LogLogin(logger, user.Id);
+        await audit.RecordAsync(user.Id, "login.succeeded", user.Id, HttpContext.RequestAborted);
         return LocalRedirect(SafeReturnUrl);
     }
 

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using IdentityServer.Admin;
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
@@ -10,6 +11,7 @@ public sealed partial class RegisterModel(
     UserManager<ApplicationUser> users,
     SignInManager<ApplicationUser> signIn,
     TimeProvider time,
+    AuditTrail audit,
     ILogger<RegisterModel> logger) : PageModel
 {
     [BindProperty(SupportsGet = true)]
@@ -50,6 +52,7 @@ public sealed partial class RegisterModel(
         }
 
         LogRegistered(logger, user.Id);
+        await audit.RecordAsync(user.Id, "user.registered", user.Id, HttpContext.RequestAborted);
         // Signed in straight away, so the authorization request this page came from carries on to the client.
         await signIn.SignInAsync(user, isPersistent: false);
         return LocalRedirect(ReturnUrls.Local(Url, ReturnUrl));

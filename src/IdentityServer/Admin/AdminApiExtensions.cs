@@ -30,6 +30,7 @@ public static class AdminApiExtensions
         admin.MapClientsEndpoints();
         admin.MapScopesEndpoints();
         admin.MapUsersEndpoints();
+        admin.MapAuditEndpoints();
 
         app.MapOpenApi();
         if (app.Environment.IsDevelopment())

@@ -18,13 +18,6 @@ public sealed record PasswordResetRequest(string? Password);
 
 internal static class UsersEndpoints
 {
-    private const int MaxPageSize = 100;
-    private const int DefaultPage = 1;
-
-    // Any higher and the offset (page - 1) * pageSize would overflow an int.
-    private const int MaxPage = int.MaxValue / MaxPageSize;
-    private const int DefaultPageSize = 20;
-
     public static RouteGroupBuilder MapUsersEndpoints(this RouteGroupBuilder admin)
     {
         var users = admin.MapGroup("/users").WithTags("Users");
@@ -86,8 +79,7 @@ internal static class UsersEndpoints
         ApplicationDbContext db, string? search, string? page, string? pageSize, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors();
-        var number = ParseQueryNumber(errors, "page", page, DefaultPage, 1, MaxPage, $"Use 1 to {MaxPage}.");
-        var size = ParseQueryNumber(errors, "pageSize", pageSize, DefaultPageSize, 1, MaxPageSize, $"Use 1 to {MaxPageSize}.");
+        var (number, size) = Paging.Parse(errors, page, pageSize);
         if (errors.Any)
         {
             return errors.ToProblem();
@@ -225,24 +217,6 @@ internal static class UsersEndpoints
 
         await audit.RecordAsync(actor, "user.password_reset", user.Id, null, cancellationToken);
         return TypedResults.NoContent();
-    }
-
-    /// <summary>An optional whole number from the query string; empty means the default.</summary>
-    private static int ParseQueryNumber(FieldErrors errors, string field, string? value, int fallback, int min, int max, string message)
-    {
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            return fallback;
-        }
-
-        if (!int.TryParse(value, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var number)
-            || number < min || number > max)
-        {
-            errors.Add(field, message);
-            return fallback;
-        }
-
-        return number;
     }
 
     private static FieldErrors ValidateProfile(UserRequest request)

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using IdentityServer.Admin;
 using IdentityServer.Users;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
@@ -29,6 +30,7 @@ public sealed partial class AuthorizeModel(
     UserPrincipalFactory principals,
     IAntiforgery antiforgery,
     TimeProvider time,
+    AuditTrail audit,
     ILogger<AuthorizeModel> logger) : PageModel
 {
     private const string ConsentField = "consent";
@@ -114,6 +116,7 @@ public sealed partial class AuthorizeModel(
         if (consent == "deny")
         {
             LogConsent(logger, user.Id, request.ClientId, "denied");
+            await audit.RecordAsync(user.Id, "consent.denied", request.ClientId!, cancellationToken);
             return Refuse(Errors.AccessDenied, "The user denied the request.");
         }
 
@@ -133,6 +136,7 @@ public sealed partial class AuthorizeModel(
         if (consent == "accept")
         {
             LogConsent(logger, user.Id, request.ClientId, "granted");
+            await audit.RecordAsync(user.Id, "consent.granted", request.ClientId!, cancellationToken);
         }
 
         var identity = await principals.CreateAsync(user, requestedScopes, authTime ?? time.GetUtcNow(), cancellationToken);

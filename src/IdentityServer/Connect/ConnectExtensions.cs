@@ -57,6 +57,8 @@ public static class ConnectExtensions
 
                 server.AddEventHandler<OpenIddictServerEvents.HandleConfigurationRequestContext>(handler =>
                     handler.UseScopedHandler<AdvertiseStoredScopes>());
+                server.AddEventHandler<OpenIddictServerEvents.ApplyTokenResponseContext>(handler =>
+                    handler.UseScopedHandler<RecordTokenReplay>());
             })
             .AddValidation(validation =>
             {
