@@ -18,6 +18,7 @@ builder.AddPages();            // Account/ and Connect/ pages: login, registrati
 builder.AddAdminApi();         // Admin/: REST API for clients, scopes and users, and the bootstrap
 
 var app = builder.Build();
+if (await app.TryRunMigrateCommandAsync(args)) return;   // `migrate`: update the schema and exit without serving
 
 app.UseTransportSecurity();
 app.UseExceptionHandler();

@@ -1,0 +1,57 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace IdentityServer.Persistence;
+
+/// <summary>
+/// <c>IdentityServer migrate</c>: brings the database schema up to date and exits without serving, so that a
+/// deployment can migrate once (with DDL rights) before starting instances that run with
+/// <c>Database:MigrateOnStartup=false</c>.
+/// </summary>
+public static partial class MigrateCommand
+{
+    public const string Name = "migrate";
+
+    /// <summary>
+    /// Runs the command when it is the first argument and returns true; the caller must then exit rather than run
+    /// the web server. The process exit code says whether migrating worked.
+    /// </summary>
+    public static async Task<bool> TryRunMigrateCommandAsync(this WebApplication app, string[] args)
+    {
+        if (args.Length == 0 || !string.Equals(args[0], Name, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(MigrateCommand));
+        using var stopping = new CancellationTokenSource();
+        // Ctrl+C stops between migrations instead of killing the process half-way through one.
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stopping.Cancel();
+        };
+
+        try
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
+            var pending = (await db.Database.GetPendingMigrationsAsync(stopping.Token)).ToList();
+            await DatabaseMigrator.MigrateAsync(app.Services.GetRequiredService<IServiceScopeFactory>(), stopping.Token);
+            LogApplied(logger, pending.Count, pending);
+            Environment.ExitCode = 0;
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            LogFailed(logger, exception);
+            Environment.ExitCode = 1;
+        }
+
+        return true;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Applied {Count} migration(s): {Migrations}. The schema is up to date.")]
+    private static partial void LogApplied(ILogger logger, int count, IReadOnlyList<string> migrations);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Migrating the database failed.")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+}
