@@ -25,19 +25,22 @@ public static partial class MigrateCommand
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(MigrateCommand));
         using var stopping = new CancellationTokenSource();
         // Ctrl+C stops between migrations instead of killing the process half-way through one.
-        Console.CancelKeyPress += (_, e) =>
+        ConsoleCancelEventHandler cancel = (_, e) =>
         {
             e.Cancel = true;
             stopping.Cancel();
         };
+        Console.CancelKeyPress += cancel;
 
         try
         {
-            await using var scope = app.Services.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
-            var pending = (await db.Database.GetPendingMigrationsAsync(stopping.Token)).ToList();
+            // EF Core logs each migration it applies; asking for pending ones first would log a connection error
+            // when the database does not exist yet, which Migrate then creates.
             await DatabaseMigrator.MigrateAsync(app.Services.GetRequiredService<IServiceScopeFactory>(), stopping.Token);
-            LogApplied(logger, pending.Count, pending);
+            await using var scope = app.Services.CreateAsyncScope();
+            var applied = await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().Database.GetAppliedMigrationsAsync(stopping.Token);
+            var latest = applied.LastOrDefault() ?? "(none)";
+            LogUpToDate(logger, latest);
             Environment.ExitCode = 0;
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)
@@ -45,12 +48,16 @@ public static partial class MigrateCommand
             LogFailed(logger, exception);
             Environment.ExitCode = 1;
         }
+        finally
+        {
+            Console.CancelKeyPress -= cancel;
+        }
 
         return true;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Applied {Count} migration(s): {Migrations}. The schema is up to date.")]
-    private static partial void LogApplied(ILogger logger, int count, IReadOnlyList<string> migrations);
+    [LoggerMessage(Level = LogLevel.Information, Message = "The database schema is up to date at migration {Migration}.")]
+    private static partial void LogUpToDate(ILogger logger, string migration);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "Migrating the database failed.")]
     private static partial void LogFailed(ILogger logger, Exception exception);
