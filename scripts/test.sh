@@ -35,7 +35,7 @@ apt_install() {
 find_pg_bin() {
     local dir
     # Highest installed major version first.
-    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -rn); do
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -rn); do
         if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
             printf '%s\n' "$dir"
             return 0
@@ -119,7 +119,7 @@ as_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$pg_dir/server.log" -s \
 
 ready=0
 for _ in $(seq 1 150); do   # up to 30 s
-    if pg_isready -q -h 127.0.0.1 -p "$pg_port" -t 1; then ready=1; break; fi
+    if "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" -t 1; then ready=1; break; fi
     sleep 0.2
 done
 if [ "$ready" -ne 1 ]; then
@@ -127,7 +127,7 @@ if [ "$ready" -ne 1 ]; then
 fi
 
 # The test role creates (and drops) one database per test class.
-as_pg psql -X -q -v ON_ERROR_STOP=1 -h "$pg_dir" -p "$pg_port" -d postgres \
+as_pg "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$pg_dir" -p "$pg_port" -d postgres \
     -c "CREATE ROLE $pg_role LOGIN CREATEDB PASSWORD '$pg_password';"
 
 # ---------------------------------------------------------------------------------------------------------
