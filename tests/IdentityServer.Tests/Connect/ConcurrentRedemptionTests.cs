@@ -51,6 +51,27 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         AssertOneWinner(results);
     }
 
+    [Fact]
+    public async Task A_refresh_token_used_again_later_fails_and_takes_its_successor_with_it()
+    {
+        // The sequential case still goes through OpenIddict's own reuse detection, with this server's handler in place.
+        var client = await tokens.RegisterCodeClientAsync("reuse-refresh");
+        await tokens.RegisterUserAsync("racer3", "racer3-password");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer3", "racer3-password");
+        var original = first.GetProperty("refresh_token").GetString()!;
+        var (rotated, body) = await tokens.RefreshAsync(client, original);
+        Assert.True(rotated == HttpStatusCode.OK, body.ToString());
+        var successor = body.GetProperty("refresh_token").GetString()!;
+
+        var (reused, reuseBody) = await tokens.RefreshAsync(client, original);
+        var (afterReuse, afterReuseBody) = await tokens.RefreshAsync(client, successor);
+
+        Assert.Equal(HttpStatusCode.BadRequest, reused);
+        Assert.Equal(Errors.InvalidGrant, reuseBody.GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, afterReuse);
+        Assert.Equal(Errors.InvalidGrant, afterReuseBody.GetProperty("error").GetString());
+    }
+
     private static void AssertOneWinner((HttpStatusCode Status, JsonElement Body)[] results)
     {
         var summary = string.Join(" | ", results.Select(r => $"{(int)r.Status} {r.Body}"));
