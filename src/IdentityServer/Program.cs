@@ -20,6 +20,7 @@ builder.AddAdminApi();         // Admin/: REST API for clients, scopes and users
 builder.AddHealth();           // Hosting/: liveness and readiness probes
 
 var app = builder.Build();
+if (await app.TryRunMigrateCommandAsync(args)) return;   // `migrate`: update the schema and exit without serving
 
 app.UseTransportSecurity();
 app.UseSecurityHeaders();

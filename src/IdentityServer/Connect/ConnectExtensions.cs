@@ -46,6 +46,9 @@ public static class ConnectExtensions
 
                 // A refresh token works exactly once; a second use is treated as theft and revokes the chain.
                 server.SetRefreshTokenReuseLeeway(TimeSpan.Zero);
+                // ...and that holds under concurrent use too (OpenIddict's handler lets racing refreshes both win).
+                server.RemoveEventHandler(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor);
+                server.AddEventHandler(RedeemTokenOnce.Descriptor);
 
                 server.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()

@@ -38,6 +38,14 @@ public static class PersistenceExtensions
                 break;
         }
 
+        builder.Services.AddOptions<PruningOptions>()
+            .Bind(builder.Configuration.GetSection(PruningOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        // One instance, reachable both as a hosted service and by type (the tests wait for its runs).
+        builder.Services.AddSingleton<TokenPruner>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<TokenPruner>());
+
         // Cookies and anti-forgery tokens must be readable by every instance sharing the database.
         builder.Services.AddDataProtection()
             .SetApplicationName("IdentityServer")

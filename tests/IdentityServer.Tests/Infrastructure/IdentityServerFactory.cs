@@ -21,7 +21,7 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
     public const string AdminUsername = "root";
     public const string AdminPassword = "root-password-1";
 
-    private readonly string databaseName = "ids_test_" + Guid.NewGuid().ToString("N")[..16];
+    private readonly string databaseName;
     private readonly Dictionary<string, string?> settings = new(StringComparer.Ordinal);
 
     private bool started;
@@ -39,7 +39,14 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
     public string ConnectionString { get; }
 
     public IdentityServerFactory()
+        : this(NewDatabaseName())
     {
+    }
+
+    /// <summary>For hosts that share one database one after the other (see the restart tests).</summary>
+    protected IdentityServerFactory(string databaseName)
+    {
+        this.databaseName = databaseName;
         ConnectionString = Provider switch
         {
             DatabaseProvider.PostgreSql =>
@@ -55,10 +62,15 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
     /// starts beside it. Disposing it leaves the database to <paramref name="first"/>.
     /// </summary>
     protected IdentityServerFactory(IdentityServerFactory first)
+        : this(first.databaseName)
     {
-        ConnectionString = first.ConnectionString;
         ownsDatabase = false;
     }
+
+    public static string NewDatabaseName() => "ids_test_" + Guid.NewGuid().ToString("N")[..16];
+
+    /// <summary>Leave the database in place on dispose, for a next host to open it.</summary>
+    protected virtual bool KeepDatabase => !ownsDatabase;
 
     /// <summary>Extra configuration for one test class, set before the server first starts.</summary>
     public IdentityServerFactory With(string key, string? value)
@@ -113,14 +125,14 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
 
     public override async ValueTask DisposeAsync()
     {
-        if (Provider == DatabaseProvider.PostgreSql && started && ownsDatabase)
+        if (Provider == DatabaseProvider.PostgreSql && started && !KeepDatabase)
         {
             await using var scope = Services.CreateAsyncScope();
             await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().Database.EnsureDeletedAsync();
         }
 
         await base.DisposeAsync();
-        if (Provider == DatabaseProvider.Sqlite && ownsDatabase)
+        if (Provider == DatabaseProvider.Sqlite && !KeepDatabase)
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             foreach (var suffix in new[] { "", "-wal", "-shm" })

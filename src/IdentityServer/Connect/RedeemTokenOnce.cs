@@ -1,0 +1,84 @@
+using System.Security.Claims;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// Replaces OpenIddict's <see cref="OpenIddictServerHandlers.RedeemTokenEntry"/> so that an authorization code or a
+/// refresh token is redeemed at most once even when two requests present it at the same moment.
+/// </summary>
+/// <remarks>
+/// Both requests can pass validation (the entry still says "valid") before either marks it redeemed. Marking it is
+/// an optimistic-concurrency update on the entry's ConcurrencyToken (UPDATE ... WHERE Id = @id AND ConcurrencyToken
+/// = @read), so exactly one request changes the row and the other gets a concurrency failure: TryRedeemAsync returns
+/// false. OpenIddict's own handler deliberately ignores that result for refresh tokens (it allows concurrent use
+/// within a reuse leeway), which let both racing refreshes succeed although this server sets the leeway to zero.
+/// Here the loser is refused with invalid_grant for either kind, and is treated like any other reuse: the tokens of
+/// its authorization are revoked, as OpenIddict does when a redeemed token comes back.
+/// </remarks>
+internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, ILogger<RedeemTokenOnce> logger)
+    : IOpenIddictServerHandler<ProcessSignInContext>
+{
+    public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+        OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
+            .AddFilter<OpenIddictServerHandlerFilters.RequireDegradedModeDisabled>()
+            .AddFilter<OpenIddictServerHandlerFilters.RequireTokenStorageEnabled>()
+            .UseScopedHandler<RedeemTokenOnce>()
+            // The place of the handler it replaces: before any new token is generated for this request.
+            .SetOrder(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor.Order)
+            .SetType(OpenIddictServerHandlerType.Custom)
+            .Build();
+
+    public async ValueTask HandleAsync(ProcessSignInContext context)
+    {
+        if (context.EndpointType is not OpenIddictServerEndpointType.Token
+            || !(context.Request.IsAuthorizationCodeGrantType() || context.Request.IsRefreshTokenGrantType()))
+        {
+            // Device and user codes are not enabled on this server; nothing else is single-use.
+            return;
+        }
+
+        var authentication = context.Transaction.GetProperty<ProcessAuthenticationContext>(typeof(ProcessAuthenticationContext).FullName!)
+            ?? throw new InvalidOperationException("The authentication context of the token request is missing.");
+        var isCode = context.Request.IsAuthorizationCodeGrantType();
+        ClaimsPrincipal? principal = isCode ? authentication.AuthorizationCodePrincipal : authentication.RefreshTokenPrincipal;
+        var identifier = principal?.GetTokenId();
+        if (string.IsNullOrEmpty(identifier))
+        {
+            return;
+        }
+
+        var token = await tokens.FindByIdAsync(identifier, context.CancellationToken);
+        if (token is null)
+        {
+            return;
+        }
+
+        // The status check catches a loser that read the entry after the winner committed; TryRedeemAsync's
+        // conditional update catches one that read it before.
+        if (await tokens.HasStatusAsync(token, Statuses.Valid, context.CancellationToken)
+            && await tokens.TryRedeemAsync(token, context.CancellationToken))
+        {
+            return;
+        }
+
+        var authorization = principal!.GetAuthorizationId();
+        LogConcurrentRedemption(logger, identifier, authorization);
+        if (!string.IsNullOrEmpty(authorization))
+        {
+            await tokens.RevokeByAuthorizationIdAsync(authorization, context.CancellationToken);
+        }
+
+        context.Reject(
+            error: Errors.InvalidGrant,
+            description: isCode
+                ? "The specified authorization code has already been redeemed."
+                : "The specified refresh token has already been redeemed.");
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Token {TokenId} was redeemed by a concurrent request; refusing this one and revoking the tokens of authorization {AuthorizationId}.")]
+    private static partial void LogConcurrentRedemption(ILogger logger, string tokenId, string? authorizationId);
+}

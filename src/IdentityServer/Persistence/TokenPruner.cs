@@ -1,0 +1,81 @@
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+
+namespace IdentityServer.Persistence;
+
+public sealed record PruneResult(DateTimeOffset Threshold, long Tokens, long Authorizations);
+
+/// <summary>
+/// Deletes tokens and authorizations that can no longer be used (redeemed, revoked, expired, or ad-hoc authorizations
+/// without valid tokens) once they are older than <see cref="PruningOptions.RetainFor"/>; without it the token table
+/// grows by several rows for every sign-in and every refresh, forever.
+/// </summary>
+public sealed partial class TokenPruner(
+    IServiceScopeFactory scopes,
+    TimeProvider time,
+    IOptions<PruningOptions> options,
+    ILogger<TokenPruner> logger) : BackgroundService
+{
+    private TaskCompletionSource<PruneResult> nextRun = NewRun();
+
+    /// <summary>
+    /// Completes when the next scheduled run has finished, so that callers (the tests) can wait for the timer-driven
+    /// prune without guessing how long it takes.
+    /// </summary>
+    public Task<PruneResult> NextRunAsync() => Volatile.Read(ref nextRun).Task;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.Value.Enabled)
+        {
+            return;
+        }
+
+        // Ticks come from the injected TimeProvider, so a test moves a fake clock instead of waiting an hour.
+        using var timer = new PeriodicTimer(options.Value.Interval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                PruneResult result;
+                try
+                {
+                    result = await PruneOnceAsync(stoppingToken);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    // A database hiccup must not end pruning for the life of the process; the next tick tries again.
+                    LogPruneFailed(logger, exception);
+                    Interlocked.Exchange(ref nextRun, NewRun()).SetException(exception);
+                    continue;
+                }
+
+                Interlocked.Exchange(ref nextRun, NewRun()).SetResult(result);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Host shutting down.
+        }
+    }
+
+    /// <summary>One prune pass with the threshold taken from the clock now.</summary>
+    public async Task<PruneResult> PruneOnceAsync(CancellationToken cancellationToken)
+    {
+        var threshold = time.GetUtcNow() - options.Value.RetainFor;
+        await using var scope = scopes.CreateAsyncScope();
+        var tokens = await scope.ServiceProvider.GetRequiredService<IOpenIddictTokenManager>().PruneAsync(threshold, cancellationToken);
+        // Tokens first: an ad-hoc authorization is only prunable once its tokens are gone.
+        var authorizations = await scope.ServiceProvider.GetRequiredService<IOpenIddictAuthorizationManager>().PruneAsync(threshold, cancellationToken);
+        LogPruned(logger, tokens, authorizations, threshold);
+        return new PruneResult(threshold, tokens, authorizations);
+    }
+
+    private static TaskCompletionSource<PruneResult> NewRun() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Pruned {Tokens} token(s) and {Authorizations} authorization(s) older than {Threshold}.")]
+    private static partial void LogPruned(ILogger logger, long tokens, long authorizations, DateTimeOffset threshold);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Pruning tokens and authorizations failed; retrying at the next interval.")]
+    private static partial void LogPruneFailed(ILogger logger, Exception exception);
+}

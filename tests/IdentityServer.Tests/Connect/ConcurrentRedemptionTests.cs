@@ -1,0 +1,152 @@
+using System.Net;
+using System.Text.Json;
+using IdentityServer.Tests.Infrastructure;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace IdentityServer.Tests.Connect;
+
+/// <summary>
+/// Two token requests with the same code or refresh token, both past validation before either redeems it: the
+/// worst interleaving, forced with a rendezvous inside the server rather than hoped for with timing.
+/// </summary>
+public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFactory factory)
+    : IClassFixture<ConcurrentRedemptionTests.RaceFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    [Fact]
+    public async Task Of_two_simultaneous_redemptions_of_one_refresh_token_exactly_one_succeeds()
+    {
+        var client = await tokens.RegisterCodeClientAsync("race-refresh");
+        await tokens.RegisterUserAsync("racer1", "racer1-password");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer1", "racer1-password");
+        var refreshToken = first.GetProperty("refresh_token").GetString()!;
+
+        factory.Rendezvous.Arm(2);
+        var results = await Task.WhenAll(tokens.RefreshAsync(client, refreshToken), tokens.RefreshAsync(client, refreshToken));
+
+        Assert.Equal(2, factory.Rendezvous.Arrived);
+        AssertOneWinner(results);
+    }
+
+    [Fact]
+    public async Task Of_two_simultaneous_redemptions_of_one_authorization_code_exactly_one_succeeds()
+    {
+        var client = await tokens.RegisterCodeClientAsync("race-code");
+        await tokens.RegisterUserAsync("racer2", "racer2-password");
+        var pkce = Pkce.Create();
+        var browser = new BrowserSession(factory);
+        var code = await OAuthFlows.CodeFromAsync(
+            await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, pkce), "racer2", "racer2-password"), client);
+
+        factory.Rendezvous.Arm(2);
+        var results = await Task.WhenAll(tokens.RedeemCodeAsync(client, code, pkce), tokens.RedeemCodeAsync(client, code, pkce));
+
+        Assert.Equal(2, factory.Rendezvous.Arrived);
+        AssertOneWinner(results);
+    }
+
+    [Fact]
+    public async Task A_refresh_token_used_again_later_fails_and_takes_its_successor_with_it()
+    {
+        // The sequential case still goes through OpenIddict's own reuse detection, with this server's handler in place.
+        var client = await tokens.RegisterCodeClientAsync("reuse-refresh");
+        await tokens.RegisterUserAsync("racer3", "racer3-password");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer3", "racer3-password");
+        var original = first.GetProperty("refresh_token").GetString()!;
+        var (rotated, body) = await tokens.RefreshAsync(client, original);
+        Assert.True(rotated == HttpStatusCode.OK, body.ToString());
+        var successor = body.GetProperty("refresh_token").GetString()!;
+
+        var (reused, reuseBody) = await tokens.RefreshAsync(client, original);
+        var (afterReuse, afterReuseBody) = await tokens.RefreshAsync(client, successor);
+
+        Assert.Equal(HttpStatusCode.BadRequest, reused);
+        Assert.Equal(Errors.InvalidGrant, reuseBody.GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, afterReuse);
+        Assert.Equal(Errors.InvalidGrant, afterReuseBody.GetProperty("error").GetString());
+    }
+
+    private static void AssertOneWinner((HttpStatusCode Status, JsonElement Body)[] results)
+    {
+        var summary = string.Join(" | ", results.Select(r => $"{(int)r.Status} {r.Body}"));
+        var winner = Assert.Single(results, r => r.Status == HttpStatusCode.OK);
+        Assert.False(string.IsNullOrEmpty(winner.Body.GetProperty("access_token").GetString()), summary);
+        var loser = Assert.Single(results, r => r.Status != HttpStatusCode.OK);
+        Assert.True(loser.Status == HttpStatusCode.BadRequest, summary);
+        Assert.Equal(Errors.InvalidGrant, loser.Body.GetProperty("error").GetString());
+    }
+
+    /// <summary>Holds token requests that are about to redeem their code or refresh token until all expected ones are there.</summary>
+    public sealed class Rendezvous
+    {
+        private readonly Lock gate = new();
+        private TaskCompletionSource all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int expected;
+        private int arrived;
+
+        public int Arrived => Volatile.Read(ref arrived);
+
+        public void Arm(int parties)
+        {
+            lock (gate)
+            {
+                expected = parties;
+                arrived = 0;
+                all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+
+        public Task ArriveAsync()
+        {
+            Task wait;
+            lock (gate)
+            {
+                if (expected == 0)
+                {
+                    return Task.CompletedTask;
+                }
+
+                arrived++;
+                if (arrived == expected)
+                {
+                    expected = 0;
+                    all.SetResult();
+                }
+
+                wait = all.Task;
+            }
+
+            // A bound, not a delay: if the other request never gets here the test fails instead of hanging.
+            return wait.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
+    public sealed class RaceFactory : IdentityServerFactory
+    {
+        public Rendezvous Rendezvous { get; } = new();
+
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.ConfigureTestServices(services => services.AddOpenIddict().AddServer(server =>
+                server.AddEventHandler<OpenIddictServerEvents.ProcessSignInContext>(handler => handler
+                    .UseInlineHandler(async context =>
+                    {
+                        if (context.EndpointType == OpenIddictServerEndpointType.Token
+                            && (context.Request.IsAuthorizationCodeGrantType() || context.Request.IsRefreshTokenGrantType()))
+                        {
+                            await Rendezvous.ArriveAsync();
+                        }
+                    })
+                    // Just before the token entry is marked as redeemed: both requests have passed every check.
+                    .SetOrder(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor.Order - 1)
+                    .SetType(OpenIddictServerHandlerType.Custom))));
+        }
+    }
+}

@@ -1,0 +1,72 @@
+using System.Net;
+using IdentityServer.Persistence;
+using IdentityServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using OpenIddict.EntityFrameworkCore.Models;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace IdentityServer.Tests.Persistence;
+
+public sealed class TokenPruningTests(TokenPruningTests.PruningFactory factory) : IClassFixture<TokenPruningTests.PruningFactory>
+{
+    private static readonly TimeSpan RetainFor = new PruningOptions().RetainFor;
+    private static readonly TimeSpan Interval = TimeSpan.FromDays(15);
+
+    private readonly TokenClient tokens = new(factory);
+
+    [Fact]
+    public async Task Spent_tokens_are_deleted_on_schedule_once_older_than_the_retention_and_kept_before()
+    {
+        var client = await tokens.RegisterCodeClientAsync("prune-app");
+        var userId = await tokens.RegisterUserAsync("dora", "dora-password-1");
+        var signIn = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "dora", "dora-password-1");
+        var (status, refreshed) = await tokens.RefreshAsync(client, signIn.GetProperty("refresh_token").GetString()!);
+        Assert.True(status == HttpStatusCode.OK, refreshed.ToString());
+        var pruner = factory.Services.GetRequiredService<TokenPruner>();
+
+        // The redeemed authorization code and refresh token are spent; everything else is still usable.
+        var total = await CountAsync();
+        var spent = await CountAsync(t => t.Status != Statuses.Valid);
+        Assert.True(spent >= 2, $"expected a redeemed code and refresh token, found {spent} spent of {total}");
+
+        // Younger than the retention period: kept, even though they can never be used again.
+        factory.Time.Advance(RetainFor - TimeSpan.FromHours(1));
+        var early = await pruner.PruneOnceAsync(CancellationToken.None);
+        Assert.Equal(0, early.Tokens);
+        Assert.Equal(total, await CountAsync());
+
+        // The timer's first tick (the interval is 15 days here) comes once they are past the retention period.
+        var run = pruner.NextRunAsync();
+        Assert.False(run.IsCompleted);
+        factory.Time.Advance(Interval - (RetainFor - TimeSpan.FromHours(1)));
+        var scheduled = await run.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(factory.Time.GetUtcNow() - RetainFor, scheduled.Threshold);
+        Assert.Equal(spent, scheduled.Tokens);
+        Assert.Equal(total - spent, await CountAsync());
+        Assert.Equal(0, await CountAsync(t => t.Status != Statuses.Valid));
+
+        // Deleting the user revokes its tokens and authorization; the next pass removes both.
+        var (deleted, _) = await tokens.AdminAsync(HttpMethod.Delete, $"/admin/users/{userId}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted);
+        Assert.True(await CountAsync(t => t.Subject == userId) > 0);
+        var afterRevocation = await pruner.PruneOnceAsync(CancellationToken.None);
+
+        Assert.True(afterRevocation.Authorizations >= 1, $"pruned {afterRevocation.Authorizations} authorizations");
+        Assert.Equal(0, await CountAsync(t => t.Subject == userId));
+    }
+
+    private async Task<int> CountAsync(System.Linq.Expressions.Expression<Func<OpenIddictEntityFrameworkCoreToken, bool>>? predicate = null)
+    {
+        await using var scope = factory.Services.CreateAsyncScope();
+        var set = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().Set<OpenIddictEntityFrameworkCoreToken>();
+        return predicate is null ? await set.CountAsync() : await set.CountAsync(predicate);
+    }
+
+    public sealed class PruningFactory : IdentityServerFactory
+    {
+        // One scheduled run at a known moment: past the retention period of everything the test creates first.
+        public PruningFactory() => With("Pruning:Interval", Interval.ToString("c", System.Globalization.CultureInfo.InvariantCulture));
+    }
+}
