@@ -30,6 +30,7 @@ if (!app.Environment.IsDevelopment())
 }
 
 app.UseExceptionHandler();
+app.UseRejectNulCharacters();
 app.UseStatusCodePages();
 app.UseRouting();
 app.UseCors();

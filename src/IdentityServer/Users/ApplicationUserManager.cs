@@ -7,6 +7,8 @@ namespace IdentityServer.Users;
 /// Identity's user manager, except that re-hashing a password at a higher BCrypt cost after a successful login keeps
 /// the security stamp. The base class re-hashes through the same path as a password change, which rotates the stamp
 /// and so made every refresh token of the user fail once an operator raised <c>Passwords:BcryptWorkFactor</c>.
+/// Lockout also reads the clock from <see cref="TimeProvider"/> (Identity itself only does from .NET 11 on), so a
+/// lockout ends when the injected clock says so.
 /// </summary>
 public sealed class ApplicationUserManager(
     IUserStore<ApplicationUser> store,
@@ -17,6 +19,7 @@ public sealed class ApplicationUserManager(
     ILookupNormalizer keyNormalizer,
     IdentityErrorDescriber errors,
     IServiceProvider services,
+    TimeProvider time,
     ILogger<UserManager<ApplicationUser>> logger)
     : UserManager<ApplicationUser>(store, optionsAccessor, passwordHasher, userValidators, passwordValidators, keyNormalizer, errors, services, logger)
 {
@@ -38,5 +41,30 @@ public sealed class ApplicationUserManager(
         }
 
         return result != PasswordVerificationResult.Failed;
+    }
+
+    public override async Task<bool> IsLockedOutAsync(ApplicationUser user)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return await GetLockoutEnabledAsync(user) && await GetLockoutEndDateAsync(user) is { } end && end >= time.GetUtcNow();
+    }
+
+    public override async Task<IdentityResult> AccessFailedAsync(ApplicationUser user)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(user);
+        if (Store is not IUserLockoutStore<ApplicationUser> lockoutStore)
+        {
+            throw new NotSupportedException("The user store does not support lockout.");
+        }
+
+        var failures = await lockoutStore.IncrementAccessFailedCountAsync(user, CancellationToken);
+        if (failures >= Options.Lockout.MaxFailedAccessAttempts)
+        {
+            await lockoutStore.SetLockoutEndDateAsync(user, time.GetUtcNow().Add(Options.Lockout.DefaultLockoutTimeSpan), CancellationToken);
+            await lockoutStore.ResetAccessFailedCountAsync(user, CancellationToken);
+        }
+
+        return await UpdateUserAsync(user);
     }
 }

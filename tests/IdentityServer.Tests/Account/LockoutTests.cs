@@ -1,0 +1,45 @@
+using System.Net;
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Account;
+
+public sealed class LockoutTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    [Fact]
+    public async Task Five_wrong_passwords_lock_the_account_with_the_same_message_until_the_lockout_ends()
+    {
+        var username = "lock-" + Guid.NewGuid().ToString("N")[..8];
+        var userId = await tokens.RegisterUserAsync(username, "lockout-password-1");
+        var browser = new BrowserSession(factory);
+
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            await browser.SignInAsync("/account/login", username, "wrong-password-" + attempt);
+        }
+
+        var wrongMessage = browser.Page!.GetElementById("login-error")!.TextContent;
+        var locked = await browser.SignInAsync("/account/login", username, "lockout-password-1");
+
+        Assert.Equal(HttpStatusCode.OK, locked.StatusCode);
+        Assert.Equal(wrongMessage, browser.Page!.GetElementById("login-error")!.TextContent);
+        var (_, audit) = await tokens.AdminAsync(HttpMethod.Get, $"/admin/audit?action=login.locked_out&target={userId}");
+        Assert.NotEmpty(audit.GetProperty("items").EnumerateArray());
+
+        // The password grant is locked too.
+        var client = await tokens.RegisterCodeClientAsync("lockout-app-" + username, extraGrantTypes: ["password"]);
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["username"] = username, ["password"] = "lockout-password-1", ["scope"] = "openid",
+        }, client.ClientId, client.Secret);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("invalid_grant", body.GetProperty("error").GetString());
+
+        // After the 15-minute lockout the right password works again.
+        factory.Time.Advance(TimeSpan.FromMinutes(16));
+        await browser.SignInAsync("/account/login", username, "lockout-password-1");
+        Assert.Null(browser.Page!.GetElementById("login-error"));
+        Assert.Contains("Signed in as", browser.Page.Body!.TextContent, StringComparison.Ordinal);
+    }
+}
