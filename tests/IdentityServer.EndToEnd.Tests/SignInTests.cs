@@ -33,6 +33,9 @@ public sealed class SignInTests(Deployment deployment) : IAsyncLifetime
         // IdentityServer's login page, with a way to create an account.
         await Expect(page).ToHaveURLAsync(StartsWith(deployment.IdentityServer, "/account/login"));
         await Expect(page.Locator("input#username")).ToBeFocusedAsync();
+        await Expect(page.Locator("#client-context")).ToHaveTextAsync($"to continue to {Deployment.ClientDisplayName}");
+        // The stylesheet is served and allowed by the page's Content-Security-Policy.
+        await Expect(page.Locator("button#login")).ToHaveCSSAsync("background-color", "rgb(47, 91, 234)");
         await ScreenshotAsync("login");
         await page.ClickAsync("#register-link");
 
@@ -79,6 +82,33 @@ public sealed class SignInTests(Deployment deployment) : IAsyncLifetime
         await page.ClickAsync("#sign-in");
         await Expect(page).ToHaveURLAsync(StartsWith(deployment.IdentityServer, "/account/login"));
         await Expect(page.Locator("button#login")).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task Registration_errors_are_shown_next_to_their_fields_on_a_phone_sized_screen()
+    {
+        await page.SetViewportSizeAsync(390, 844);
+        await page.GotoAsync(deployment.ClientApp.BaseAddress.ToString());
+        await page.ClickAsync("#sign-in");
+        await page.ClickAsync("#register-link");
+
+        await page.FillAsync("input#username", NewUsername("typo"));
+        await page.FillAsync("input#email", "not-an-email");
+        await page.FillAsync("input#password", Password);
+        await page.FillAsync("input#confirm-password", Password + "x");
+        await page.ClickAsync("button#register");
+
+        await Expect(page).ToHaveURLAsync(StartsWith(deployment.IdentityServer, "/account/register"));
+        await Expect(page.Locator("#email-error")).ToHaveTextAsync("Enter a valid email address.");
+        await Expect(page.Locator("input#email")).ToHaveAttributeAsync("aria-invalid", "true");
+        await Expect(page.Locator("#confirm-password-error")).ToHaveTextAsync("The passwords do not match.");
+        await Expect(page.Locator("input#confirm-password")).ToHaveAttributeAsync("aria-invalid", "true");
+        await Expect(page.Locator("input#username")).Not.ToHaveAttributeAsync("aria-invalid", "true");
+        await Expect(page.Locator("#client-context")).ToContainTextAsync(Deployment.ClientDisplayName);
+
+        // Nothing overflows the narrow screen.
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways");
+        await ScreenshotAsync("register-errors-phone");
     }
 
     [Fact]

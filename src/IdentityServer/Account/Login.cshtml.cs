@@ -8,6 +8,7 @@ namespace IdentityServer.Account;
 public sealed partial class LoginModel(
     UserManager<ApplicationUser> users,
     SignInManager<ApplicationUser> signIn,
+    ClientNames clientNames,
     ILogger<LoginModel> logger) : PageModel
 {
     // One message for every failure, so the page never tells whether an account exists.
@@ -24,16 +25,18 @@ public sealed partial class LoginModel(
 
     public string? ErrorMessage { get; private set; }
 
+    /// <summary>The app the user is signing in to, when the page serves an authorization request.</summary>
+    public string? ClientName { get; private set; }
+
     public string RegisterUrl => Url.Page("/Account/Register", new { ReturnUrl = SafeReturnUrl }) ?? "/account/register";
 
     private string SafeReturnUrl => ReturnUrls.Local(Url, ReturnUrl);
 
-    public void OnGet()
-    {
-    }
+    public async Task OnGetAsync() => ClientName = await clientNames.ForReturnUrlAsync(SafeReturnUrl, HttpContext.RequestAborted);
 
     public async Task<IActionResult> OnPostAsync()
     {
+        ClientName = await clientNames.ForReturnUrlAsync(SafeReturnUrl, HttpContext.RequestAborted);
         if (string.IsNullOrWhiteSpace(Username) || string.IsNullOrEmpty(Password))
         {
             ErrorMessage = InvalidCredentials;
