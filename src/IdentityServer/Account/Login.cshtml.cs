@@ -11,6 +11,7 @@ public sealed partial class LoginModel(
     SignInManager<ApplicationUser> signIn,
     BcryptPasswordHasher hasher,
     AuditTrail audit,
+    ClientNames clientNames,
     ILogger<LoginModel> logger) : PageModel
 {
     // One message for every failure, so the page never tells whether an account exists.
@@ -27,16 +28,18 @@ public sealed partial class LoginModel(
 
     public string? ErrorMessage { get; private set; }
 
+    /// <summary>The app the user is signing in to, when the page serves an authorization request.</summary>
+    public string? ClientName { get; private set; }
+
     public string RegisterUrl => Url.Page("/Account/Register", new { ReturnUrl = SafeReturnUrl }) ?? "/account/register";
 
     private string SafeReturnUrl => ReturnUrls.Local(Url, ReturnUrl);
 
-    public void OnGet()
-    {
-    }
+    public async Task OnGetAsync() => ClientName = await clientNames.ForReturnUrlAsync(SafeReturnUrl, HttpContext.RequestAborted);
 
     public async Task<IActionResult> OnPostAsync()
     {
+        ClientName = await clientNames.ForReturnUrlAsync(SafeReturnUrl, HttpContext.RequestAborted);
         if (string.IsNullOrWhiteSpace(Username) || string.IsNullOrEmpty(Password))
         {
             ErrorMessage = InvalidCredentials;

@@ -12,6 +12,7 @@ public sealed partial class RegisterModel(
     SignInManager<ApplicationUser> signIn,
     TimeProvider time,
     AuditTrail audit,
+    ClientNames clientNames,
     ILogger<RegisterModel> logger) : PageModel
 {
     [BindProperty(SupportsGet = true)]
@@ -22,12 +23,18 @@ public sealed partial class RegisterModel(
 
     public string LoginUrl => Url.Page("/Account/Login", new { ReturnUrl = ReturnUrls.Local(Url, ReturnUrl) }) ?? "/account/login";
 
-    public void OnGet()
-    {
-    }
+    /// <summary>The app the account is being created for, when the page serves an authorization request.</summary>
+    public string? ClientName { get; private set; }
+
+    /// <summary>Whether a field was rejected, to mark its input for assistive technology.</summary>
+    public bool HasError(string field) => ModelState.TryGetValue(field, out var entry) && entry.Errors.Count > 0;
+
+    public async Task OnGetAsync() =>
+        ClientName = await clientNames.ForReturnUrlAsync(ReturnUrls.Local(Url, ReturnUrl), HttpContext.RequestAborted);
 
     public async Task<IActionResult> OnPostAsync()
     {
+        ClientName = await clientNames.ForReturnUrlAsync(ReturnUrls.Local(Url, ReturnUrl), HttpContext.RequestAborted);
         if (!ModelState.IsValid)
         {
             return Page();

@@ -26,6 +26,7 @@ public static class HostingExtensions
     public static IHostApplicationBuilder AddPages(this IHostApplicationBuilder builder)
     {
         // Pages live beside the feature they belong to (Account/, Connect/), not in a Pages/ folder.
+        builder.Services.AddScoped<Account.ClientNames>();
         builder.Services.AddRazorPages(pages => pages.RootDirectory = "/")
             .AddMvcOptions(mvc => mvc.Filters.Add<SecurityHeaders.PageContentSecurityPolicyFilter>());
         return builder;
