@@ -50,7 +50,8 @@ if ! pg_bin="$(find_pg_bin)"; then
     pg_bin="$(find_pg_bin)" || { log "PostgreSQL still not found after installing it"; exit 1; }
 fi
 
-# --- further system packages go here (Chromium etc.) ---
+# Debian's Chromium for the browser end-to-end tests (Playwright drives /usr/bin/chromium; no browser download).
+bash "$repo_root/scripts/install-chromium.sh"
 
 # ---------------------------------------------------------------------------------------------------------
 # A throw-away PostgreSQL cluster. initdb refuses to run as root, so the cluster belongs to a non-root user:
@@ -140,11 +141,15 @@ total_passed=0
 total_failed=0
 failed_runs=0
 
+# run_suite NAME "PROJECT..." [ENV=VALUE...]
 run_suite() {
-    local name=$1; shift
-    local out="$pg_dir/test-$name.log" status=0
+    local name=$1 projects=$2; shift 2
+    local out="$pg_dir/test-$name.log" status=0 project
+    : >"$out"
     log "Tests on $name"
-    env "$@" dotnet test IdentityServer.sln -c Release --no-build -nologo "${extra_args[@]}" 2>&1 | tee "$out" || status=$?
+    for project in $projects; do
+        env "$@" dotnet test "$project" -c Release --no-build -nologo "${extra_args[@]}" 2>&1 | tee -a "$out" || status=$?
+    done
     # e.g. "Passed!  - Failed:     0, Passed:    12, Skipped:     0, Total:    12, Duration: 9 s - X.dll (net10.0)"
     local line failed passed found=0
     while IFS= read -r line; do
@@ -161,8 +166,9 @@ run_suite() {
 }
 
 extra_args=("$@")
-run_suite Sqlite IDENTITYSERVER_TEST_PROVIDER=Sqlite
-run_suite PostgreSql IDENTITYSERVER_TEST_PROVIDER=PostgreSql \
+# The browser tests run their own servers on SQLite, so they run once, in the SQLite pass.
+run_suite Sqlite "tests/IdentityServer.Tests tests/IdentityServer.EndToEnd.Tests" IDENTITYSERVER_TEST_PROVIDER=Sqlite
+run_suite PostgreSql "tests/IdentityServer.Tests" IDENTITYSERVER_TEST_PROVIDER=PostgreSql \
     "IDENTITYSERVER_TEST_POSTGRES=Host=127.0.0.1;Port=$pg_port;Username=$pg_role;Password=$pg_password"
 
 echo "$total_passed passed, $total_failed failed"
