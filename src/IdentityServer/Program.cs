@@ -6,6 +6,8 @@ using IdentityServer.Keys;
 using IdentityServer.Persistence;
 using IdentityServer.Users;
 
+if (HealthCheckCommand.IsRequested(args)) return await HealthCheckCommand.RunAsync(args); // the image's HEALTHCHECK
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddHostingDefaults();
@@ -18,6 +20,7 @@ builder.AddConnect();          // Connect/: the OpenIddict server and its endpoi
 builder.AddPages();            // Account/ and Connect/ pages: login, registration, consent
 builder.AddAdminApi();         // Admin/: REST API for clients, scopes and users, and the bootstrap
 builder.AddHealth();           // Hosting/: liveness and readiness probes
+builder.AddTelemetry();        // Hosting/: "IdentityServer" meter, OpenTelemetry export when configured, JSON logs in Production
 
 var app = builder.Build();
 
@@ -42,5 +45,6 @@ app.MapAdminApi();
 app.MapHealth();
 
 app.Run();
+return 0;
 
 public partial class Program;

@@ -1,3 +1,4 @@
+using IdentityServer.Hosting;
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
@@ -9,6 +10,7 @@ public sealed partial class LoginModel(
     UserManager<ApplicationUser> users,
     SignInManager<ApplicationUser> signIn,
     BcryptPasswordHasher hasher,
+    IdentityServerMetrics metrics,
     ILogger<LoginModel> logger) : PageModel
 {
     // One message for every failure, so the page never tells whether an account exists.
@@ -45,6 +47,7 @@ public sealed partial class LoginModel(
         if (user is null)
         {
             hasher.VerifyAgainstDummy(Password);
+            metrics.LoginFailed();
             LogFailedLogin(logger, "unknown user");
             ErrorMessage = InvalidCredentials;
             return Page();
@@ -53,11 +56,13 @@ public sealed partial class LoginModel(
         var result = await signIn.PasswordSignInAsync(user, Password, isPersistent: false, lockoutOnFailure: true);
         if (!result.Succeeded)
         {
+            metrics.LoginFailed();
             LogFailedLogin(logger, result.IsLockedOut ? "locked out" : result.IsNotAllowed ? "not allowed" : "wrong password");
             ErrorMessage = InvalidCredentials;
             return Page();
         }
 
+        metrics.LoginSucceeded();
         LogLogin(logger, user.Id);
         return LocalRedirect(SafeReturnUrl);
     }
