@@ -52,6 +52,8 @@ fi
 
 # Debian's Chromium for the browser end-to-end tests (Playwright drives /usr/bin/chromium; no browser download).
 bash "$repo_root/scripts/install-chromium.sh"
+# nginx for the scale-out tests (two server processes behind a round-robin proxy).
+bash "$repo_root/scripts/install-nginx.sh"
 
 # ---------------------------------------------------------------------------------------------------------
 # A throw-away PostgreSQL cluster. initdb refuses to run as root, so the cluster belongs to a non-root user:
@@ -168,7 +170,8 @@ run_suite() {
 extra_args=("$@")
 # The browser tests run their own servers on SQLite, so they run once, in the SQLite pass.
 run_suite Sqlite "tests/IdentityServer.Tests tests/IdentityServer.EndToEnd.Tests" IDENTITYSERVER_TEST_PROVIDER=Sqlite
-run_suite PostgreSql "tests/IdentityServer.Tests" IDENTITYSERVER_TEST_PROVIDER=PostgreSql \
+# The scale-out tests share one PostgreSQL database between two server processes, so they run in that pass.
+run_suite PostgreSql "tests/IdentityServer.Tests tests/IdentityServer.ScaleOut.Tests" IDENTITYSERVER_TEST_PROVIDER=PostgreSql \
     "IDENTITYSERVER_TEST_POSTGRES=Host=127.0.0.1;Port=$pg_port;Username=$pg_role;Password=$pg_password"
 
 echo "$total_passed passed, $total_failed failed"

@@ -6,6 +6,8 @@ using IdentityServer.Keys;
 using IdentityServer.Persistence;
 using IdentityServer.Users;
 
+if (HealthCheckCommand.IsRequested(args)) return await HealthCheckCommand.RunAsync(args); // the image's HEALTHCHECK
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddHostingDefaults();
@@ -18,9 +20,10 @@ builder.AddConnect();          // Connect/: the OpenIddict server and its endpoi
 builder.AddPages();            // Account/ and Connect/ pages: login, registration, consent
 builder.AddAdminApi();         // Admin/: REST API for clients, scopes and users, and the bootstrap
 builder.AddHealth();           // Hosting/: liveness and readiness probes
+builder.AddTelemetry();        // Hosting/: "IdentityServer" meter, OpenTelemetry export when configured, JSON logs in Production
 
 var app = builder.Build();
-if (await app.TryRunMigrateCommandAsync(args)) return;   // `migrate`: update the schema and exit without serving
+if (await app.TryRunMigrateCommandAsync(args)) return Environment.ExitCode;   // `migrate`: update the schema and exit
 
 app.UseTransportSecurity();
 app.UseSecurityHeaders();
@@ -45,5 +48,6 @@ app.MapAdminApi();
 app.MapHealth();
 
 app.Run();
+return 0;
 
 public partial class Program;

@@ -1,4 +1,5 @@
 using IdentityServer.Admin;
+using IdentityServer.Hosting;
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
@@ -12,6 +13,7 @@ public sealed partial class LoginModel(
     BcryptPasswordHasher hasher,
     AuditTrail audit,
     ClientNames clientNames,
+    IdentityServerMetrics metrics,
     ILogger<LoginModel> logger) : PageModel
 {
     // One message for every failure, so the page never tells whether an account exists.
@@ -50,6 +52,7 @@ public sealed partial class LoginModel(
         if (user is null)
         {
             hasher.VerifyAgainstDummy(Password);
+            metrics.LoginFailed();
             LogFailedLogin(logger, "unknown user");
             await audit.RecordAsync("anonymous", "login.failed", "unknown-user", HttpContext.RequestAborted);
             ErrorMessage = InvalidCredentials;
@@ -59,12 +62,14 @@ public sealed partial class LoginModel(
         var result = await signIn.PasswordSignInAsync(user, Password, isPersistent: false, lockoutOnFailure: true);
         if (!result.Succeeded)
         {
+            metrics.LoginFailed();
             LogFailedLogin(logger, result.IsLockedOut ? "locked out" : result.IsNotAllowed ? "not allowed" : "wrong password");
             await audit.RecordAsync("anonymous", result.IsLockedOut ? "login.locked_out" : "login.failed", user.Id, HttpContext.RequestAborted);
             ErrorMessage = InvalidCredentials;
             return Page();
         }
 
+        metrics.LoginSucceeded();
         LogLogin(logger, user.Id);
         await audit.RecordAsync(user.Id, "login.succeeded", user.Id, HttpContext.RequestAborted);
         return LocalRedirect(SafeReturnUrl);

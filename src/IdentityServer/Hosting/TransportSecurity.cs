@@ -19,17 +19,31 @@ public static partial class TransportSecurity
     {
         builder.Services.AddOptions<ProxyOptions>()
             .Bind(builder.Configuration.GetSection(ProxyOptions.SectionName))
+            .Validate(ProxyOptions.AllParse, "ForwardedHeaders:KnownProxies must hold IP addresses and ForwardedHeaders:KnownNetworks CIDR ranges (10.0.0.0/8).")
             .ValidateOnStart();
 
         builder.Services.AddOptions<ForwardedHeadersOptions>()
             .Configure<IOptions<ProxyOptions>>((forwarded, proxies) =>
             {
-                forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
                 forwarded.KnownProxies.Clear();
                 forwarded.KnownIPNetworks.Clear();
+                if (!proxies.Value.Any)
+                {
+                    // The middleware trusts every sender when both lists are empty: with no proxy configured, no
+                    // client may pick its own scheme, host (hence issuer) or address (hence rate-limit partition).
+                    forwarded.ForwardedHeaders = ForwardedHeaders.None;
+                    return;
+                }
+
+                forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
                 foreach (var proxy in proxies.Value.KnownProxies)
                 {
                     forwarded.KnownProxies.Add(IPAddress.Parse(proxy));
+                }
+
+                foreach (var network in proxies.Value.KnownNetworks)
+                {
+                    forwarded.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
                 }
             });
 
@@ -42,7 +56,7 @@ public static partial class TransportSecurity
         app.UseForwardedHeaders();
         return app.Use(async (context, next) =>
         {
-            if (!context.Request.IsHttps && !IsLoopback(context.Connection.LocalIpAddress))
+            if (!context.Request.IsHttps && !IsLoopback(context.Connection.LocalIpAddress) && !IsProbe(context.Request))
             {
                 context.Response.StatusCode = StatusCodes.Status400BadRequest;
                 await Results.Problem(
@@ -59,12 +73,29 @@ public static partial class TransportSecurity
     // The in-memory test server has no socket, hence no address: it is as local as loopback.
     private static bool IsLoopback(IPAddress? address) => address is null || IPAddress.IsLoopback(address);
 
+    // Kubelets and load balancers probe the pod's own address over plain HTTP; the probes answer only
+    // "Healthy" or "Unhealthy", so nothing is exposed by letting them through.
+    private static bool IsProbe(HttpRequest request) =>
+        HttpMethods.IsGet(request.Method) && (request.Path == "/health/live" || request.Path == "/health/ready");
+
     public sealed class ProxyOptions
     {
         public const string SectionName = "ForwardedHeaders";
 
         /// <summary>Addresses of reverse proxies whose X-Forwarded-* headers are trusted.</summary>
         public List<string> KnownProxies { get; set; } = [];
+
+        /// <summary>
+        /// CIDR ranges whose X-Forwarded-* headers are trusted: for proxies without a fixed address, such as
+        /// ingress controller pods (the pod network's range).
+        /// </summary>
+        public List<string> KnownNetworks { get; set; } = [];
+
+        internal bool Any => KnownProxies.Count > 0 || KnownNetworks.Count > 0;
+
+        internal static bool AllParse(ProxyOptions options) =>
+            options.KnownProxies.All(proxy => IPAddress.TryParse(proxy, out _))
+            && options.KnownNetworks.All(network => System.Net.IPNetwork.TryParse(network, out _));
     }
 
     private sealed partial class RefuseInsecureBinding(
@@ -76,7 +107,7 @@ public static partial class TransportSecurity
         public Task StartedAsync(CancellationToken cancellationToken)
         {
             var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-            var tlsTerminatedAhead = connect.Value.Issuer?.Scheme == Uri.UriSchemeHttps || proxies.Value.KnownProxies.Count > 0;
+            var tlsTerminatedAhead = connect.Value.Issuer?.Scheme == Uri.UriSchemeHttps || proxies.Value.Any;
             foreach (var address in addresses)
             {
                 if (!Uri.TryCreate(address.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri)
@@ -90,7 +121,7 @@ public static partial class TransportSecurity
                 {
                     LogRefused(logger, address);
                     throw new InvalidOperationException(
-                        $"Refusing to serve plain HTTP on {address}: only loopback addresses may use HTTP. Use https, or set IdentityServer:Issuer to an https URL and ForwardedHeaders:KnownProxies for the TLS-terminating proxy.");
+                        $"Refusing to serve plain HTTP on {address}: only loopback addresses may use HTTP. Use https, or set IdentityServer:Issuer to an https URL and ForwardedHeaders:KnownProxies (or KnownNetworks) for the TLS-terminating proxy.");
                 }
             }
 

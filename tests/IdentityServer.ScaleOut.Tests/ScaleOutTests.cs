@@ -1,0 +1,90 @@
+using System.Net;
+using IdentityServer.ScaleOut.Tests.Infrastructure;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace IdentityServer.ScaleOut.Tests;
+
+/// <summary>
+/// Any instance serves any request: Data Protection keys (cookies, anti-forgery), signing keys and OpenIddict's
+/// tokens all live in the shared database, so no sticky sessions are needed.
+/// </summary>
+public sealed class ScaleOutTests(Cluster cluster) : IClassFixture<Cluster>, IDisposable
+{
+    private readonly Clients clients = new(cluster);
+
+    [ScaleOutFact]
+    public async Task A_login_whose_requests_alternate_between_instances_succeeds()
+    {
+        var client = await clients.RegisterCodeClientAsync("alternating-app");
+        await clients.RegisterUserAsync("alice", "alice-password-1");
+
+        // authorize@A, login page@B, form post@A, authorize@B, code redemption@A.
+        var tokens = await clients.LogInAsync(client, "alice", "alice-password-1", cluster.A.BaseAddress, cluster.B.BaseAddress);
+
+        Assert.False(string.IsNullOrEmpty(tokens.GetProperty("access_token").GetString()));
+        Assert.False(string.IsNullOrEmpty(tokens.GetProperty("refresh_token").GetString()));
+    }
+
+    [ScaleOutFact]
+    public async Task A_login_through_nginx_round_robin_succeeds()
+    {
+        var client = await clients.RegisterCodeClientAsync("balanced-app");
+        await clients.RegisterUserAsync("carol", "carol-password-1");
+
+        var tokens = await clients.LogInAsync(client, "carol", "carol-password-1", cluster.Public);
+
+        Assert.False(string.IsNullOrEmpty(tokens.GetProperty("id_token").GetString()));
+    }
+
+    [ScaleOutFact]
+    public async Task A_token_issued_by_A_validates_at_B_and_refreshes_at_B()
+    {
+        var client = await clients.RegisterCodeClientAsync("validating-app");
+        await clients.RegisterUserAsync("bob", "bob-password-1");
+        var tokens = await clients.LogInAsync(client, "bob", "bob-password-1", cluster.A.BaseAddress);
+        var accessToken = tokens.GetProperty("access_token").GetString()!;
+
+        // B's JWKS holds A's kid, and the signature checks out against it.
+        var jwks = new JsonWebKeySet(await clients.Http.GetStringAsync(new Uri(cluster.B.BaseAddress, ".well-known/jwks")));
+        var kid = new JsonWebToken(accessToken).Kid;
+        Assert.Contains(jwks.Keys, key => key.Kid == kid);
+        var validation = await new JsonWebTokenHandler().ValidateTokenAsync(accessToken, new TokenValidationParameters
+        {
+            ValidIssuer = cluster.Public.ToString(),
+            IssuerSigningKeys = jwks.GetSigningKeys(),
+            ValidateAudience = false,
+            ValidTypes = ["at+jwt"],
+        });
+        Assert.True(validation.IsValid, validation.Exception?.ToString());
+
+        // B accepts it at userinfo, and redeems A's refresh token.
+        using var userInfo = new HttpRequestMessage(HttpMethod.Get, new Uri(cluster.B.BaseAddress, "connect/userinfo"));
+        userInfo.Headers.Authorization = new("Bearer", accessToken);
+        using var userInfoResponse = await clients.Http.SendAsync(userInfo);
+        Assert.Equal(HttpStatusCode.OK, userInfoResponse.StatusCode);
+        var (status, refreshed) = await clients.RefreshAsync(cluster.B.BaseAddress, client, tokens.GetProperty("refresh_token").GetString()!);
+        Assert.True(status == HttpStatusCode.OK, $"refresh at B: {status} {refreshed}");
+    }
+
+    [ScaleOutFact]
+    public async Task A_refresh_token_used_at_A_and_reused_at_B_is_refused_and_the_chain_revoked()
+    {
+        var client = await clients.RegisterCodeClientAsync("reuse-app");
+        await clients.RegisterUserAsync("dave", "dave-password-1");
+        var tokens = await clients.LogInAsync(client, "dave", "dave-password-1", cluster.B.BaseAddress);
+        var first = tokens.GetProperty("refresh_token").GetString()!;
+
+        var (atA, rotated) = await clients.RefreshAsync(cluster.A.BaseAddress, client, first);
+        var (reuseAtB, reuse) = await clients.RefreshAsync(cluster.B.BaseAddress, client, first);
+        var (rotatedAtB, _) = await clients.RefreshAsync(cluster.B.BaseAddress, client, rotated.GetProperty("refresh_token").GetString()!);
+
+        Assert.Equal(HttpStatusCode.OK, atA);
+        Assert.Equal(HttpStatusCode.BadRequest, reuseAtB);
+        Assert.Equal("invalid_grant", reuse.GetProperty("error").GetString());
+        // The thief's use revoked the whole chain: the legitimate rotated token is dead too.
+        Assert.Equal(HttpStatusCode.BadRequest, rotatedAtB);
+    }
+
+    public void Dispose() => clients.Dispose();
+}

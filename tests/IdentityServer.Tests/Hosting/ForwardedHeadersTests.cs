@@ -1,0 +1,126 @@
+using System.Net;
+using System.Text.Json;
+using IdentityServer.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IdentityServer.Tests.Hosting;
+
+/// <summary>
+/// The in-memory server, with the connection's addresses taken from test headers: TestServer leaves them null,
+/// and ForwardedHeadersMiddleware trusts a null remote address as if it were a known proxy.
+/// </summary>
+public sealed class ProxiedServerFactory : IdentityServerFactory
+{
+    public const string TrustedProxy = "192.0.2.10";
+    public const string RemoteIpHeader = "X-Test-Remote-Ip";
+    public const string LocalIpHeader = "X-Test-Local-Ip";
+
+    public ProxiedServerFactory()
+        : this(trustProxy: true)
+    {
+    }
+
+    internal ProxiedServerFactory(bool trustProxy)
+    {
+        if (trustProxy)
+        {
+            With("ForwardedHeaders:KnownProxies:0", TrustedProxy);
+        }
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureTestServices(services => services.AddTransient<IStartupFilter, ConnectionAddresses>());
+    }
+
+    private sealed class ConnectionAddresses : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, nextMiddleware) =>
+            {
+                context.Connection.RemoteIpAddress = Address(context, RemoteIpHeader) ?? IPAddress.Loopback;
+                context.Connection.LocalIpAddress = Address(context, LocalIpHeader) ?? IPAddress.Loopback;
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
+
+        private static IPAddress? Address(HttpContext context, string header) =>
+            context.Request.Headers.TryGetValue(header, out var value) ? IPAddress.Parse(value.ToString()) : null;
+    }
+}
+
+public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClassFixture<ProxiedServerFactory>
+{
+    private static async Task<JsonElement> DiscoveryAsync(IdentityServerFactory server, string remoteIp, string? localIp = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/.well-known/openid-configuration");
+        request.Headers.Add(ProxiedServerFactory.RemoteIpHeader, remoteIp);
+        if (localIp is not null)
+        {
+            request.Headers.Add(ProxiedServerFactory.LocalIpHeader, localIp);
+        }
+
+        request.Headers.Add("X-Forwarded-Proto", "https");
+        request.Headers.Add("X-Forwarded-Host", "id.example.com");
+        request.Headers.Add("X-Forwarded-For", "198.51.100.7");
+        using var response = await server.CreateClient().SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await TokenClient.ReadJsonAsync(response);
+    }
+
+    [Fact]
+    public async Task Behind_a_trusted_proxy_with_no_configured_issuer_discovery_shows_the_public_https_urls()
+    {
+        // The proxy reaches the pod on its network address over plain HTTP; TLS ended at the proxy.
+        var discovery = await DiscoveryAsync(factory, ProxiedServerFactory.TrustedProxy, localIp: "192.0.2.20");
+
+        Assert.Equal("https://id.example.com/", discovery.GetProperty("issuer").GetString());
+        foreach (var endpoint in new[] { "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint", "end_session_endpoint" })
+        {
+            Assert.StartsWith("https://id.example.com/", discovery.GetProperty(endpoint).GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Forwarded_headers_from_an_untrusted_address_are_ignored()
+    {
+        var discovery = await DiscoveryAsync(factory, "192.0.2.99");
+
+        Assert.Equal("http://localhost/", discovery.GetProperty("issuer").GetString());
+    }
+
+    [Fact]
+    public async Task With_no_proxy_configured_no_sender_is_trusted_not_even_loopback()
+    {
+        await using var direct = new ProxiedServerFactory(trustProxy: false);
+
+        var discovery = await DiscoveryAsync(direct, "127.0.0.1");
+
+        Assert.Equal("http://localhost/", discovery.GetProperty("issuer").GetString());
+    }
+
+    [Fact]
+    public async Task Plain_http_off_loopback_is_refused_but_the_probes_answer()
+    {
+        var client = factory.CreateClient();
+        async Task<HttpStatusCode> GetAsync(string path)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Add(ProxiedServerFactory.RemoteIpHeader, "192.0.2.30");
+            request.Headers.Add(ProxiedServerFactory.LocalIpHeader, "192.0.2.20");
+            using var response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.BadRequest, await GetAsync("/.well-known/openid-configuration"));
+        Assert.Equal(HttpStatusCode.OK, await GetAsync("/health/live"));
+        Assert.Equal(HttpStatusCode.OK, await GetAsync("/health/ready"));
+    }
+}
