@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using IdentityServer.Connect;
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -46,6 +47,24 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
     public const string AdminRole = "admin";
 
     public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Replicas starting together on a new database race to create the same rows; the loser of a unique-index
+        // race simply runs again and finds what the winner made.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await EnsureAsync(cancellationToken);
+                return;
+            }
+            catch (Exception exception) when (attempt < 3 && exception is DbUpdateException or OpenIddictExceptions.ConcurrencyException)
+            {
+                LogRetry(logger, exception);
+            }
+        }
+    }
+
+    private async Task EnsureAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var services = scope.ServiceProvider;
@@ -136,6 +155,12 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
                 CreatedAt = services.GetRequiredService<TimeProvider>().GetUtcNow(),
             };
             var created = await users.CreateAsync(user, password);
+            if (!created.Succeeded && created.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.DuplicateUserName)))
+            {
+                // Another replica created it a moment ago.
+                throw new DbUpdateException("The admin user was created concurrently.");
+            }
+
             if (!created.Succeeded)
             {
                 throw new InvalidOperationException(
@@ -155,6 +180,9 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
             await users.AddToRoleAsync(user, AdminRole);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Bootstrap met a concurrent writer and runs again.")]
+    private static partial void LogRetry(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Bootstrap created the admin {What} '{Name}'.")]
     private static partial void LogBootstrapped(ILogger logger, string what, string name);

@@ -54,4 +54,6 @@ public static class KeyUses
 {
     public const string Signing = "sig";
     public const string Encryption = "enc";
+
+    public static readonly IReadOnlyList<string> All = [Signing, Encryption];
 }

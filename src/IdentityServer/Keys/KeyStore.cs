@@ -18,37 +18,71 @@ internal sealed partial class KeyStore(
 {
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
-        var settings = options.Value;
         var now = time.GetUtcNow();
-        var keys = await db.SigningKeys.AsNoTracking()
-            .Where(k => k.RetiresAt > now)
-            .ToListAsync(cancellationToken);
-
-        foreach (var use in new[] { KeyUses.Signing, KeyUses.Encryption })
+        var keys = await LoadPublishedAsync(now, cancellationToken);
+        if (NeedsNewKeys(keys, now))
         {
-            var current = keys
-                .Where(k => k.Use == use && k.ActivatesAt <= now && k.ExpiresAt > now)
-                .MaxBy(k => k.ExpiresAt);
+            // Instances sharing the database must not each create a key: the first takes a lock on the key table,
+            // the others wait, then see its keys and create nothing.
+            var strategy = db.Database.CreateExecutionStrategy();
+            keys = await strategy.ExecuteAsync(async () =>
+            {
+                db.ChangeTracker.Clear();
+                await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+                await LockKeyTableAsync(cancellationToken);
+                var locked = await LoadPublishedAsync(now, cancellationToken);
+                AddMissingKeys(locked, now);
+                await db.SaveChangesAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                return locked;
+            });
+        }
+
+        ring.Load(keys, now);
+    }
+
+    private Task<List<SigningKey>> LoadPublishedAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        db.SigningKeys.AsNoTracking().Where(k => k.RetiresAt > now).ToListAsync(cancellationToken);
+
+    private bool NeedsNewKeys(List<SigningKey> keys, DateTimeOffset now) =>
+        KeyUses.All.Any(use => Current(keys, use, now) is not { } current || NeedsSuccessor(keys, current, now));
+
+    private void AddMissingKeys(List<SigningKey> keys, DateTimeOffset now)
+    {
+        foreach (var use in KeyUses.All)
+        {
+            var current = Current(keys, use, now);
             if (current is null)
             {
                 current = Create(use, now);
                 keys.Add(current);
             }
 
-            // The successor is published PublishAhead before the current key stops signing.
-            if (current.ExpiresAt - now <= settings.PublishAhead && !keys.Any(k => k.Use == use && k.ActivatesAt >= current.ExpiresAt))
+            if (NeedsSuccessor(keys, current, now))
             {
                 keys.Add(Create(use, current.ExpiresAt));
             }
         }
-
-        if (db.ChangeTracker.HasChanges())
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-
-        ring.Load(keys, now);
     }
+
+    private static SigningKey? Current(List<SigningKey> keys, string use, DateTimeOffset now) =>
+        keys.Where(k => k.Use == use && k.ActivatesAt <= now && k.ExpiresAt > now).MaxBy(k => k.ExpiresAt);
+
+    // The successor is published PublishAhead before the current key stops signing.
+    private bool NeedsSuccessor(List<SigningKey> keys, SigningKey current, DateTimeOffset now) =>
+        current.ExpiresAt - now <= options.Value.PublishAhead
+        && !keys.Any(k => k.Use == current.Use && k.ActivatesAt >= current.ExpiresAt);
+
+    /// <summary>Holds other writers of the key table off until this transaction ends.</summary>
+    private Task LockKeyTableAsync(CancellationToken cancellationToken) => db.Database.ProviderName switch
+    {
+        "Npgsql.EntityFrameworkCore.PostgreSQL" =>
+            db.Database.ExecuteSqlRawAsync("LOCK TABLE \"SigningKeys\" IN SHARE ROW EXCLUSIVE MODE", cancellationToken),
+        "Microsoft.EntityFrameworkCore.SqlServer" =>
+            db.Database.ExecuteSqlRawAsync("SELECT TOP 0 1 FROM [SigningKeys] WITH (TABLOCKX, HOLDLOCK)", cancellationToken),
+        // SQLite: the transaction began with BEGIN IMMEDIATE, which already excludes other writers.
+        _ => Task.CompletedTask,
+    };
 
     private SigningKey Create(string use, DateTimeOffset activatesAt)
     {
