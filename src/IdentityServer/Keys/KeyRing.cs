@@ -22,7 +22,7 @@ public sealed class KeyRing
     internal void Load(IEnumerable<SigningKey> keys, DateTimeOffset now)
     {
         var ordered = keys
-            .OrderByDescending(k => k.ActivatesAt <= now && k.ExpiresAt > now)
+            .OrderByDescending(k => IsActive(k, now))
             .ThenByDescending(k => k.ActivatesAt)
             // Instances racing at first start may both create a key: every instance then picks the same one.
             .ThenBy(k => k.Id, StringComparer.Ordinal)
@@ -36,6 +36,17 @@ public sealed class KeyRing
                 .Select(k => new EncryptingCredentials(ToSecurityKey(k), SecurityAlgorithms.RsaOAEP, SecurityAlgorithms.Aes256CbcHmacSha512))
                 .ToList());
     }
+
+    /// <summary>
+    /// Whether a key signs now. Instances' clocks differ by a little: a key another instance just created may start a
+    /// moment "in the future" here, and must still count as current rather than prompt a second key.
+    /// </summary>
+    internal static bool IsActive(SigningKey key, DateTimeOffset now) =>
+        key.ActivatesAt <= now + ClockSkew && key.ExpiresAt > now;
+
+    // Far more than NTP-synchronised hosts drift, and far less than the shortest PublishAhead (10 minutes), so a
+    // successor published ahead starts signing at most this much early.
+    private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
 
     private static RsaSecurityKey ToSecurityKey(SigningKey key)
     {

@@ -66,7 +66,7 @@ internal sealed partial class KeyStore(
     }
 
     private static SigningKey? Current(List<SigningKey> keys, string use, DateTimeOffset now) =>
-        keys.Where(k => k.Use == use && k.ActivatesAt <= now && k.ExpiresAt > now).MaxBy(k => k.ExpiresAt);
+        keys.Where(k => k.Use == use && KeyRing.IsActive(k, now)).MaxBy(k => k.ExpiresAt);
 
     // The successor is published PublishAhead before the current key stops signing.
     private bool NeedsSuccessor(List<SigningKey> keys, SigningKey current, DateTimeOffset now) =>
@@ -74,15 +74,21 @@ internal sealed partial class KeyStore(
         && !keys.Any(k => k.Use == current.Use && k.ActivatesAt >= current.ExpiresAt);
 
     /// <summary>Holds other writers of the key table off until this transaction ends.</summary>
-    private Task LockKeyTableAsync(CancellationToken cancellationToken) => db.Database.ProviderName switch
+    private Task LockKeyTableAsync(CancellationToken cancellationToken)
     {
-        "Npgsql.EntityFrameworkCore.PostgreSQL" =>
-            db.Database.ExecuteSqlRawAsync("LOCK TABLE \"SigningKeys\" IN SHARE ROW EXCLUSIVE MODE", cancellationToken),
-        "Microsoft.EntityFrameworkCore.SqlServer" =>
-            db.Database.ExecuteSqlRawAsync("SELECT TOP 0 1 FROM [SigningKeys] WITH (TABLOCKX, HOLDLOCK)", cancellationToken),
+        if (db.Database.IsNpgsql())
+        {
+            return db.Database.ExecuteSqlRawAsync("LOCK TABLE \"SigningKeys\" IN SHARE ROW EXCLUSIVE MODE", cancellationToken);
+        }
+
+        if (db.Database.IsSqlServer())
+        {
+            return db.Database.ExecuteSqlRawAsync("SELECT TOP 0 1 FROM [SigningKeys] WITH (TABLOCKX, HOLDLOCK)", cancellationToken);
+        }
+
         // SQLite: the transaction began with BEGIN IMMEDIATE, which already excludes other writers.
-        _ => Task.CompletedTask,
-    };
+        return Task.CompletedTask;
+    }
 
     private SigningKey Create(string use, DateTimeOffset activatesAt)
     {
