@@ -49,7 +49,8 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         // Replicas starting together on a new database race to create the same rows; the loser of a unique-index
-        // race simply runs again and finds what the winner made.
+        // race simply runs again and finds what the winner made. Each of the four rows (scope, client, role, user)
+        // can be lost once, hence more tries than rows.
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -57,7 +58,7 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
                 await EnsureAsync(cancellationToken);
                 return;
             }
-            catch (Exception exception) when (attempt < 3 && exception is DbUpdateException or OpenIddictExceptions.ConcurrencyException)
+            catch (Exception exception) when (attempt < 6 && exception is DbUpdateException or OpenIddictExceptions.ConcurrencyException)
             {
                 LogRetry(logger, exception);
             }
