@@ -365,3 +365,49 @@ BEGIN
 END $EF$;
 COMMIT;
 
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261125183237_LookupIndexes') THEN
+    CREATE INDEX "IX_OpenIddictTokens_Subject" ON "OpenIddictTokens" ("Subject");
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261125183237_LookupIndexes') THEN
+    CREATE INDEX "IX_OpenIddictAuthorizations_Subject" ON "OpenIddictAuthorizations" ("Subject");
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261125183237_LookupIndexes') THEN
+    CREATE INDEX "IX_AuditEvents_Action_Id" ON "AuditEvents" ("Action", "Id");
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261125183237_LookupIndexes') THEN
+    CREATE INDEX "IX_AuditEvents_Actor_Id" ON "AuditEvents" ("Actor", "Id");
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261125183237_LookupIndexes') THEN
+    CREATE INDEX "IX_AuditEvents_Target_Id" ON "AuditEvents" ("Target", "Id");
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261125183237_LookupIndexes') THEN
+    INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+    VALUES ('20261125183237_LookupIndexes', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+

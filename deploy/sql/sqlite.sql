@@ -198,3 +198,19 @@ VALUES ('20261125174239_InitialCreate', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+CREATE INDEX "IX_OpenIddictTokens_Subject" ON "OpenIddictTokens" ("Subject");
+
+CREATE INDEX "IX_OpenIddictAuthorizations_Subject" ON "OpenIddictAuthorizations" ("Subject");
+
+CREATE INDEX "IX_AuditEvents_Action_Id" ON "AuditEvents" ("Action", "Id");
+
+CREATE INDEX "IX_AuditEvents_Actor_Id" ON "AuditEvents" ("Actor", "Id");
+
+CREATE INDEX "IX_AuditEvents_Target_Id" ON "AuditEvents" ("Target", "Id");
+
+INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261125183234_LookupIndexes', '10.0.15');
+
+COMMIT;
+

@@ -401,3 +401,56 @@ END;
 COMMIT;
 GO
 
+BEGIN TRANSACTION;
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261125183240_LookupIndexes'
+)
+BEGIN
+    CREATE INDEX [IX_OpenIddictTokens_Subject] ON [OpenIddictTokens] ([Subject]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261125183240_LookupIndexes'
+)
+BEGIN
+    CREATE INDEX [IX_OpenIddictAuthorizations_Subject] ON [OpenIddictAuthorizations] ([Subject]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261125183240_LookupIndexes'
+)
+BEGIN
+    CREATE INDEX [IX_AuditEvents_Action_Id] ON [AuditEvents] ([Action], [Id]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261125183240_LookupIndexes'
+)
+BEGIN
+    CREATE INDEX [IX_AuditEvents_Actor_Id] ON [AuditEvents] ([Actor], [Id]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261125183240_LookupIndexes'
+)
+BEGIN
+    CREATE INDEX [IX_AuditEvents_Target_Id] ON [AuditEvents] ([Target], [Id]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261125183240_LookupIndexes'
+)
+BEGIN
+    INSERT INTO [__EFMigrationsHistory] ([MigrationId], [ProductVersion])
+    VALUES (N'20261125183240_LookupIndexes', N'10.0.15');
+END;
+
+COMMIT;
+GO
+

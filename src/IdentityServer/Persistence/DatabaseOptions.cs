@@ -18,6 +18,9 @@ public sealed class DatabaseOptions
     /// <summary>Apply pending migrations when the server starts; operators can turn this off and run <c>migrate</c> themselves.</summary>
     public bool MigrateOnStartup { get; set; } = true;
 
+    /// <summary>Database commands slower than this are logged as warnings.</summary>
+    public TimeSpan SlowQueryThreshold { get; set; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>
     /// Reads the provider choice eagerly: the DbContext registration depends on it, so a wrong value must stop
     /// start-up with a message that names the key rather than surface later as a binder exception.
@@ -44,6 +47,14 @@ public sealed class DatabaseOptions
             options.MigrateOnStartup = bool.TryParse(migrate, out var value)
                 ? value
                 : throw new InvalidOperationException($"Configuration key 'Database:MigrateOnStartup' must be true or false, not '{migrate}'.");
+        }
+
+        var slow = section[nameof(SlowQueryThreshold)];
+        if (!string.IsNullOrWhiteSpace(slow))
+        {
+            options.SlowQueryThreshold = TimeSpan.TryParse(slow, System.Globalization.CultureInfo.InvariantCulture, out var threshold) && threshold > TimeSpan.Zero
+                ? threshold
+                : throw new InvalidOperationException($"Configuration key 'Database:SlowQueryThreshold' must be a positive time span such as 00:00:00.500, not '{slow}'.");
         }
 
         var connectionString = configuration.GetConnectionString(ConnectionStringName);

@@ -15,26 +15,21 @@ public static class PersistenceExtensions
         // First of all hosted services: Data Protection and the key ring read tables this creates.
         builder.Services.AddHostedService<DatabaseMigrator>();
 
+        builder.Services.AddSingleton<SlowQueryLogger>();
         switch (options.Provider)
         {
             case DatabaseProvider.Sqlite:
-                connectionString = PrepareSqlite(connectionString);
-                builder.Services.AddDbContext<ApplicationDbContext, SqliteApplicationDbContext>(db => db
-                    .UseSqlite(connectionString)
-                    .UseOpenIddict()
-                    .ConfigureWarnings(Warnings));
+                var sqlite = PrepareSqlite(connectionString);
+                builder.Services.AddDbContext<ApplicationDbContext, SqliteApplicationDbContext>((services, db) =>
+                    Common(services, db.UseSqlite(sqlite)));
                 break;
             case DatabaseProvider.PostgreSql:
-                builder.Services.AddDbContext<ApplicationDbContext, PostgreSqlApplicationDbContext>(db => db
-                    .UseNpgsql(connectionString)
-                    .UseOpenIddict()
-                    .ConfigureWarnings(Warnings));
+                builder.Services.AddDbContext<ApplicationDbContext, PostgreSqlApplicationDbContext>((services, db) =>
+                    Common(services, db.UseNpgsql(connectionString)));
                 break;
             case DatabaseProvider.SqlServer:
-                builder.Services.AddDbContext<ApplicationDbContext, SqlServerApplicationDbContext>(db => db
-                    .UseSqlServer(connectionString, sql => sql.EnableRetryOnFailure())
-                    .UseOpenIddict()
-                    .ConfigureWarnings(Warnings));
+                builder.Services.AddDbContext<ApplicationDbContext, SqlServerApplicationDbContext>((services, db) =>
+                    Common(services, db.UseSqlServer(connectionString, sql => sql.EnableRetryOnFailure())));
                 break;
         }
 
@@ -53,6 +48,11 @@ public static class PersistenceExtensions
 
         return builder;
     }
+
+    private static void Common(IServiceProvider services, DbContextOptionsBuilder db) =>
+        db.UseOpenIddict()
+            .ConfigureWarnings(Warnings)
+            .AddInterceptors(services.GetRequiredService<SlowQueryLogger>());
 
     private static void Warnings(WarningsConfigurationBuilder warnings) =>
         // A query that loads a whole collection by accident should be loud in the logs, not silent.

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 
 namespace IdentityServer.Tests.Hosting;
 
-public sealed class CapturedLogsFactory : IdentityServerFactory
+public class CapturedLogsFactory : IdentityServerFactory
 {
     public CapturingLoggerProvider Logs { get; } = new();
 

@@ -55,6 +55,12 @@ namespace IdentityServer.Persistence.Migrations.PostgreSql
 
                     b.HasIndex("OccurredAt");
 
+                    b.HasIndex("Action", "Id");
+
+                    b.HasIndex("Actor", "Id");
+
+                    b.HasIndex("Target", "Id");
+
                     b.ToTable("AuditEvents", (string)null);
                 });
 
@@ -424,6 +430,8 @@ namespace IdentityServer.Persistence.Migrations.PostgreSql
 
                     b.HasKey("Id");
 
+                    b.HasIndex("Subject");
+
                     b.HasIndex("ApplicationId", "Status", "Subject", "Type");
 
                     b.ToTable("OpenIddictAuthorizations", (string)null);
@@ -524,6 +532,8 @@ namespace IdentityServer.Persistence.Migrations.PostgreSql
 
                     b.HasIndex("ReferenceId")
                         .IsUnique();
+
+                    b.HasIndex("Subject");
 
                     b.HasIndex("ApplicationId", "Status", "Subject", "Type");
 

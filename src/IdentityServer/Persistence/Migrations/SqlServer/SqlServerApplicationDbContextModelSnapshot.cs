@@ -55,6 +55,12 @@ namespace IdentityServer.Persistence.Migrations.SqlServer
 
                     b.HasIndex("OccurredAt");
 
+                    b.HasIndex("Action", "Id");
+
+                    b.HasIndex("Actor", "Id");
+
+                    b.HasIndex("Target", "Id");
+
                     b.ToTable("AuditEvents", (string)null);
                 });
 
@@ -427,6 +433,8 @@ namespace IdentityServer.Persistence.Migrations.SqlServer
 
                     b.HasKey("Id");
 
+                    b.HasIndex("Subject");
+
                     b.HasIndex("ApplicationId", "Status", "Subject", "Type");
 
                     b.ToTable("OpenIddictAuthorizations", (string)null);
@@ -529,6 +537,8 @@ namespace IdentityServer.Persistence.Migrations.SqlServer
                     b.HasIndex("ReferenceId")
                         .IsUnique()
                         .HasFilter("[ReferenceId] IS NOT NULL");
+
+                    b.HasIndex("Subject");
 
                     b.HasIndex("ApplicationId", "Status", "Subject", "Type");
 

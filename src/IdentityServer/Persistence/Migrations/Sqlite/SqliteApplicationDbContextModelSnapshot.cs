@@ -48,6 +48,12 @@ namespace IdentityServer.Persistence.Migrations.Sqlite
 
                     b.HasIndex("OccurredAt");
 
+                    b.HasIndex("Action", "Id");
+
+                    b.HasIndex("Actor", "Id");
+
+                    b.HasIndex("Target", "Id");
+
                     b.ToTable("AuditEvents", (string)null);
                 });
 
@@ -411,6 +417,8 @@ namespace IdentityServer.Persistence.Migrations.Sqlite
 
                     b.HasKey("Id");
 
+                    b.HasIndex("Subject");
+
                     b.HasIndex("ApplicationId", "Status", "Subject", "Type");
 
                     b.ToTable("OpenIddictAuthorizations", (string)null);
@@ -511,6 +519,8 @@ namespace IdentityServer.Persistence.Migrations.Sqlite
 
                     b.HasIndex("ReferenceId")
                         .IsUnique();
+
+                    b.HasIndex("Subject");
 
                     b.HasIndex("ApplicationId", "Status", "Subject", "Type");
 
