@@ -1,5 +1,9 @@
 using System.Net;
 using IdentityServer.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace IdentityServer.Tests.Hosting;
 
@@ -53,5 +57,49 @@ public sealed class RateLimitingTests(LowRateLimitsFactory factory) : IClassFixt
 
         Assert.Equal(HttpStatusCode.TooManyRequests, results[^1]);
         Assert.All(results.Take(3), status => Assert.Equal(HttpStatusCode.Unauthorized, status));
+    }
+}
+
+/// <summary>Real limits, with every request arriving from 127.0.0.1 as on a developer's machine or a local test run.</summary>
+public sealed class LoopbackLowRateLimitsFactory : IdentityServerFactory
+{
+    public LoopbackLowRateLimitsFactory()
+    {
+        With("RateLimits:PagePostsPerIp", "2");
+        With("RateLimits:Window", "01:00:00");
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureServices(services => services.AddTransient<IStartupFilter, FromLoopback>());
+    }
+
+    private sealed class FromLoopback : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((HttpContext context, RequestDelegate nextMiddleware) =>
+            {
+                context.Connection.RemoteIpAddress = IPAddress.Loopback;
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
+    }
+}
+
+public sealed class LoopbackRateLimitingTests(LoopbackLowRateLimitsFactory factory) : IClassFixture<LoopbackLowRateLimitsFactory>
+{
+    [Fact]
+    public async Task Logins_from_loopback_are_not_limited_per_address()
+    {
+        var browser = new BrowserSession(factory);
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            await browser.GoAsync("/account/login");
+            using var response = await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = "someone", ["password"] = "guess-" + attempt });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
     }
 }
