@@ -1,3 +1,4 @@
+using IdentityServer.Hosting;
 using Scalar.AspNetCore;
 
 namespace IdentityServer.Admin;
@@ -6,10 +7,7 @@ public static class AdminApiExtensions
 {
     public static IHostApplicationBuilder AddAdminApi(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<BootstrapOptions>()
-            .Bind(builder.Configuration.GetSection(BootstrapOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.AddValidatedOptions<BootstrapOptions>(BootstrapOptions.SectionName);
 
         builder.Services.AddScoped<AuditTrail>();
         builder.Services.AddHostedService<Bootstrap>();

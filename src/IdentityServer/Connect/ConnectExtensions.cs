@@ -1,3 +1,4 @@
+using IdentityServer.Hosting;
 using IdentityServer.Persistence;
 using Microsoft.Extensions.Options;
 using OpenIddict.Server;
@@ -9,10 +10,7 @@ public static class ConnectExtensions
 {
     public static IHostApplicationBuilder AddConnect(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<ConnectOptions>()
-            .Bind(builder.Configuration.GetSection(ConnectOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.AddValidatedOptions<ConnectOptions>(ConnectOptions.SectionName);
 
         builder.Services.AddScoped<UserPrincipalFactory>();
         builder.Services.AddCors();

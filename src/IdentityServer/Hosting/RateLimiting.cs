@@ -42,10 +42,7 @@ public static class RateLimiting
 
     public static IHostApplicationBuilder AddRateLimits(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<RateLimitOptions>()
-            .Bind(builder.Configuration.GetSection(RateLimitOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.AddValidatedOptions<RateLimitOptions>(RateLimitOptions.SectionName);
 
         builder.Services.AddRateLimiter(_ => { });
         builder.Services.AddOptions<RateLimiterOptions>()

@@ -64,10 +64,7 @@ public static class Telemetry
 {
     public static IHostApplicationBuilder AddTelemetry(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<TelemetryOptions>()
-            .Bind(builder.Configuration.GetSection(TelemetryOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.AddValidatedOptions<TelemetryOptions>(TelemetryOptions.SectionName);
         builder.Services.AddSingleton<IdentityServerMetrics>();
 
         // Counting at the token endpoint's response covers every grant, including the passthrough ones.

@@ -1,3 +1,4 @@
+using IdentityServer.Hosting;
 using Microsoft.Extensions.Options;
 using OpenIddict.Server;
 
@@ -7,10 +8,7 @@ public static class KeysExtensions
 {
     public static IHostApplicationBuilder AddSigningKeys(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<KeyOptions>()
-            .Bind(builder.Configuration.GetSection(KeyOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.AddValidatedOptions<KeyOptions>(KeyOptions.SectionName);
 
         builder.Services.AddSingleton<KeyRing>();
         builder.Services.AddScoped<KeyStore>();

@@ -1,7 +1,8 @@
+using IdentityServer.Hosting;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Data.Sqlite;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore;
 
 namespace IdentityServer.Persistence;
 
@@ -33,10 +34,7 @@ public static class PersistenceExtensions
                 break;
         }
 
-        builder.Services.AddOptions<PruningOptions>()
-            .Bind(builder.Configuration.GetSection(PruningOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.AddValidatedOptions<PruningOptions>(PruningOptions.SectionName);
         // One instance, reachable both as a hosted service and by type (the tests wait for its runs).
         builder.Services.AddSingleton<TokenPruner>();
         builder.Services.AddHostedService(services => services.GetRequiredService<TokenPruner>());

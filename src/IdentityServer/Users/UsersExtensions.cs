@@ -1,3 +1,4 @@
+using IdentityServer.Hosting;
 using IdentityServer.Persistence;
 using Microsoft.AspNetCore.Identity;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -8,15 +9,9 @@ public static class UsersExtensions
 {
     public static IHostApplicationBuilder AddUsers(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<PasswordHashingOptions>()
-            .Bind(builder.Configuration.GetSection(PasswordHashingOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.AddValidatedOptions<PasswordHashingOptions>(PasswordHashingOptions.SectionName);
 
-        builder.Services.AddOptions<LockoutSettings>()
-            .Bind(builder.Configuration.GetSection(LockoutSettings.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.AddValidatedOptions<LockoutSettings>(LockoutSettings.SectionName);
 
         builder.Services.AddIdentity<ApplicationUser, IdentityRole>(identity =>
             {
