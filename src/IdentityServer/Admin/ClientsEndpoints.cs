@@ -109,6 +109,20 @@ internal static partial class ClientsEndpoints
             return AdminProblems.NotFound("Client", clientId);
         }
 
+        // PUT changes what it names: an omitted (null) field keeps its current value, as in Keycloak's admin API.
+        var current = await ReadAsync(applications, application, cancellationToken);
+        request = request with
+        {
+            DisplayName = request.DisplayName ?? current.DisplayName,
+            ClientType = request.ClientType ?? current.ClientType,
+            RedirectUris = request.RedirectUris ?? current.RedirectUris,
+            PostLogoutRedirectUris = request.PostLogoutRedirectUris ?? current.PostLogoutRedirectUris,
+            GrantTypes = request.GrantTypes ?? current.GrantTypes,
+            Scopes = request.Scopes ?? current.Scopes,
+            ConsentType = request.ConsentType ?? current.ConsentType,
+            AllowedCorsOrigins = request.AllowedCorsOrigins ?? current.AllowedCorsOrigins,
+        };
+
         var errors = await ValidateAsync(request, clientId, isCreate: false, scopes, cancellationToken);
         if (errors.Any)
         {
@@ -338,8 +352,8 @@ internal static partial class ClientsEndpoints
             errors.Add("redirectUris", "authorization_code needs at least one redirect URI.");
         }
 
-        ValidateUris(errors, "redirectUris", redirectUris);
-        ValidateUris(errors, "postLogoutRedirectUris", Normalize(request.PostLogoutRedirectUris));
+        ValidateUris(errors, "redirectUris", redirectUris, clientType == ClientTypes.Public);
+        ValidateUris(errors, "postLogoutRedirectUris", Normalize(request.PostLogoutRedirectUris), clientType == ClientTypes.Public);
 
         foreach (var origin in Normalize(request.AllowedCorsOrigins))
         {
@@ -369,7 +383,7 @@ internal static partial class ClientsEndpoints
         return errors;
     }
 
-    private static void ValidateUris(FieldErrors errors, string field, IEnumerable<string> uris)
+    private static void ValidateUris(FieldErrors errors, string field, IEnumerable<string> uris, bool isPublic)
     {
         foreach (var value in uris)
         {
@@ -381,12 +395,18 @@ internal static partial class ClientsEndpoints
             {
                 errors.Add(field, $"'{value}' must not have a fragment.");
             }
-            else if (uri.Scheme == Uri.UriSchemeHttp ? !IsLoopback(uri) : uri.Scheme != Uri.UriSchemeHttps)
+            else if (uri.Scheme == Uri.UriSchemeHttp ? !IsLoopback(uri) : uri.Scheme != Uri.UriSchemeHttps && !(isPublic && IsPrivateUseScheme(uri)))
             {
-                errors.Add(field, $"'{value}' must use https (plain http is allowed on loopback only).");
+                errors.Add(field, $"'{value}' must use https (plain http is allowed on loopback only; native apps may use a reverse-domain scheme such as com.example.app:/callback).");
             }
         }
     }
+
+    /// <summary>
+    /// RFC 8252 §7.1: a native (public) app may receive its redirect on a private-use scheme named after a domain it
+    /// owns, reversed (com.example.app). Requiring the dot keeps out javascript:, data:, file: and the like.
+    /// </summary>
+    private static bool IsPrivateUseScheme(Uri uri) => uri.Scheme.Contains('.', StringComparison.Ordinal);
 
     private static bool IsLoopback(Uri uri) =>
         uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));

@@ -130,6 +130,14 @@ internal static class UsersEndpoints
             return AdminProblems.NotFound("User", id);
         }
 
+        // PUT changes what it names: an omitted (null) field keeps its current value, as in Keycloak's admin API.
+        request = request with
+        {
+            Username = request.Username ?? user.UserName,
+            Email = request.Email ?? user.Email,
+            Roles = request.Roles ?? [.. await users.GetRolesAsync(user)],
+        };
+
         var errors = ValidateProfile(request);
         if (request.Password is not null)
         {
@@ -148,9 +156,10 @@ internal static class UsersEndpoints
 
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         user.UserName = request.Username!.Trim();
-        if (!string.Equals(user.Email, request.Email?.Trim(), StringComparison.OrdinalIgnoreCase))
+        var email = string.IsNullOrWhiteSpace(request.Email) ? null : request.Email.Trim();
+        if (!string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase))
         {
-            user.Email = request.Email?.Trim();
+            user.Email = email;
             user.EmailConfirmed = false;
         }
 
@@ -277,6 +286,11 @@ internal static class UsersEndpoints
         if (result.Errors.Any(e => e.Code is nameof(IdentityErrorDescriber.DuplicateUserName)))
         {
             return AdminProblems.Conflict("A user with that username already exists.");
+        }
+
+        if (result.Errors.Any(e => e.Code is nameof(IdentityErrorDescriber.DuplicateEmail)))
+        {
+            return AdminProblems.Conflict("A user with that email address already exists.");
         }
 
         var errors = new FieldErrors();

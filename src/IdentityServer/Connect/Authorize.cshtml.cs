@@ -25,7 +25,6 @@ public sealed partial class AuthorizeModel(
     IOpenIddictApplicationManager applications,
     IOpenIddictAuthorizationManager authorizations,
     IOpenIddictScopeManager scopes,
-    UserManager<ApplicationUser> users,
     SignInManager<ApplicationUser> signIn,
     UserPrincipalFactory principals,
     IAntiforgery antiforgery,
@@ -71,7 +70,9 @@ public sealed partial class AuthorizeModel(
         }
 
         var session = await HttpContext.AuthenticateAsync(IdentityConstants.ApplicationScheme);
-        var user = session.Succeeded ? await users.GetUserAsync(session.Principal) : null;
+        // The stamp is checked on every authorization request, not once a minute: a session from before a password
+        // reset must not obtain a code.
+        var user = session.Succeeded ? await signIn.ValidateSecurityStampAsync(session.Principal) : null;
         var authTime = AuthTime(session.Principal);
 
         var mustSignIn = user is null

@@ -8,6 +8,20 @@ public static class StandardScopes
     public const string Admin = "admin";
     public const string AdminResource = "identityserver-admin";
 
+    /// <summary>
+    /// The audience of access tokens whose scopes name no resource (openid, profile...): RFC 9068 requires an
+    /// <c>aud</c>, and such tokens are only good at this server (userinfo).
+    /// </summary>
+    public const string DefaultResource = "identityserver";
+
+    /// <summary>The resources (audiences) for a set of granted scopes, never empty.</summary>
+    public static async Task<List<string>> ResourcesAsync(
+        OpenIddict.Abstractions.IOpenIddictScopeManager scopes, System.Collections.Immutable.ImmutableArray<string> granted, CancellationToken cancellationToken)
+    {
+        var resources = await scopes.ListResourcesAsync(granted, cancellationToken).ToListAsync(cancellationToken);
+        return resources.Count > 0 ? resources : [DefaultResource];
+    }
+
     public static readonly IReadOnlyList<string> Registered =
         [Scopes.OpenId, Scopes.Profile, Scopes.Email, Scopes.Roles, Scopes.OfflineAccess];
 

@@ -41,8 +41,17 @@ internal static class TokenEndpoint
             var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
             identity.SetClaim(Claims.Subject, request.ClientId)
                 .SetClaim(Claims.Name, await applications.GetDisplayNameAsync(application, cancellationToken));
-            identity.SetScopes(request.GetScopes());
-            identity.SetResources(await scopes.ListResourcesAsync(identity.GetScopes(), cancellationToken).ToListAsync(cancellationToken));
+            // No scope asked for means every scope the client may use, as in Keycloak and Duende.
+            var granted = request.GetScopes();
+            if (granted.IsEmpty)
+            {
+                granted = [.. (await applications.GetPermissionsAsync(application, cancellationToken))
+                    .Where(permission => permission.StartsWith(Permissions.Prefixes.Scope, StringComparison.Ordinal))
+                    .Select(permission => permission[Permissions.Prefixes.Scope.Length..])];
+            }
+
+            identity.SetScopes(granted);
+            identity.SetResources(await StandardScopes.ResourcesAsync(scopes, identity.GetScopes(), cancellationToken));
             identity.SetDestinations(static claim => claim.Type == Claims.Name ? [Destinations.AccessToken] : []);
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }

@@ -33,7 +33,7 @@ public sealed partial class UserPrincipalFactory(
 
         var roles = await users.GetRolesAsync(user);
         identity.SetScopes(FilterScopes(requestedScopes, roles));
-        identity.SetResources(await scopeManager.ListResourcesAsync(identity.GetScopes(), cancellationToken).ToListAsync(cancellationToken));
+        identity.SetResources(await StandardScopes.ResourcesAsync(scopeManager, identity.GetScopes(), cancellationToken));
         identity.SetClaim(Claims.AuthenticationTime, authTime.ToUnixTimeSeconds());
         await RefreshUserClaimsAsync(identity, user, roles);
         return identity;

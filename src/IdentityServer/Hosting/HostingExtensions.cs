@@ -8,6 +8,8 @@ public static class HostingExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<MalformedRequestHandler>();
+        // Bad request bodies reach MalformedRequestHandler (field-keyed problem details) instead of a bare 400.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
         builder.Services.AddHttpContextAccessor();
 
         // Below Warning, OpenIddict writes whole requests and tokens (code_verifier, JWTs) into its messages;

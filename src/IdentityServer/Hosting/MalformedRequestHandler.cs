@@ -47,11 +47,39 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
             return true;
         }
 
+        var status = exception is BadHttpRequestException { StatusCode: var code } ? code : StatusCodes.Status400BadRequest;
+        if (status == StatusCodes.Status400BadRequest && context.Request.Path.StartsWithSegments("/admin"))
+        {
+            // Admin clients get the same shape as for any invalid input: errors keyed by the field at fault.
+            await TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                [FieldOf(exception)] = ["The request body is not valid JSON for this resource."],
+            }).ExecuteAsync(context);
+            return true;
+        }
+
+        context.Response.StatusCode = status;
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
-            ProblemDetails = { Status = StatusCodes.Status400BadRequest, Title = "The request is malformed." },
+            ProblemDetails = { Status = status, Title = "The request is malformed." },
         });
+    }
+
+    /// <summary>The top-level JSON property a binding error points at ($.redirectUris[0] → redirectUris), else "body".</summary>
+    private static string FieldOf(Exception exception)
+    {
+        for (var inner = exception; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Text.Json.JsonException { Path: { Length: > 2 } path } && path.StartsWith("$.", StringComparison.Ordinal))
+            {
+                var name = path[2..];
+                var end = name.IndexOfAny(['.', '[']);
+                return end > 0 ? name[..end] : name;
+            }
+        }
+
+        return "body";
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Malformed {Method} {Path} refused ({Kind}).")]

@@ -35,6 +35,7 @@ public static class UsersExtensions
             .AddUserManager<ApplicationUserManager>()
             .AddSignInManager<ApplicationSignInManager>()
             .AddPasswordValidator<BcryptPasswordLengthValidator>()
+            .AddUserValidator<UniqueEmailValidator>()
             .AddDefaultTokenProviders();
 
         builder.Services.AddSingleton<BcryptPasswordHasher>();

@@ -50,6 +50,21 @@ public sealed class UserChecksAtRedemptionTests(IdentityServerFactory factory) :
     }
 
     [Fact]
+    public async Task A_browser_session_from_before_a_password_reset_must_sign_in_again()
+    {
+        var client = await tokens.RegisterCodeClientAsync("reset-session-app");
+        var userId = await tokens.RegisterUserAsync("reset-session", "old-session-password-1");
+        var browser = new BrowserSession(factory);
+        await tokens.LogInAndRedeemAsync(browser, client, "reset-session", "old-session-password-1");
+
+        await tokens.ResetPasswordAsync(userId, "new-session-password-1");
+        var response = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create()));
+
+        Assert.Null(response.Headers.Location);
+        Assert.NotNull(browser.Page!.GetElementById("login"));
+    }
+
+    [Fact]
     public async Task Changing_a_users_profile_does_not_end_their_refresh_tokens()
     {
         var (client, userId, refreshToken) = await LoggedInAsync("profile-refresh");

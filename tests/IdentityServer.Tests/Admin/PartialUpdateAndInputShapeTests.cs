@@ -1,0 +1,115 @@
+using System.Net;
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Admin;
+
+public sealed class PartialUpdateAndInputShapeTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly AdminApi api = new(factory);
+
+    [Fact]
+    public async Task Putting_only_a_display_name_keeps_every_other_field_of_a_public_client()
+    {
+        var clientId = AdminApi.Unique("spa");
+        var created = await api.PostAsync("/admin/clients", new
+        {
+            clientId,
+            clientType = "public",
+            redirectUris = new[] { "http://127.0.0.1:5173/callback" },
+            postLogoutRedirectUris = new[] { "http://127.0.0.1:5173/" },
+            grantTypes = new[] { "authorization_code" },
+            scopes = new[] { "openid", "offline_access" },
+            consentType = "explicit",
+            allowedCorsOrigins = new[] { "http://127.0.0.1:5173" },
+        });
+        Assert.Equal(HttpStatusCode.Created, created.Status);
+
+        var updated = await api.PutAsync($"/admin/clients/{clientId}", new { displayName = "Renamed SPA" });
+
+        Assert.Equal(HttpStatusCode.OK, updated.Status);
+        var body = updated.Json;
+        Assert.Equal("Renamed SPA", body.GetProperty("displayName").GetString());
+        Assert.Equal("public", body.GetProperty("clientType").GetString());
+        Assert.Equal("explicit", body.GetProperty("consentType").GetString());
+        Assert.False(body.TryGetProperty("clientSecret", out _));
+        Assert.Equal("http://127.0.0.1:5173", Assert.Single(body.GetProperty("allowedCorsOrigins").EnumerateArray()).GetString());
+        Assert.Equal("http://127.0.0.1:5173/", Assert.Single(body.GetProperty("postLogoutRedirectUris").EnumerateArray()).GetString());
+    }
+
+    [Fact]
+    public async Task Putting_only_enabled_false_disables_a_user_and_keeps_their_email_and_roles()
+    {
+        var username = AdminApi.Unique("partial");
+        var created = await api.PostAsync("/admin/users", new { username, email = $"{username}@example.test", password = "partial-password-1", roles = new[] { "support" } });
+        var id = created.Json.GetProperty("id").GetString();
+
+        var updated = await api.PutAsync($"/admin/users/{id}", new { enabled = false });
+
+        Assert.Equal(HttpStatusCode.OK, updated.Status);
+        Assert.False(updated.Json.GetProperty("enabled").GetBoolean());
+        Assert.Equal(username, updated.Json.GetProperty("username").GetString());
+        Assert.Equal($"{username}@example.test", updated.Json.GetProperty("email").GetString());
+        Assert.Equal("support", Assert.Single(updated.Json.GetProperty("roles").EnumerateArray()).GetString());
+    }
+
+    [Theory]
+    [InlineData("{\"clientId\": \"x\", \"redirectUris\": \"not-a-list\", \"grantTypes\": [\"client_credentials\"]}", "redirectUris")]
+    [InlineData("{\"clientId\": 123}", "clientId")]
+    [InlineData("{\"clientId\":", "clientId")]
+    [InlineData("", "body")]
+    public async Task A_body_that_is_not_valid_json_for_a_client_is_a_400_keyed_by_the_field(string json, string field)
+    {
+        var response = await api.SendRawAsync(HttpMethod.Post, "/admin/clients", json);
+
+        AdminApi.AssertFieldError(response, field);
+    }
+
+    [Fact]
+    public async Task Two_users_cannot_share_an_email_and_signing_in_by_email_works()
+    {
+        var first = AdminApi.Unique("mail-owner");
+        var email = $"{first}@example.test";
+        await api.Tokens.RegisterUserAsync(first, "mail-password-1", email);
+
+        var duplicate = await api.PostAsync("/admin/users", new { username = AdminApi.Unique("mail-thief"), email = email.ToUpperInvariant(), password = "mail-password-2" });
+        Assert.Equal(HttpStatusCode.Conflict, duplicate.Status);
+
+        var client = await api.Tokens.RegisterCodeClientAsync(AdminApi.Unique("mail-app"));
+        var browser = new BrowserSession(factory);
+        var body = await api.Tokens.LogInAndRedeemAsync(browser, client, email, "mail-password-1");
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("access_token").GetString()));
+    }
+
+    [Fact]
+    public async Task A_native_public_client_may_use_a_reverse_domain_redirect_scheme_but_not_javascript()
+    {
+        var native = await api.PostAsync("/admin/clients", new
+        {
+            clientId = AdminApi.Unique("native"),
+            clientType = "public",
+            redirectUris = new[] { "com.example.app:/oauth2redirect" },
+            grantTypes = new[] { "authorization_code" },
+            scopes = new[] { "openid" },
+        });
+        var script = await api.PostAsync("/admin/clients", new
+        {
+            clientId = AdminApi.Unique("script"),
+            clientType = "public",
+            redirectUris = new[] { "javascript:alert(1)" },
+            grantTypes = new[] { "authorization_code" },
+            scopes = new[] { "openid" },
+        });
+        var confidential = await api.PostAsync("/admin/clients", new
+        {
+            clientId = AdminApi.Unique("server"),
+            clientType = "confidential",
+            redirectUris = new[] { "com.example.app:/oauth2redirect" },
+            grantTypes = new[] { "authorization_code" },
+            scopes = new[] { "openid" },
+        });
+
+        Assert.Equal(HttpStatusCode.Created, native.Status);
+        AdminApi.AssertFieldError(script, "redirectUris");
+        AdminApi.AssertFieldError(confidential, "redirectUris");
+    }
+}
