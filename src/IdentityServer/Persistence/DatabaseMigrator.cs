@@ -24,6 +24,23 @@ internal sealed partial class DatabaseMigrator(
 
     public static async Task MigrateAsync(IServiceScopeFactory scopes, CancellationToken cancellationToken)
     {
+        // Replicas starting together on an empty database can both begin the same migration; each migration runs
+        // in a transaction, so the loser rolls back and, on the next try, finds it applied by the winner.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await MigrateOnceAsync(scopes, cancellationToken);
+                return;
+            }
+            catch (System.Data.Common.DbException) when (attempt < 3)
+            {
+            }
+        }
+    }
+
+    private static async Task MigrateOnceAsync(IServiceScopeFactory scopes, CancellationToken cancellationToken)
+    {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
         await db.Database.MigrateAsync(cancellationToken);
