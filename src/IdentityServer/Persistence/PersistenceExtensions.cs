@@ -22,6 +22,7 @@ public static class PersistenceExtensions
                 builder.Services.AddDbContext<ApplicationDbContext, SqliteApplicationDbContext>(db => db
                     .UseSqlite(connectionString)
                     .UseOpenIddict()
+                    .AddInterceptors(SqliteGate)
                     .ConfigureWarnings(Warnings));
                 break;
             case DatabaseProvider.PostgreSql:
@@ -53,6 +54,8 @@ public static class PersistenceExtensions
 
         return builder;
     }
+
+    private static readonly SqliteWriteGate SqliteGate = new();
 
     private static void Warnings(WarningsConfigurationBuilder warnings) =>
         // A query that loads a whole collection by accident should be loud in the logs, not silent.
