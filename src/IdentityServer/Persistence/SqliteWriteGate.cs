@@ -67,10 +67,26 @@ internal sealed class SqliteWriteGate : SaveChangesInterceptor
 
     public override void SaveChangesCanceled(DbContextEventData eventData) => Release(eventData.Context);
 
+    // EF Core reports a concurrency conflict here and not through SaveChangesFailed, so give the gate back now
+    // (OpenIddict's TryRedeemAsync ends this way for the loser of a race).
+    public override ValueTask<InterceptionResult> ThrowingConcurrencyExceptionAsync(
+        ConcurrencyExceptionEventData eventData, InterceptionResult result, CancellationToken cancellationToken = default)
+    {
+        Release(eventData.Context);
+        return ValueTask.FromResult(result);
+    }
+
+    public override InterceptionResult ThrowingConcurrencyException(ConcurrencyExceptionEventData eventData, InterceptionResult result)
+    {
+        Release(eventData.Context);
+        return result;
+    }
+
     // The context remembers whether it holds the gate, so that only a SaveChanges that took it gives it back.
     private static void Mark(DbContext context) => Holders.AddOrUpdate(context, Held);
 
-    private static void Release(DbContext? context)
+    /// <summary>Gives the gate back if <paramref name="context"/> holds it; safe to call any number of times.</summary>
+    public static void Release(DbContext? context)
     {
         if (context is not null && Holders.Remove(context))
         {
