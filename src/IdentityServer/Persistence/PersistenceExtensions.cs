@@ -23,19 +23,19 @@ public static class PersistenceExtensions
                     .UseSqlite(connectionString)
                     .UseOpenIddict()
                     .AddInterceptors(SqliteGate)
-                    .ConfigureWarnings(Warnings));
+                    .ConfigureWarnings(Warnings), ServiceLifetime.Scoped, OptionsOnce);
                 break;
             case DatabaseProvider.PostgreSql:
                 builder.Services.AddDbContext<ApplicationDbContext, PostgreSqlApplicationDbContext>(db => db
                     .UseNpgsql(connectionString)
                     .UseOpenIddict()
-                    .ConfigureWarnings(Warnings));
+                    .ConfigureWarnings(Warnings), ServiceLifetime.Scoped, OptionsOnce);
                 break;
             case DatabaseProvider.SqlServer:
                 builder.Services.AddDbContext<ApplicationDbContext, SqlServerApplicationDbContext>(db => db
                     .UseSqlServer(connectionString, sql => sql.EnableRetryOnFailure())
                     .UseOpenIddict()
-                    .ConfigureWarnings(Warnings));
+                    .ConfigureWarnings(Warnings), ServiceLifetime.Scoped, OptionsOnce);
                 break;
         }
 
@@ -56,6 +56,9 @@ public static class PersistenceExtensions
     }
 
     private static readonly SqliteWriteGate SqliteGate = new();
+
+    // The options are built once, not again for every request's DbContext (that showed at 2% of a token request).
+    private const ServiceLifetime OptionsOnce = ServiceLifetime.Singleton;
 
     private static void Warnings(WarningsConfigurationBuilder warnings) =>
         // A query that loads a whole collection by accident should be loud in the logs, not silent.
