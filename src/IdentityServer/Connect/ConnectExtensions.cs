@@ -13,11 +13,19 @@ public static class ConnectExtensions
         builder.AddValidatedOptions<ConnectOptions>(ConnectOptions.SectionName);
 
         builder.Services.AddScoped<UserPrincipalFactory>();
+        builder.Services.AddSingleton<ScopeResourceCache>();
         builder.Services.AddCors();
         builder.Services.AddScoped<Microsoft.AspNetCore.Cors.Infrastructure.ICorsPolicyProvider, ClientCorsPolicyProvider>();
 
         builder.Services.AddOpenIddict()
-            .AddCore(core => core.UseEntityFrameworkCore().UseDbContext<ApplicationDbContext>())
+            .AddCore(core =>
+            {
+                core.UseEntityFrameworkCore().UseDbContext<ApplicationDbContext>();
+                // Generated (256-bit) client secrets are checked with one SHA-256 instead of PBKDF2; see ClientSecretHashing.
+                core.ReplaceApplicationManager<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication, ClientApplicationManager>();
+                // The resources of the requested scopes are read from memory, not the database, at every token request.
+                core.ReplaceScopeManager<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreScope, CachingScopeManager>();
+            })
             .AddServer(server =>
             {
                 server.SetAuthorizationEndpointUris("connect/authorize")

@@ -13,6 +13,19 @@ public sealed class SqliteApplicationDbContext(DbContextOptions<SqliteApplicatio
     // SQLite cannot compare or order DateTimeOffset values stored as text; binary ticks sort correctly.
     protected override void ProviderConventions(ModelConfigurationBuilder configurationBuilder) =>
         configurationBuilder.Properties<DateTimeOffset>().HaveConversion<DateTimeOffsetToBinaryConverter>();
+
+    // Whatever way a SaveChanges ended, the write gate it took is given back when its context goes.
+    public override void Dispose()
+    {
+        SqliteWriteGate.Release(this);
+        base.Dispose();
+    }
+
+    public override ValueTask DisposeAsync()
+    {
+        SqliteWriteGate.Release(this);
+        return base.DisposeAsync();
+    }
 }
 
 public sealed class PostgreSqlApplicationDbContext(DbContextOptions<PostgreSqlApplicationDbContext> options)

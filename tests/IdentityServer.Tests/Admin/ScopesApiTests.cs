@@ -79,6 +79,21 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_change_to_a_scopes_resources_reaches_the_next_token_although_the_resources_are_cached()
+    {
+        var name = Unique("cached");
+        await Tokens.RegisterScopeAsync(name, "first-api");
+        // The first token puts the scope's resources in the in-memory cache...
+        Assert.Contains("first-api", (await Tokens.ValidateAccessTokenAsync(await WorkerTokenAsync(name), audience: "first-api")).Audiences);
+
+        AssertStatus(await admin.PutAsync($"/admin/scopes/{name}", new { name, resources = new[] { "second-api" } }), HttpStatusCode.OK);
+
+        // ...and the update empties it at once, without waiting for the entries to expire.
+        var jwt = await Tokens.ValidateAccessTokenAsync(await WorkerTokenAsync(name), audience: "second-api");
+        Assert.DoesNotContain("first-api", jwt.Audiences);
+    }
+
+    [Fact]
     public async Task Updating_a_scope_without_a_name_in_the_body_keeps_its_name()
     {
         var name = Unique("keep");
