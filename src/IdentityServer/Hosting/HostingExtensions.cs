@@ -31,6 +31,8 @@ public static class HostingExtensions
         builder.Services.AddScoped<Account.ClientNames>();
         builder.Services.AddRazorPages(pages => pages.RootDirectory = "/")
             .AddMvcOptions(mvc => mvc.Filters.Add<SecurityHeaders.PageContentSecurityPolicyFilter>());
+        // Like the session cookie: Secure whenever the request is (always, off loopback).
+        builder.Services.AddAntiforgery(antiforgery => antiforgery.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest);
         return builder;
     }
 }

@@ -41,4 +41,16 @@ public sealed class SecurityHeadersTests(IdentityServerFactory factory) : IClass
         Assert.Contains("httponly", session, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("samesite=lax", session, StringComparison.OrdinalIgnoreCase);
     }
+
+    [Fact]
+    public async Task Over_https_the_anti_forgery_cookie_is_secure()
+    {
+        var client = factory.CreateClient();
+
+        using var response = await client.GetAsync(new Uri("https://localhost/account/login"));
+
+        var antiforgery = response.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith(".AspNetCore.Antiforgery", StringComparison.Ordinal));
+        Assert.Contains("secure", antiforgery, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("httponly", antiforgery, StringComparison.OrdinalIgnoreCase);
+    }
 }
