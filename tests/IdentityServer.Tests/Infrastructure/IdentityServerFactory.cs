@@ -125,13 +125,13 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
 
     public override async ValueTask DisposeAsync()
     {
+        // Stop the host first, so no request or background service still holds a connection to the database.
+        await base.DisposeAsync();
         if (Provider == DatabaseProvider.PostgreSql && started && !KeepDatabase)
         {
-            await using var scope = Services.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().Database.EnsureDeletedAsync();
+            await DropPostgreSqlDatabaseAsync();
         }
 
-        await base.DisposeAsync();
         if (Provider == DatabaseProvider.Sqlite && !KeepDatabase)
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
@@ -142,5 +142,17 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
         }
 
         GC.SuppressFinalize(this);
+    }
+
+    private async Task DropPostgreSqlDatabaseAsync()
+    {
+        Npgsql.NpgsqlConnection.ClearAllPools();
+        var maintenance = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString) { Database = "postgres", Pooling = false };
+        await using var connection = new Npgsql.NpgsqlConnection(maintenance.ConnectionString);
+        await connection.OpenAsync();
+        await using var drop = connection.CreateCommand();
+        // FORCE ends any session still open on it (PostgreSQL 13+), so a slow pool never fails the cleanup.
+        drop.CommandText = $"DROP DATABASE IF EXISTS \"{databaseName}\" WITH (FORCE)";
+        await drop.ExecuteNonQueryAsync();
     }
 }
