@@ -58,7 +58,7 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
                 await EnsureAsync(cancellationToken);
                 return;
             }
-            catch (Exception exception) when (attempt < 6 && exception is DbUpdateException or OpenIddictExceptions.ConcurrencyException)
+            catch (Exception exception) when (attempt < 6 && exception is DbUpdateException or OpenIddictExceptions.ConcurrencyException or OpenIddictExceptions.ValidationException)
             {
                 LogRetry(logger, exception);
             }
