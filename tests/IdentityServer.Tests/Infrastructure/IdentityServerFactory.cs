@@ -148,11 +148,28 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
     {
         Npgsql.NpgsqlConnection.ClearAllPools();
         var maintenance = new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString) { Database = "postgres", Pooling = false };
-        await using var connection = new Npgsql.NpgsqlConnection(maintenance.ConnectionString);
-        await connection.OpenAsync();
-        await using var drop = connection.CreateCommand();
-        // FORCE ends any session still open on it (PostgreSQL 13+), so a slow pool never fails the cleanup.
-        drop.CommandText = $"DROP DATABASE IF EXISTS \"{databaseName}\" WITH (FORCE)";
-        await drop.ExecuteNonQueryAsync();
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = new Npgsql.NpgsqlConnection(maintenance.ConnectionString);
+                await connection.OpenAsync();
+                await using var drop = connection.CreateCommand();
+                // FORCE ends any session still open on it (PostgreSQL 13+), so a slow pool never blocks the cleanup.
+                drop.CommandText = $"DROP DATABASE IF EXISTS \"{databaseName}\" WITH (FORCE)";
+                await drop.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (Npgsql.PostgresException exception) when (attempt < 5)
+            {
+                await Console.Error.WriteLineAsync($"Dropping test database {databaseName} failed ({exception.SqlState}: {exception.MessageText}); retrying.");
+            }
+            catch (Npgsql.PostgresException exception)
+            {
+                // The throw-away cluster is deleted at the end of the run anyway; a leftover database is no test failure.
+                await Console.Error.WriteLineAsync($"Leaving test database {databaseName} behind: {exception.SqlState}: {exception.MessageText}");
+                return;
+            }
+        }
     }
 }
