@@ -37,6 +37,18 @@ internal static class Http
         return await JsonOkAsync(response, cancellationToken);
     }
 
+    /// <summary>
+    /// The "discovery" flow, the same for every server: each worker alternates the discovery document and the
+    /// JWKS it names, as a relying party or resource API does when it (re)loads metadata.
+    /// </summary>
+    public static async Task<LoadRunner.Operation> DiscoveryOperationAsync(this HttpClient http, Uri baseAddress, int connections)
+    {
+        var discovery = new Uri(baseAddress, "/.well-known/openid-configuration");
+        var jwks = new Uri((await http.GetJsonAsync(discovery, null, default)).String("jwks_uri"));
+        var flip = new int[connections];
+        return (worker, cancellationToken) => http.GetJsonAsync(flip[worker]++ % 2 == 0 ? discovery : jwks, null, cancellationToken);
+    }
+
     public static async Task<JsonElement> GetJsonAsync(this HttpClient http, Uri uri, AuthenticationHeaderValue? authorization, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, uri);

@@ -82,13 +82,10 @@ internal sealed class OidcProvider : IAsyncDisposable
     public async IAsyncEnumerable<FlowResult> RunAsync(Options options)
     {
         var n = options.Connections;
-        var discovery = new Uri(server.BaseAddress, "/.well-known/openid-configuration");
-        var jwks = new Uri((await http.GetJsonAsync(discovery, null, default)).String("jwks_uri"));
         if (options.Runs("discovery"))
         {
-            var flip = new int[n];
             yield return await LoadRunner.RunAsync("discovery", server, n, options.Warmup, options.Duration,
-                (w, ct) => http.GetJsonAsync(flip[w]++ % 2 == 0 ? discovery : jwks, null, ct));
+                await http.DiscoveryOperationAsync(server.BaseAddress, n));
         }
 
         if (options.Runs("client_credentials"))

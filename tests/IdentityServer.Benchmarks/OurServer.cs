@@ -131,12 +131,9 @@ internal sealed partial class OurServer : IAsyncDisposable
     public async IAsyncEnumerable<FlowResult> RunAsync(Options options)
     {
         var n = options.Connections;
-        var discovery = new Uri(server.BaseAddress, "/.well-known/openid-configuration");
-        var jwks = new Uri((await http.GetJsonAsync(discovery, null, default)).String("jwks_uri"));
         if (options.Runs("discovery"))
         {
-            var flip = new int[n];
-            yield return await Run("discovery", (w, ct) => http.GetJsonAsync(flip[w]++ % 2 == 0 ? discovery : jwks, null, ct));
+            yield return await Run("discovery", await http.DiscoveryOperationAsync(server.BaseAddress, n));
         }
 
         if (options.Runs("client_credentials"))
