@@ -9,24 +9,27 @@ namespace IdentityServer.Admin;
 /// <summary>Writes who changed what, and when. Details never carry passwords, secrets or hashes.</summary>
 public sealed partial class AuditTrail(ApplicationDbContext db, TimeProvider time, ILogger<AuditTrail> logger)
 {
-    public async Task RecordAsync(ClaimsPrincipal actor, string action, string target, object? details, CancellationToken cancellationToken)
+    /// <summary>An admin change, by the user or client the access token was issued to.</summary>
+    public Task RecordAsync(ClaimsPrincipal actor, string action, string target, object? details, CancellationToken cancellationToken) =>
+        RecordAsync(actor.GetClaim(Claims.Subject) ?? actor.GetClaim(Claims.ClientId) ?? "anonymous", action, target, details, cancellationToken);
+
+    /// <summary>A security event, by a known actor (a user id, a client id, or "anonymous").</summary>
+    public Task RecordAsync(string actor, string action, string target, CancellationToken cancellationToken) =>
+        RecordAsync(actor, action, target, details: null, cancellationToken);
+
+    private async Task RecordAsync(string actor, string action, string target, object? details, CancellationToken cancellationToken)
     {
-        var who = actor.GetClaim(Claims.Subject) ?? actor.GetClaim(Claims.ClientId) ?? "anonymous";
-        var audit = new AuditEvent
+        db.AuditEvents.Add(new AuditEvent
         {
             OccurredAt = time.GetUtcNow(),
-            Actor = who,
+            Actor = actor,
             Action = action,
             Target = target,
             Details = details is null ? null : JsonSerializer.Serialize(details, JsonSerializerOptions.Web),
-        };
-        db.AuditEvents.Add(audit);
+        });
         await db.SaveChangesAsync(cancellationToken);
-        LogAudit(logger, who, action, target);
+        LogAudit(logger, actor, action, target);
     }
-
-    public Task RecordAsync(string actor, string action, string target, CancellationToken cancellationToken) =>
-        RecordAsync(new ClaimsPrincipal(new ClaimsIdentity([new Claim(Claims.Subject, actor)])), action, target, null, cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Information, EventName = "Audit", Message = "Audit: {Actor} {Action} {Target}.")]
     private static partial void LogAudit(ILogger logger, string actor, string action, string target);

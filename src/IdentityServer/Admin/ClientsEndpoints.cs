@@ -1,9 +1,9 @@
-using System.Net;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using IdentityServer.Connect;
+using IdentityServer.Hosting;
 using Microsoft.AspNetCore.WebUtilities;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -395,7 +395,7 @@ internal static partial class ClientsEndpoints
             {
                 errors.Add(field, $"'{value}' must not have a fragment.");
             }
-            else if (uri.Scheme == Uri.UriSchemeHttp ? !IsLoopback(uri) : uri.Scheme != Uri.UriSchemeHttps && !(isPublic && IsPrivateUseScheme(uri)))
+            else if (uri.Scheme == Uri.UriSchemeHttp ? !Loopback.IsLoopback(uri) : uri.Scheme != Uri.UriSchemeHttps && !(isPublic && IsPrivateUseScheme(uri)))
             {
                 errors.Add(field, $"'{value}' must use https (plain http is allowed on loopback only; native apps may use a reverse-domain scheme such as com.example.app:/callback).");
             }
@@ -407,9 +407,6 @@ internal static partial class ClientsEndpoints
     /// owns, reversed (com.example.app). Requiring the dot keeps out javascript:, data:, file: and the like.
     /// </summary>
     private static bool IsPrivateUseScheme(Uri uri) => uri.Scheme.Contains('.', StringComparison.Ordinal);
-
-    private static bool IsLoopback(Uri uri) =>
-        uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
 
     [GeneratedRegex("^[A-Za-z0-9._~:-]{1,100}$")]
     private static partial Regex ClientIdPattern();

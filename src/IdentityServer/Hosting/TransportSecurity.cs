@@ -116,7 +116,7 @@ public static partial class TransportSecurity
                     continue;
                 }
 
-                var loopback = uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
+                var loopback = Loopback.IsLoopback(uri);
                 if (!loopback && !tlsTerminatedAhead)
                 {
                     LogRefused(logger, address);
