@@ -101,7 +101,7 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
 
     private async Task EnsureAdminClientAsync(IOpenIddictApplicationManager applications, string clientId, string secret, CancellationToken cancellationToken)
     {
-        var application = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        var application = await applications.FindStoredByClientIdAsync(clientId, cancellationToken);
         var descriptor = new OpenIddictApplicationDescriptor();
         if (application is not null)
         {

@@ -69,7 +69,7 @@ internal static partial class ClientsEndpoints
             return errors.ToProblem();
         }
 
-        if (await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is not null)
+        if (await applications.FindStoredByClientIdAsync(request.ClientId!, cancellationToken) is not null)
         {
             return AdminProblems.Conflict($"A client with the id '{request.ClientId}' already exists.");
         }
@@ -95,7 +95,7 @@ internal static partial class ClientsEndpoints
     }
 
     private static async Task<IResult> GetAsync(string clientId, IOpenIddictApplicationManager applications, CancellationToken cancellationToken) =>
-        await applications.FindByClientIdAsync(clientId, cancellationToken) is { } application
+        await applications.FindStoredByClientIdAsync(clientId, cancellationToken) is { } application
             ? TypedResults.Ok(await ReadAsync(applications, application, cancellationToken))
             : AdminProblems.NotFound("Client", clientId);
 
@@ -103,7 +103,7 @@ internal static partial class ClientsEndpoints
         string clientId, ClientRequest request, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
         AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
-        var application = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        var application = await applications.FindStoredByClientIdAsync(clientId, cancellationToken);
         if (application is null)
         {
             return AdminProblems.NotFound("Client", clientId);
@@ -142,7 +142,7 @@ internal static partial class ClientsEndpoints
     private static async Task<IResult> DeleteAsync(
         string clientId, IOpenIddictApplicationManager applications, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
-        var application = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        var application = await applications.FindStoredByClientIdAsync(clientId, cancellationToken);
         if (application is null)
         {
             return AdminProblems.NotFound("Client", clientId);
@@ -157,7 +157,7 @@ internal static partial class ClientsEndpoints
     private static async Task<IResult> RotateSecretAsync(
         string clientId, IOpenIddictApplicationManager applications, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
-        var application = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        var application = await applications.FindStoredByClientIdAsync(clientId, cancellationToken);
         if (application is null)
         {
             return AdminProblems.NotFound("Client", clientId);

@@ -1,9 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Microsoft.Extensions.Options;
-using OpenIddict.Abstractions;
-using OpenIddict.Core;
-using OpenIddict.EntityFrameworkCore.Models;
 
 namespace IdentityServer.Connect;
 
@@ -70,26 +66,4 @@ public static class ClientSecretHashing
         SHA256.HashData(Encoding.UTF8.GetBytes(secret), actual);
         return CryptographicOperations.FixedTimeEquals(actual, expected);
     }
-}
-
-/// <summary>
-/// OpenIddict's application manager with <see cref="ClientSecretHashing"/>: high-entropy secrets are stored as
-/// <c>sha256:...</c>, all others (and every hash stored before) go through OpenIddict's PBKDF2 as they always did.
-/// </summary>
-public sealed class ClientApplicationManager(
-    IOpenIddictApplicationCache<OpenIddictEntityFrameworkCoreApplication> cache,
-    ILogger<OpenIddictApplicationManager<OpenIddictEntityFrameworkCoreApplication>> logger,
-    IOptionsMonitor<OpenIddictCoreOptions> options,
-    IOpenIddictApplicationStore<OpenIddictEntityFrameworkCoreApplication> store)
-    : OpenIddictApplicationManager<OpenIddictEntityFrameworkCoreApplication>(cache, logger, options, store)
-{
-    protected override ValueTask<string> ObfuscateClientSecretAsync(string secret, CancellationToken cancellationToken = default) =>
-        ClientSecretHashing.IsHighEntropy(secret)
-            ? ValueTask.FromResult(ClientSecretHashing.HashSha256(secret))
-            : base.ObfuscateClientSecretAsync(secret, cancellationToken);
-
-    protected override ValueTask<bool> ValidateClientSecretAsync(string secret, string comparand, CancellationToken cancellationToken = default) =>
-        comparand.StartsWith(ClientSecretHashing.Sha256Prefix, StringComparison.Ordinal)
-            ? ValueTask.FromResult(ClientSecretHashing.VerifySha256(secret, comparand))
-            : base.ValidateClientSecretAsync(secret, comparand, cancellationToken);
 }

@@ -13,7 +13,7 @@ public static class ConnectExtensions
         builder.AddValidatedOptions<ConnectOptions>(ConnectOptions.SectionName);
 
         builder.Services.AddScoped<UserPrincipalFactory>();
-        builder.Services.AddSingleton<ScopeResourceCache>();
+        builder.Services.AddSingleton(typeof(MetadataCache<>));
         builder.Services.AddCors();
         builder.Services.AddScoped<Microsoft.AspNetCore.Cors.Infrastructure.ICorsPolicyProvider, ClientCorsPolicyProvider>();
 
@@ -21,9 +21,10 @@ public static class ConnectExtensions
             .AddCore(core =>
             {
                 core.UseEntityFrameworkCore().UseDbContext<ApplicationDbContext>();
-                // Generated (256-bit) client secrets are checked with one SHA-256 instead of PBKDF2; see ClientSecretHashing.
+                // Clients are read from memory at token requests, and generated (256-bit) client secrets are checked with
+                // one SHA-256 instead of PBKDF2; see ClientApplicationManager and ClientSecretHashing.
                 core.ReplaceApplicationManager<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication, ClientApplicationManager>();
-                // The resources of the requested scopes are read from memory, not the database, at every token request.
+                // Scopes (names and resources) are read from memory, not the database, at every token request.
                 core.ReplaceScopeManager<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreScope, CachingScopeManager>();
             })
             .AddServer(server =>
@@ -55,6 +56,10 @@ public static class ConnectExtensions
                 // ...and that holds under concurrent use too (OpenIddict's handler lets racing refreshes both win).
                 server.RemoveEventHandler(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor);
                 server.AddEventHandler(RedeemTokenOnce.Descriptor);
+
+                // A client's own access tokens need no database row; see StatelessClientAccessTokens.
+                server.AddEventHandler(StatelessClientAccessTokens.Descriptor);
+                server.AddEventHandler(StatelessClientAccessTokens.RequireExistingClient.Descriptor);
 
                 server.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()

@@ -1,5 +1,10 @@
 using System.Net;
+using IdentityServer.Persistence;
 using IdentityServer.Tests.Infrastructure;
+using System.Net.Http.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using OpenIddict.EntityFrameworkCore.Models;
 
 namespace IdentityServer.Tests.Connect;
 
@@ -35,5 +40,57 @@ public sealed class ClientCredentialsTests(IdentityServerFactory factory) : ICla
 
         Assert.Equal(HttpStatusCode.Unauthorized, status);
         Assert.Equal("invalid_client", body.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_clients_own_access_token_is_not_stored_yet_introspects_active_for_its_resource()
+    {
+        await tokens.RegisterScopeAsync("stateless-api", "stateless-resource");
+        var apiSecret = await tokens.RegisterClientAsync(new { clientId = "stateless-resource", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+        var secret = await tokens.RegisterClientAsync(new { clientId = "stateless-worker", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = new[] { "stateless-api" } });
+
+        var accessToken = await tokens.ClientCredentialsTokenAsync("stateless-worker", secret!, "stateless-api");
+
+        Assert.Equal(0, await StoredTokensOfAsync("stateless-worker"));
+        var introspection = await tokens.IntrospectAsync(accessToken, "stateless-resource", apiSecret!);
+        Assert.True(introspection.GetProperty("active").GetBoolean(), introspection.ToString());
+        Assert.Equal("stateless-worker", introspection.GetProperty("client_id").GetString());
+    }
+
+    [Fact]
+    public async Task An_admin_clients_token_is_stored_so_that_deleting_the_client_shuts_it_out_at_once()
+    {
+        await tokens.ClientCredentialsTokenAsync(IdentityServerFactory.AdminClientId, IdentityServerFactory.AdminClientSecret, "admin");
+
+        Assert.True(await StoredTokensOfAsync(IdentityServerFactory.AdminClientId) > 0);
+    }
+
+    [Fact]
+    public async Task A_client_whose_grant_an_admin_withdraws_gets_no_token_at_the_next_request()
+    {
+        await tokens.RegisterScopeAsync("withdrawn-api", "withdrawn-resource");
+        var secret = await tokens.RegisterClientAsync(new { clientId = "withdrawn-worker", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = new[] { "withdrawn-api" } });
+        await tokens.ClientCredentialsTokenAsync("withdrawn-worker", secret!, "withdrawn-api");
+
+        // The client is now in memory; the admin's change must still apply to the very next request.
+        var admin = await tokens.AdminTokenAsync();
+        using var update = await tokens.Http.SendAsync(new HttpRequestMessage(HttpMethod.Put, "/admin/clients/withdrawn-worker")
+        {
+            Content = JsonContent.Create(new { grantTypes = new[] { "authorization_code" }, redirectUris = new[] { "https://app.example/cb" } }),
+            Headers = { Authorization = new("Bearer", admin) },
+        });
+        Assert.Equal(HttpStatusCode.OK, update.StatusCode);
+
+        var (status, body) = await tokens.TokenAsync(
+            new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "withdrawn-api" }, "withdrawn-worker", secret);
+        Assert.NotEqual(HttpStatusCode.OK, status);
+        Assert.Equal("unauthorized_client", body.GetProperty("error").GetString());
+    }
+
+    private async Task<int> StoredTokensOfAsync(string clientId)
+    {
+        await using var scope = factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
+        return await db.Set<OpenIddictEntityFrameworkCoreToken>().Include(t => t.Application).AsNoTracking().CountAsync(t => t.Application!.ClientId == clientId);
     }
 }

@@ -89,6 +89,21 @@ public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factor
     }
 
     [Fact]
+    public async Task Revoking_a_clients_own_access_token_is_refused_as_unsupported_and_it_expires_on_its_own()
+    {
+        // client_credentials tokens carry no database row (see StatelessClientAccessTokens); RFC 7009 lets a server
+        // refuse to revoke a token type it cannot revoke, and say so.
+        await tokens.RegisterScopeAsync("unrevocable-api", "unrevocable-resource");
+        var secret = await tokens.RegisterClientAsync(new { clientId = "unrevocable-worker", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = new[] { "unrevocable-api" } });
+        var accessToken = await tokens.ClientCredentialsTokenAsync("unrevocable-worker", secret!, "unrevocable-api");
+
+        using var revoked = await RevokeAsync(new TestClient("unrevocable-worker", secret, "", ""), accessToken);
+
+        Assert.Equal(HttpStatusCode.BadRequest, revoked.StatusCode);
+        Assert.Equal("unsupported_token_type", (await TokenClient.ReadJsonAsync(revoked)).GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task Revoking_an_unknown_token_still_answers_200()
     {
         var client = await tokens.RegisterCodeClientAsync("revoke-unknown");

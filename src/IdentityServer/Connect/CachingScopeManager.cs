@@ -1,0 +1,87 @@
+using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using OpenIddict.Core;
+using OpenIddict.EntityFrameworkCore.Models;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// OpenIddict's scope manager reading scopes by name from <see cref="MetadataCache{TValue}"/>: every token and
+/// authorization request validates its scopes and looks up their resources (audiences) this way.
+/// </summary>
+public sealed class CachingScopeManager(
+    MetadataCache<OpenIddictEntityFrameworkCoreScope> scopeCache,
+    IOpenIddictScopeCache<OpenIddictEntityFrameworkCoreScope> cache,
+    ILogger<OpenIddictScopeManager<OpenIddictEntityFrameworkCoreScope>> logger,
+    IOptionsMonitor<OpenIddictCoreOptions> options,
+    IOpenIddictScopeStore<OpenIddictEntityFrameworkCoreScope> store)
+    : OpenIddictScopeManager<OpenIddictEntityFrameworkCoreScope>(cache, logger, options, store)
+{
+    public override async IAsyncEnumerable<OpenIddictEntityFrameworkCoreScope> FindByNamesAsync(
+        ImmutableArray<string> names, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        List<string>? missing = null;
+        foreach (var name in names.Distinct(StringComparer.Ordinal))
+        {
+            if (scopeCache.TryGet(name, out var cached))
+            {
+                yield return Copy(cached);
+            }
+            else
+            {
+                (missing ??= []).Add(name);
+            }
+        }
+
+        if (missing is null)
+        {
+            yield break;
+        }
+
+        var version = scopeCache.Version;
+        await foreach (var scope in base.FindByNamesAsync([.. missing], cancellationToken))
+        {
+            if (scope.Name is not null)
+            {
+                scopeCache.Set(scope.Name, Copy(scope), version);
+            }
+
+            yield return scope;
+        }
+    }
+
+    // The descriptor overloads of Create and Update end in these, so every change of a scope passes here.
+    public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
+    {
+        await base.CreateAsync(scope, cancellationToken);
+        scopeCache.Clear();
+    }
+
+    public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
+    {
+        await base.UpdateAsync(scope, cancellationToken);
+        scopeCache.Clear();
+    }
+
+    public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
+    {
+        await base.DeleteAsync(scope, cancellationToken);
+        scopeCache.Clear();
+    }
+
+    // Each caller gets its own detached copy, so nothing one request does to an entity reaches another.
+    private static OpenIddictEntityFrameworkCoreScope Copy(OpenIddictEntityFrameworkCoreScope scope) => new()
+    {
+        Id = scope.Id,
+        Name = scope.Name,
+        ConcurrencyToken = scope.ConcurrencyToken,
+        Description = scope.Description,
+        Descriptions = scope.Descriptions,
+        DisplayName = scope.DisplayName,
+        DisplayNames = scope.DisplayNames,
+        Properties = scope.Properties,
+        Resources = scope.Resources,
+    };
+}

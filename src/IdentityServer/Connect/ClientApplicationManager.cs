@@ -1,0 +1,103 @@
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using OpenIddict.Core;
+using OpenIddict.EntityFrameworkCore.Models;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// OpenIddict's application manager with two changes for the token pipeline: clients are read by client_id from
+/// <see cref="MetadataCache{TValue}"/> (OpenIddict's own cache lives for one request), and client secrets are
+/// hashed as <see cref="ClientSecretHashing"/> describes. The admin API reads through
+/// <see cref="FindByClientIdUncachedAsync"/>, so what an admin sees and edits is always the stored row.
+/// </summary>
+public sealed class ClientApplicationManager(
+    MetadataCache<OpenIddictEntityFrameworkCoreApplication> clientCache,
+    IOpenIddictApplicationCache<OpenIddictEntityFrameworkCoreApplication> cache,
+    ILogger<OpenIddictApplicationManager<OpenIddictEntityFrameworkCoreApplication>> logger,
+    IOptionsMonitor<OpenIddictCoreOptions> options,
+    IOpenIddictApplicationStore<OpenIddictEntityFrameworkCoreApplication> store)
+    : OpenIddictApplicationManager<OpenIddictEntityFrameworkCoreApplication>(cache, logger, options, store)
+{
+    public override async ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindByClientIdAsync(
+        string identifier, CancellationToken cancellationToken = default)
+    {
+        if (clientCache.TryGet(identifier, out var cached))
+        {
+            return Copy(cached);
+        }
+
+        var version = clientCache.Version;
+        var application = await base.FindByClientIdAsync(identifier, cancellationToken);
+        if (application is not null)
+        {
+            clientCache.Set(identifier, Copy(application), version);
+        }
+
+        return application;
+    }
+
+    public ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindByClientIdUncachedAsync(
+        string identifier, CancellationToken cancellationToken = default) =>
+        base.FindByClientIdAsync(identifier, cancellationToken);
+
+    // The descriptor and secret overloads of Create and Update end in these, so every change of a client passes here.
+    public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
+    {
+        await base.CreateAsync(application, cancellationToken);
+        clientCache.Clear();
+    }
+
+    public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
+    {
+        await base.UpdateAsync(application, cancellationToken);
+        clientCache.Clear();
+    }
+
+    public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
+    {
+        await base.DeleteAsync(application, cancellationToken);
+        clientCache.Clear();
+    }
+
+    protected override ValueTask<string> ObfuscateClientSecretAsync(string secret, CancellationToken cancellationToken = default) =>
+        ClientSecretHashing.IsHighEntropy(secret)
+            ? ValueTask.FromResult(ClientSecretHashing.HashSha256(secret))
+            : base.ObfuscateClientSecretAsync(secret, cancellationToken);
+
+    protected override ValueTask<bool> ValidateClientSecretAsync(string secret, string comparand, CancellationToken cancellationToken = default) =>
+        comparand.StartsWith(ClientSecretHashing.Sha256Prefix, StringComparison.Ordinal)
+            ? ValueTask.FromResult(ClientSecretHashing.VerifySha256(secret, comparand))
+            : base.ValidateClientSecretAsync(secret, comparand, cancellationToken);
+
+    // Each caller gets its own detached copy, so nothing one request does to an entity reaches another.
+    private static OpenIddictEntityFrameworkCoreApplication Copy(OpenIddictEntityFrameworkCoreApplication application) => new()
+    {
+        Id = application.Id,
+        ApplicationType = application.ApplicationType,
+        ClientId = application.ClientId,
+        ClientSecret = application.ClientSecret,
+        ClientType = application.ClientType,
+        ConcurrencyToken = application.ConcurrencyToken,
+        ConsentType = application.ConsentType,
+        DisplayName = application.DisplayName,
+        DisplayNames = application.DisplayNames,
+        JsonWebKeySet = application.JsonWebKeySet,
+        Permissions = application.Permissions,
+        PostLogoutRedirectUris = application.PostLogoutRedirectUris,
+        Properties = application.Properties,
+        RedirectUris = application.RedirectUris,
+        Requirements = application.Requirements,
+        Settings = application.Settings,
+    };
+}
+
+public static class ApplicationManagerExtensions
+{
+    /// <summary>The stored client, never a cached copy: for what an admin reads or changes.</summary>
+    public static async ValueTask<object?> FindStoredByClientIdAsync(
+        this IOpenIddictApplicationManager applications, string clientId, CancellationToken cancellationToken) =>
+        applications is ClientApplicationManager manager
+            ? await manager.FindByClientIdUncachedAsync(clientId, cancellationToken)
+            : await applications.FindByClientIdAsync(clientId, cancellationToken);
+}

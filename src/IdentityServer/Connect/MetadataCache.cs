@@ -1,0 +1,61 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// Client and scope registrations kept in memory: every token request reads them, and they change only through the
+/// admin API. A change made on this instance forgets every entry at once (<see cref="Clear"/>); another instance on
+/// the same database sees it within <see cref="ConnectOptions.MetadataCacheDuration"/>. Only what was found is kept,
+/// so a client or scope registered on another instance works there at once.
+/// </summary>
+public sealed class MetadataCache<TValue>(IOptions<ConnectOptions> options, TimeProvider time) where TValue : class
+{
+    // A bound on memory for requests naming many different scope sets; hitting it only costs a re-read.
+    private const int MaxEntries = 4096;
+
+    private readonly ConcurrentDictionary<string, (TValue Value, DateTimeOffset ExpiresAt)> entries = new(StringComparer.Ordinal);
+    private readonly TimeSpan lifetime = options.Value.MetadataCacheDuration;
+    private long version;
+
+    /// <summary>Read before loading from the database and passed to <see cref="Set"/>.</summary>
+    public long Version => Interlocked.Read(ref version);
+
+    public bool TryGet(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TValue? value)
+    {
+        if (entries.TryGetValue(key, out var entry) && entry.ExpiresAt > time.GetUtcNow())
+        {
+            value = entry.Value;
+            return true;
+        }
+
+        value = null;
+        return false;
+    }
+
+    /// <summary>Keeps what was read under <paramref name="readAtVersion"/>, unless a change landed meanwhile.</summary>
+    public void Set(string key, TValue value, long readAtVersion)
+    {
+        if (lifetime <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        if (entries.Count >= MaxEntries)
+        {
+            entries.Clear();
+        }
+
+        entries[key] = (value, time.GetUtcNow() + lifetime);
+        if (Version != readAtVersion)
+        {
+            entries.TryRemove(key, out _);
+        }
+    }
+
+    public void Clear()
+    {
+        Interlocked.Increment(ref version);
+        entries.Clear();
+    }
+}
