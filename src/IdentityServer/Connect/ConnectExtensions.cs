@@ -57,9 +57,9 @@ public static class ConnectExtensions
                 server.RemoveEventHandler(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor);
                 server.AddEventHandler(RedeemTokenOnce.Descriptor);
 
-                // A client's own access tokens need no database row; see StatelessClientAccessTokens.
-                server.AddEventHandler(StatelessClientAccessTokens.Descriptor);
-                server.AddEventHandler(StatelessClientAccessTokens.RequireExistingClient.Descriptor);
+                // Identity tokens and a client's own access tokens need no database row; see TokenStoragePolicy.
+                server.AddEventHandler(TokenStoragePolicy.Descriptor);
+                server.AddEventHandler(TokenStoragePolicy.RequireExistingClient.Descriptor);
 
                 server.UseAspNetCore()
                     .EnableAuthorizationEndpointPassthrough()

@@ -22,7 +22,7 @@ public static class PersistenceExtensions
             case DatabaseProvider.Sqlite:
                 var sqlite = PrepareSqlite(connectionString);
                 builder.Services.AddDbContext<ApplicationDbContext, SqliteApplicationDbContext>((services, db) =>
-                    Common(services, db.UseSqlite(sqlite)).AddInterceptors(SqliteGate), ServiceLifetime.Scoped, OptionsOnce);
+                    Common(services, db.UseSqlite(sqlite)).AddInterceptors(SqliteGate, SqliteSync), ServiceLifetime.Scoped, OptionsOnce);
                 break;
             case DatabaseProvider.PostgreSql:
                 builder.Services.AddDbContext<ApplicationDbContext, PostgreSqlApplicationDbContext>((services, db) =>
@@ -53,6 +53,7 @@ public static class PersistenceExtensions
             .AddInterceptors(services.GetRequiredService<SlowQueryLogger>());
 
     private static readonly SqliteWriteGate SqliteGate = new();
+    private static readonly SqliteDurability SqliteSync = new();
 
     // The options are built once, not again for every request's DbContext (that showed at 2% of a token request).
     private const ServiceLifetime OptionsOnce = ServiceLifetime.Singleton;

@@ -91,7 +91,7 @@ public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factor
     [Fact]
     public async Task Revoking_a_clients_own_access_token_is_refused_as_unsupported_and_it_expires_on_its_own()
     {
-        // client_credentials tokens carry no database row (see StatelessClientAccessTokens); RFC 7009 lets a server
+        // client_credentials tokens carry no database row (see TokenStoragePolicy); RFC 7009 lets a server
         // refuse to revoke a token type it cannot revoke, and say so.
         await tokens.RegisterScopeAsync("unrevocable-api", "unrevocable-resource");
         var secret = await tokens.RegisterClientAsync(new { clientId = "unrevocable-worker", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = new[] { "unrevocable-api" } });

@@ -6,19 +6,20 @@ using static OpenIddict.Server.OpenIddictServerEvents;
 namespace IdentityServer.Connect;
 
 /// <summary>
-/// Access tokens a client gets for itself (client_credentials) are not written to the token table. They are
-/// self-contained JWTs: introspection still answers for them from the signature and expiry, and resource APIs
-/// never asked us anyway. Writing a row per token was the largest database cost of the grant (an INSERT, plus the
-/// lookups that link it to its client). The price: such a token cannot be revoked before it expires (minutes);
-/// revoking one is refused as an unsupported token type, as RFC 7009 allows.
-/// Deleting the client still ends its tokens: <see cref="RequireExistingClient"/> refuses a row-less token whose
-/// client is gone. Tokens carrying the admin scope keep their row, so the admin API checks them as before.
+/// Which tokens get a row in the token table. Rows make revocation, single use and chain revocation work, and cost an
+/// INSERT (behind SQLite's single writer) per token. Two kinds of token need none:
+/// - identity tokens: nothing ever redeems or revokes them; an id_token_hint at end session is checked by signature.
+/// - access tokens a client gets for itself (client_credentials): self-contained JWTs that introspection answers for
+///   from signature and expiry, and <see cref="RequireExistingClient"/> refuses once their client is deleted. They
+///   cannot be revoked one by one before they expire (minutes); revoking one is refused as an unsupported token type,
+///   as RFC 7009 allows. Tokens carrying the admin scope keep their row, so the admin API checks them as before.
+/// Refresh tokens, authorization codes and users' access tokens are always stored.
 /// </summary>
-internal sealed class StatelessClientAccessTokens : IOpenIddictServerHandler<GenerateTokenContext>
+internal sealed class TokenStoragePolicy : IOpenIddictServerHandler<GenerateTokenContext>
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
         OpenIddictServerHandlerDescriptor.CreateBuilder<GenerateTokenContext>()
-            .UseSingletonHandler<StatelessClientAccessTokens>()
+            .UseSingletonHandler<TokenStoragePolicy>()
             // Between choosing the credentials and creating the entry.
             .SetOrder(OpenIddictServerHandlers.Protection.AttachSecurityCredentials.Descriptor.Order + 500)
             .SetType(OpenIddictServerHandlerType.Custom)
@@ -26,9 +27,10 @@ internal sealed class StatelessClientAccessTokens : IOpenIddictServerHandler<Gen
 
     public ValueTask HandleAsync(GenerateTokenContext context)
     {
-        if (context.TokenType is TokenTypeIdentifiers.AccessToken or TokenTypeHints.AccessToken
-            && context.Request is { } request && request.IsClientCredentialsGrantType()
-            && !context.Principal.HasScope(StandardScopes.Admin))
+        if (context.TokenType is TokenTypeIdentifiers.IdentityToken
+            || (context.TokenType is TokenTypeIdentifiers.AccessToken or TokenTypeHints.AccessToken
+                && context.Request is { } request && request.IsClientCredentialsGrantType()
+                && !context.Principal.HasScope(StandardScopes.Admin)))
         {
             context.CreateTokenEntry = false;
             context.PersistTokenPayload = false;

@@ -1,0 +1,47 @@
+using System.Net;
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Persistence;
+
+/// <summary>
+/// How many database commands the hot grants cost once the client and its scopes are in memory: each command is CPU
+/// and latency on every request, and a count that grows with the data would be an N+1.
+/// </summary>
+public sealed class RoundTripTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    [Fact]
+    public async Task A_refresh_reads_the_token_and_the_user_and_writes_the_redemption_and_two_new_tokens()
+    {
+        var client = await tokens.RegisterCodeClientAsync("round-trips-refresh");
+        await tokens.RegisterUserAsync("rtrip", "rtrip-password-1", null, "reader", "writer");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "rtrip", "rtrip-password-1");
+        var warm = await tokens.RefreshAsync(client, first.Token("refresh_token"));
+        Assert.Equal(HttpStatusCode.OK, warm.Status);
+
+        using var counter = new DatabaseCommandCounter(factory);
+        var commands = await counter.RecordAsync(async () =>
+            Assert.Equal(HttpStatusCode.OK, (await tokens.RefreshAsync(client, warm.Body.Token("refresh_token"))).Status));
+
+        // The refresh token with its client and authorization (one joined query), the user, the user's roles; marking
+        // the old token redeemed; the new access and refresh tokens (the id token is not stored).
+        var shape = commands.Select(c => c.Split(' ', 2)[0]).ToList();
+        Assert.True(
+            shape.SequenceEqual(["SELECT", "SELECT", "SELECT", "UPDATE", "INSERT", "INSERT"]),
+            $"{commands.Count} commands:\n{string.Join("\n----\n", commands)}");
+    }
+
+    [Fact]
+    public async Task A_client_credentials_request_of_a_known_client_needs_no_database_command()
+    {
+        await tokens.RegisterScopeAsync("round-trips-api", "round-trips-resource");
+        var secret = await tokens.RegisterClientAsync(new { clientId = "round-trips-worker", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = new[] { "round-trips-api" } });
+        await tokens.ClientCredentialsTokenAsync("round-trips-worker", secret!, "round-trips-api");
+
+        using var counter = new DatabaseCommandCounter(factory);
+        var commands = await counter.RecordAsync(() => tokens.ClientCredentialsTokenAsync("round-trips-worker", secret!, "round-trips-api"));
+
+        Assert.True(commands.Count == 0, string.Join("\n----\n", commands));
+    }
+}
