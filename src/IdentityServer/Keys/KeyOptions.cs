@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using IdentityServer.Connect;
+using Microsoft.Extensions.Options;
 
 namespace IdentityServer.Keys;
 
@@ -17,7 +19,10 @@ public sealed class KeyOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:10:00", "365.00:00:00")]
     public TimeSpan PublishAhead { get; set; } = TimeSpan.FromDays(2);
 
-    /// <summary>How long a key stays published after it stops signing: longer than any token it signed lives.</summary>
+    /// <summary>
+    /// How long a key stays published (and validating) after it stops signing: at least as long as any token it
+    /// protected lives, which for the symmetric keys means the refresh token lifetime (checked at start).
+    /// </summary>
     [Range(typeof(TimeSpan), "01:00:00", "3650.00:00:00")]
     public TimeSpan RetentionAfterExpiry { get; set; } = TimeSpan.FromDays(30);
 
@@ -41,5 +46,30 @@ public sealed class KeyOptions : IValidatableObject
                 "Keys:RefreshInterval must be shorter than Keys:PublishAhead, or an instance could sign with a key others have not published yet.",
                 [nameof(RefreshInterval)]);
         }
+    }
+}
+
+/// <summary>
+/// A key must validate every token it protected until that token expires: a refresh token issued just before its key
+/// stopped signing lives IdentityServer:RefreshTokenLifetime longer, and would otherwise be refused before it expires.
+/// </summary>
+internal sealed class KeysOutliveTokens(IOptions<ConnectOptions> connect) : IValidateOptions<KeyOptions>
+{
+    public ValidateOptionsResult Validate(string? name, KeyOptions options)
+    {
+        var tokens = connect.Value;
+        var (setting, longest) = new (string Setting, TimeSpan Lifetime)[]
+        {
+            ("IdentityServer:RefreshTokenLifetime", tokens.RefreshTokenLifetime),
+            ("IdentityServer:AccessTokenLifetime", tokens.AccessTokenLifetime),
+            ("IdentityServer:IdentityTokenLifetime", tokens.IdentityTokenLifetime),
+            ("IdentityServer:AuthorizationCodeLifetime", tokens.AuthorizationCodeLifetime),
+        }.MaxBy(lifetime => lifetime.Lifetime);
+
+        return options.RetentionAfterExpiry >= longest
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(
+                $"Keys:RetentionAfterExpiry ({options.RetentionAfterExpiry}) must be at least {setting} ({longest}), " +
+                "or tokens issued just before a key rotation would be refused before they expire.");
     }
 }

@@ -4,8 +4,9 @@ using Microsoft.IdentityModel.Tokens;
 namespace IdentityServer.Keys;
 
 /// <summary>
-/// The keys loaded from the database, in memory for the token pipeline. The signing key that is active now
-/// comes first; keys that are not yet active or have stopped signing follow, so they stay in the JWKS.
+/// The keys loaded from the database, in memory for the token pipeline. Of each use, the key that is active now
+/// comes first; keys that are not yet active or have stopped signing follow, so they still validate (and the RSA
+/// signing keys stay in the JWKS).
 /// </summary>
 public sealed class KeyRing
 {
@@ -13,11 +14,16 @@ public sealed class KeyRing
 
     public bool IsLoaded => current is not null;
 
+    /// <summary>Every key a token may be signed with: the RSA keys, then the HMAC keys.</summary>
     public IReadOnlyList<SigningCredentials> SigningCredentials =>
         (current ?? throw NotLoaded()).Signing;
 
+    /// <summary>Every key a token may be encrypted with: the AES key-wrap keys, then RSA keys of earlier versions.</summary>
     public IReadOnlyList<EncryptingCredentials> EncryptionCredentials =>
         (current ?? throw NotLoaded()).Encryption;
+
+    /// <summary>The keys new tokens are protected with, all from one load, so a rotation never mixes generations.</summary>
+    public ActiveKeys Active => (current ?? throw NotLoaded()).Active;
 
     internal void Load(IEnumerable<SigningKey> keys, DateTimeOffset now)
     {
@@ -28,13 +34,22 @@ public sealed class KeyRing
             .ThenBy(k => k.Id, StringComparer.Ordinal)
             .ToList();
 
+        List<SigningCredentials> rsaSigning = [.. ordered.Where(k => k.Use == KeyUses.Signing)
+            .Select(k => new SigningCredentials(ToRsaKey(k), SecurityAlgorithms.RsaSha256))];
+        List<SigningCredentials> hmacSigning = [.. ordered.Where(k => k.Use == KeyUses.HmacSigning)
+            .Select(k => new SigningCredentials(ToSymmetricKey(k), SecurityAlgorithms.HmacSha256))];
+        List<EncryptingCredentials> keyWrap = [.. ordered.Where(k => k.Use == KeyUses.KeyWrap)
+            .Select(k => new EncryptingCredentials(ToSymmetricKey(k), SecurityAlgorithms.Aes256KW, SecurityAlgorithms.Aes256CbcHmacSha512))];
+        List<EncryptingCredentials> rsaEncryption = [.. ordered.Where(k => k.Use == KeyUses.Encryption)
+            .Select(k => new EncryptingCredentials(ToRsaKey(k), SecurityAlgorithms.RsaOAEP, SecurityAlgorithms.Aes256CbcHmacSha512))];
+
         current = new Snapshot(
-            ordered.Where(k => k.Use == KeyUses.Signing)
-                .Select(k => new SigningCredentials(ToSecurityKey(k), SecurityAlgorithms.RsaSha256))
-                .ToList(),
-            ordered.Where(k => k.Use == KeyUses.Encryption)
-                .Select(k => new EncryptingCredentials(ToSecurityKey(k), SecurityAlgorithms.RsaOAEP, SecurityAlgorithms.Aes256CbcHmacSha512))
-                .ToList());
+            [.. rsaSigning, .. hmacSigning],
+            [.. keyWrap, .. rsaEncryption],
+            new ActiveKeys(
+                rsaSigning.FirstOrDefault() ?? throw Missing(KeyUses.Signing),
+                hmacSigning.FirstOrDefault() ?? throw Missing(KeyUses.HmacSigning),
+                keyWrap.FirstOrDefault() ?? throw Missing(KeyUses.KeyWrap)));
     }
 
     /// <summary>
@@ -48,23 +63,51 @@ public sealed class KeyRing
     // successor published ahead starts signing at most this much early.
     private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
 
-    private static RsaSecurityKey ToSecurityKey(SigningKey key)
+    private static RsaSecurityKey ToRsaKey(SigningKey key)
     {
         var rsa = RSA.Create();
         rsa.ImportPkcs8PrivateKey(Convert.FromBase64String(key.PrivateKey), out _);
         return new RsaSecurityKey(rsa) { KeyId = key.Id };
     }
 
+    private static SymmetricSecurityKey ToSymmetricKey(SigningKey key) =>
+        new(Convert.FromBase64String(key.PrivateKey)) { KeyId = key.Id };
+
     private static InvalidOperationException NotLoaded() =>
         new("The key ring is read from the database at start-up; it was used before that finished.");
 
-    private sealed record Snapshot(IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption);
+    private static InvalidOperationException Missing(string use) =>
+        new($"The key store loaded no '{use}' key; it creates one of each use before loading.");
+
+    private sealed record Snapshot(
+        IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption, ActiveKeys Active);
 }
+
+/// <param name="PublicSigning">RSA, for the tokens others validate from the JWKS: access and ID tokens.</param>
+/// <param name="InternalSigning">HMAC-SHA256, for the tokens only this server reads (codes, refresh tokens...).</param>
+/// <param name="InternalEncryption">AES key wrap, for those same tokens.</param>
+public sealed record ActiveKeys(
+    SigningCredentials PublicSigning, SigningCredentials InternalSigning, EncryptingCredentials InternalEncryption);
 
 public static class KeyUses
 {
+    /// <summary>RSA, RS256: access and ID tokens; published in the JWKS.</summary>
     public const string Signing = "sig";
+
+    /// <summary>
+    /// RSA-OAEP: what encrypted refresh tokens and codes before the symmetric keys. No longer created; the ones in the
+    /// database still decrypt the tokens they protected until they retire.
+    /// </summary>
     public const string Encryption = "enc";
 
-    public static readonly IReadOnlyList<string> All = [Signing, Encryption];
+    /// <summary>A 256-bit secret, HS256: signs the tokens only this server reads. Never published.</summary>
+    public const string HmacSigning = "hmac";
+
+    /// <summary>A 256-bit secret, A256KW: encrypts the tokens only this server reads. Never published.</summary>
+    public const string KeyWrap = "aeskw";
+
+    /// <summary>The uses the key store keeps a current key (and a successor published ahead) for.</summary>
+    public static readonly IReadOnlyList<string> Rotated = [Signing, HmacSigning, KeyWrap];
+
+    public static bool IsSymmetric(string use) => use is HmacSigning or KeyWrap;
 }

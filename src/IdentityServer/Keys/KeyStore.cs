@@ -6,8 +6,8 @@ using Microsoft.Extensions.Options;
 namespace IdentityServer.Keys;
 
 /// <summary>
-/// Keeps the key table in shape and loads it: a key that signs now, the next one published ahead of its turn,
-/// and retired keys kept until every token they signed has expired.
+/// Keeps the key table in shape and loads it: of each rotated use, a key that signs (or encrypts) now, the next one
+/// published ahead of its turn, and retired keys kept until every token they protected has expired.
 /// </summary>
 internal sealed partial class KeyStore(
     ApplicationDbContext db,
@@ -45,11 +45,11 @@ internal sealed partial class KeyStore(
         db.SigningKeys.AsNoTracking().Where(k => k.RetiresAt > now).ToListAsync(cancellationToken);
 
     private bool NeedsNewKeys(List<SigningKey> keys, DateTimeOffset now) =>
-        KeyUses.All.Any(use => Current(keys, use, now) is not { } current || NeedsSuccessor(keys, current, now));
+        KeyUses.Rotated.Any(use => Current(keys, use, now) is not { } current || NeedsSuccessor(keys, current, now));
 
     private void AddMissingKeys(List<SigningKey> keys, DateTimeOffset now)
     {
-        foreach (var use in KeyUses.All)
+        foreach (var use in KeyUses.Rotated)
         {
             var current = Current(keys, use, now);
             if (current is null)
@@ -93,14 +93,21 @@ internal sealed partial class KeyStore(
     private SigningKey Create(string use, DateTimeOffset activatesAt)
     {
         var settings = options.Value;
-        using var rsa = RSA.Create(settings.RsaKeySize);
         var expires = activatesAt + settings.KeyLifetime;
         var key = new SigningKey
         {
             Id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)),
             Use = use,
-            Algorithm = use == KeyUses.Signing ? "RS256" : "RSA-OAEP",
-            PrivateKey = Convert.ToBase64String(rsa.ExportPkcs8PrivateKey()),
+            Algorithm = use switch
+            {
+                KeyUses.Signing => "RS256",
+                KeyUses.HmacSigning => "HS256",
+                KeyUses.KeyWrap => "A256KW",
+                _ => throw new ArgumentOutOfRangeException(nameof(use), use, "Keys of this use are no longer created."),
+            },
+            PrivateKey = KeyUses.IsSymmetric(use)
+                ? Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))
+                : NewRsaKey(settings.RsaKeySize),
             CreatedAt = time.GetUtcNow(),
             ActivatesAt = activatesAt,
             ExpiresAt = expires,
@@ -109,6 +116,12 @@ internal sealed partial class KeyStore(
         db.SigningKeys.Add(key);
         LogKeyCreated(logger, key.Id, use, activatesAt);
         return key;
+    }
+
+    private static string NewRsaKey(int size)
+    {
+        using var rsa = RSA.Create(size);
+        return Convert.ToBase64String(rsa.ExportPkcs8PrivateKey());
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created {Use} key {KeyId}, active from {ActivatesAt}.")]

@@ -9,6 +9,7 @@ public static class KeysExtensions
     public static IHostApplicationBuilder AddSigningKeys(this IHostApplicationBuilder builder)
     {
         builder.AddValidatedOptions<KeyOptions>(KeyOptions.SectionName);
+        builder.Services.AddSingleton<IValidateOptions<KeyOptions>, KeysOutliveTokens>();
 
         builder.Services.AddSingleton<KeyRing>();
         builder.Services.AddScoped<KeyStore>();
@@ -16,6 +17,8 @@ public static class KeysExtensions
         builder.Services.AddSingleton<KeyRotation>();
         builder.Services.AddHostedService(services => services.GetRequiredService<KeyRotation>());
         builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerKeys>();
+        // RSA for access and ID tokens, symmetric keys for every token only this server reads.
+        builder.Services.AddOpenIddict().AddServer(server => server.AddEventHandler(ChooseTokenKeys.Descriptor));
         return builder;
     }
 
@@ -27,6 +30,11 @@ public static class KeysExtensions
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Every key of the ring validates: earlier keys keep accepting the tokens they protected until they retire, and
+    /// the RSA encryption keys of earlier versions still decrypt their refresh tokens. OpenIddict publishes only the
+    /// asymmetric signing keys in the JWKS.
+    /// </summary>
     private sealed class ConfigureServerKeys(KeyRing ring) : IConfigureOptions<OpenIddictServerOptions>
     {
         public void Configure(OpenIddictServerOptions options)

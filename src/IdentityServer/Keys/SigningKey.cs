@@ -1,16 +1,19 @@
 namespace IdentityServer.Keys;
 
-/// <summary>An RSA key the server signs or encrypts tokens with, shared by every instance through the database.</summary>
+/// <summary>
+/// A key the server signs or encrypts tokens with, shared by every instance through the database: RSA for the tokens
+/// others validate, a 256-bit secret for the tokens only this server reads.
+/// </summary>
 public sealed class SigningKey
 {
     public required string Id { get; set; }
 
-    /// <summary><c>sig</c> or <c>enc</c>, as in a JWK's <c>use</c>.</summary>
+    /// <summary>One of <see cref="KeyUses"/>: <c>sig</c> and <c>enc</c> as in a JWK's <c>use</c>, <c>hmac</c>, <c>aeskw</c>.</summary>
     public required string Use { get; set; }
 
     public required string Algorithm { get; set; }
 
-    /// <summary>PKCS#8 DER, base64.</summary>
+    /// <summary>RSA keys: PKCS#8 DER, base64. Symmetric keys: the 32 raw bytes, base64.</summary>
     public required string PrivateKey { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }

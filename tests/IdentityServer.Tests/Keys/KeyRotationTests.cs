@@ -1,12 +1,18 @@
+using System.Net;
 using System.Text.Json;
 using IdentityServer.Keys;
+using IdentityServer.Persistence;
 using IdentityServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace IdentityServer.Tests.Keys;
 
-/// <summary>Keys that sign for one day, published two hours ahead, kept one day after they stop signing.</summary>
+/// <summary>
+/// Keys that sign for one day, published two hours ahead, kept one day after they stop signing; refresh tokens live
+/// one day, no longer than the keys that protect them are kept.
+/// </summary>
 public sealed class ShortLivedKeysFactory : IdentityServerFactory
 {
     public ShortLivedKeysFactory()
@@ -15,6 +21,7 @@ public sealed class ShortLivedKeysFactory : IdentityServerFactory
         With("Keys:PublishAhead", "02:00:00");
         With("Keys:RetentionAfterExpiry", "1.00:00:00");
         With("Keys:RefreshInterval", "00:10:00");
+        With("IdentityServer:RefreshTokenLifetime", "1.00:00:00");
     }
 }
 
@@ -64,5 +71,46 @@ public sealed class KeyRotationTests(ShortLivedKeysFactory factory) : IClassFixt
         factory.Time.Advance(TimeSpan.FromDays(1) + TimeSpan.FromHours(1));
         await RotateAsync();
         Assert.DoesNotContain(first, await PublishedKeyIdsAsync());
+    }
+}
+
+public sealed class SymmetricKeyRotationTests(ShortLivedKeysFactory factory) : IClassFixture<ShortLivedKeysFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    private Task RotateAsync() => factory.Services.GetRequiredService<KeyRotation>().RefreshAsync(CancellationToken.None);
+
+    private async Task<SigningKey> ActiveKeyWrapKeyAsync()
+    {
+        await using var scope = factory.Services.CreateAsyncScope();
+        var now = factory.Time.GetUtcNow();
+        var keys = await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().SigningKeys.AsNoTracking()
+            .Where(k => k.Use == KeyUses.KeyWrap).ToListAsync();
+        return keys.Single(k => k.ActivatesAt <= now && k.ExpiresAt > now);
+    }
+
+    [Fact]
+    public async Task A_refresh_token_issued_before_a_key_rotation_still_refreshes_after_it()
+    {
+        var client = await tokens.RegisterCodeClientAsync("rotation-refresh");
+        var userId = await tokens.RegisterUserAsync("rowan", "rowan-password-1");
+        var first = await ActiveKeyWrapKeyAsync();
+
+        // An hour before the symmetric keys rotate: the successors are published, the current ones still protect.
+        factory.Time.Advance(first.ExpiresAt - factory.Time.GetUtcNow() - TimeSpan.FromHours(1));
+        await RotateAsync();
+        var before = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "rowan", "rowan-password-1");
+        Assert.Equal(first.Id, new JsonWebToken(before.Token("refresh_token")).Kid);
+
+        factory.Time.Advance(TimeSpan.FromHours(1) + TimeSpan.FromMinutes(2));
+        await RotateAsync();
+        var (status, after) = await tokens.RefreshAsync(client, before.Token("refresh_token"));
+
+        Assert.True(status == HttpStatusCode.OK, $"refresh after the rotation failed: {status} {after}");
+        var second = await ActiveKeyWrapKeyAsync();
+        Assert.NotEqual(first.Id, second.Id);
+        Assert.Equal(second.Id, new JsonWebToken(after.Token("refresh_token")).Kid);
+        Assert.Equal(userId, (await tokens.ValidateAccessTokenAsync(after.Token("access_token"))).Subject);
+        Assert.Equal(HttpStatusCode.OK, (await tokens.RefreshAsync(client, after.Token("refresh_token"))).Status);
     }
 }
