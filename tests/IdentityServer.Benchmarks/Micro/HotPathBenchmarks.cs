@@ -56,6 +56,74 @@ public class TokenSigningBenchmarks
     public async Task<bool> ValidateAccessToken() => (await handler.ValidateTokenAsync(token, validation)).IsValid;
 }
 
+/// <summary>
+/// Protecting a refresh token (signed, then encrypted as a JWE) and opening it again: with RSA keys (RS256 inside,
+/// RSA-OAEP outside, as before) and with the symmetric keys the server now uses for tokens only it reads (HS256
+/// inside, A256KW outside). A refresh does one open and one protect.
+/// </summary>
+[MemoryDiagnoser]
+public class RefreshTokenProtectionBenchmarks
+{
+    private readonly JsonWebTokenHandler handler = new() { SetDefaultTimesOnTokenCreation = false };
+    private (SigningCredentials Signing, EncryptingCredentials Encrypting, TokenValidationParameters Validation) rsa;
+    private (SigningCredentials Signing, EncryptingCredentials Encrypting, TokenValidationParameters Validation) symmetric;
+    private string rsaToken = "";
+    private string symmetricToken = "";
+
+    [GlobalSetup]
+    public void SetUp()
+    {
+        var rsaSigning = new RsaSecurityKey(RSA.Create(2048)) { KeyId = "sig" };
+        var rsaEncrypting = new RsaSecurityKey(RSA.Create(2048)) { KeyId = "enc" };
+        rsa = (new SigningCredentials(rsaSigning, SecurityAlgorithms.RsaSha256),
+            new EncryptingCredentials(rsaEncrypting, SecurityAlgorithms.RsaOAEP, SecurityAlgorithms.Aes256CbcHmacSha512),
+            Validation(rsaSigning, rsaEncrypting));
+
+        var hmac = new SymmetricSecurityKey(RandomNumberGenerator.GetBytes(32)) { KeyId = "hmac" };
+        var aes = new SymmetricSecurityKey(RandomNumberGenerator.GetBytes(32)) { KeyId = "aeskw" };
+        symmetric = (new SigningCredentials(hmac, SecurityAlgorithms.HmacSha256),
+            new EncryptingCredentials(aes, SecurityAlgorithms.Aes256KW, SecurityAlgorithms.Aes256CbcHmacSha512),
+            Validation(hmac, aes));
+
+        rsaToken = Protect(rsa.Signing, rsa.Encrypting);
+        symmetricToken = Protect(symmetric.Signing, symmetric.Encrypting);
+    }
+
+    [Benchmark(Baseline = true)]
+    public string ProtectWithRsa() => Protect(rsa.Signing, rsa.Encrypting);
+
+    [Benchmark]
+    public string ProtectWithSymmetricKeys() => Protect(symmetric.Signing, symmetric.Encrypting);
+
+    [Benchmark]
+    public async Task<bool> OpenWithRsa() => (await handler.ValidateTokenAsync(rsaToken, rsa.Validation)).IsValid;
+
+    [Benchmark]
+    public async Task<bool> OpenWithSymmetricKeys() => (await handler.ValidateTokenAsync(symmetricToken, symmetric.Validation)).IsValid;
+
+    private string Protect(SigningCredentials signing, EncryptingCredentials encrypting)
+    {
+        var now = DateTime.UtcNow;
+        return handler.CreateToken(new SecurityTokenDescriptor
+        {
+            TokenType = "oi_reft+jwt",
+            Issuer = "http://127.0.0.1",
+            IssuedAt = now,
+            Expires = now.AddDays(14),
+            Subject = new ClaimsIdentity([new Claim("sub", "bench-user"), new Claim("oi_au_id", Guid.NewGuid().ToString()),
+                new Claim("oi_tkn_id", Guid.NewGuid().ToString()), new Claim("oi_scp", "openid"), new Claim("oi_scp", "offline_access")]),
+            SigningCredentials = signing,
+            EncryptingCredentials = encrypting,
+        });
+    }
+
+    private static TokenValidationParameters Validation(SecurityKey signing, SecurityKey encrypting) => new()
+    {
+        IssuerSigningKey = signing, TokenDecryptionKey = encrypting, ValidIssuer = "http://127.0.0.1",
+        ValidateAudience = false, ValidateLifetime = false, ValidTypes = ["oi_reft+jwt"],
+    };
+}
+
 /// <summary>Client authentication: verifying a presented client secret against each stored format.</summary>
 [MemoryDiagnoser]
 public class ClientSecretBenchmarks
