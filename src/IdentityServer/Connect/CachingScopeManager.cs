@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Core;
@@ -40,15 +41,18 @@ public sealed class CachingScopeManager(
             yield break;
         }
 
+        // Straight from the database, past OpenIddict's per-request cache and EF Core's tracked entities, either of
+        // which could still hold what an admin changed a moment ago and would be kept here for minutes.
         var version = scopeCache.Version;
-        await foreach (var scope in base.FindByNamesAsync([.. missing], cancellationToken))
+        await foreach (var scope in Store.ListAsync(
+            static (scopes, names) => scopes.AsNoTracking().Where(scope => names.Contains(scope.Name!)),
+            missing, cancellationToken))
         {
-            if (scope.Name is not null)
+            if (scope.Name is not null && missing.Contains(scope.Name, StringComparer.Ordinal))
             {
-                scopeCache.Set(scope.Name, Copy(scope), version);
+                scopeCache.Set(scope.Name, scope, version);
+                yield return Copy(scope);
             }
-
-            yield return scope;
         }
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Core;
@@ -19,22 +20,27 @@ public sealed class ClientApplicationManager(
     IOpenIddictApplicationStore<OpenIddictEntityFrameworkCoreApplication> store)
     : OpenIddictApplicationManager<OpenIddictEntityFrameworkCoreApplication>(cache, logger, options, store)
 {
+    /// <summary>A detached copy of the client, from memory when it is there: read it, never update it.</summary>
     public override async ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindByClientIdAsync(
         string identifier, CancellationToken cancellationToken = default)
     {
-        if (clientCache.TryGet(identifier, out var cached))
+        if (!clientCache.TryGet(identifier, out var cached))
         {
-            return Copy(cached);
+            // Straight from the database, past OpenIddict's per-request cache and EF Core's tracked entities, either
+            // of which could still hold what an admin changed a moment ago and would be kept here for minutes.
+            var version = clientCache.Version;
+            cached = await Store.GetAsync(
+                static (applications, id) => applications.AsNoTracking().Where(application => application.ClientId == id),
+                identifier, cancellationToken);
+            if (cached is null || !string.Equals(cached.ClientId, identifier, StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            clientCache.Set(identifier, cached, version);
         }
 
-        var version = clientCache.Version;
-        var application = await base.FindByClientIdAsync(identifier, cancellationToken);
-        if (application is not null)
-        {
-            clientCache.Set(identifier, Copy(application), version);
-        }
-
-        return application;
+        return Copy(cached);
     }
 
     public ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindByClientIdUncachedAsync(

@@ -61,15 +61,18 @@ public sealed class DatabaseCommandCounter : IObserver<DiagnosticListener>, IObs
         }
     }
 
+    // Npgsql hides the password from DbConnection.ConnectionString, so the file (SQLite) or database (PostgreSQL)
+    // name, unique per test server, is what is compared.
     private bool IsOurs(DbCommand command) =>
         command.Connection?.ConnectionString is { } used
-        && (used == connectionString || DataSource(used) == DataSource(connectionString));
+        && (used == connectionString || (DataSource(used) is { } source && source == DataSource(connectionString)));
 
-    private static string DataSource(string connection) =>
+    private static string? DataSource(string connection) =>
         new DbConnectionStringBuilder { ConnectionString = connection } is var builder
         && (builder.TryGetValue("Data Source", out var source) || builder.TryGetValue("Database", out source))
-            ? Path.GetFileName(source?.ToString() ?? "")
-            : "";
+        && Path.GetFileName(source?.ToString()) is { Length: > 0 } name
+            ? name
+            : null;
 
     public void OnCompleted()
     {

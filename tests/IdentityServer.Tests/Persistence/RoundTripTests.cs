@@ -37,11 +37,14 @@ public sealed class RoundTripTests(IdentityServerFactory factory) : IClassFixtur
     {
         await tokens.RegisterScopeAsync("round-trips-api", "round-trips-resource");
         var secret = await tokens.RegisterClientAsync(new { clientId = "round-trips-worker", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = new[] { "round-trips-api" } });
-        await tokens.ClientCredentialsTokenAsync("round-trips-worker", secret!, "round-trips-api");
-
         using var counter = new DatabaseCommandCounter(factory);
-        var commands = await counter.RecordAsync(() => tokens.ClientCredentialsTokenAsync("round-trips-worker", secret!, "round-trips-api"));
 
-        Assert.True(commands.Count == 0, string.Join("\n----\n", commands));
+        // The first request reads the client and the scope (and shows the counter sees this server's commands)...
+        var cold = await counter.RecordAsync(() => tokens.ClientCredentialsTokenAsync("round-trips-worker", secret!, "round-trips-api"));
+        Assert.NotEmpty(cold);
+
+        // ...the next finds both in memory and writes no token row.
+        var warm = await counter.RecordAsync(() => tokens.ClientCredentialsTokenAsync("round-trips-worker", secret!, "round-trips-api"));
+        Assert.True(warm.Count == 0, string.Join("\n----\n", warm));
     }
 }
