@@ -28,7 +28,7 @@ internal sealed class TokenStoragePolicy : IOpenIddictServerHandler<GenerateToke
     public ValueTask HandleAsync(GenerateTokenContext context)
     {
         if (context.TokenType is TokenTypeIdentifiers.IdentityToken
-            || (context.TokenType is TokenTypeIdentifiers.AccessToken or TokenTypeHints.AccessToken
+            || (context.TokenType is TokenTypeIdentifiers.AccessToken
                 && context.Request is { } request && request.IsClientCredentialsGrantType()
                 && !context.Principal.HasScope(StandardScopes.Admin)))
         {
@@ -53,7 +53,7 @@ internal sealed class TokenStoragePolicy : IOpenIddictServerHandler<GenerateToke
         {
             if (context.Principal is not { } principal
                 || !string.IsNullOrEmpty(principal.GetTokenId())
-                || principal.GetTokenType() is not (TokenTypeIdentifiers.AccessToken or TokenTypeHints.AccessToken))
+                || principal.GetTokenType() is not TokenTypeIdentifiers.AccessToken)
             {
                 return;
             }
