@@ -9,11 +9,13 @@ namespace IdentityServer.Connect;
 /// <summary>
 /// OpenIddict's application manager with two changes for the token pipeline: clients are read by client_id from
 /// <see cref="MetadataCache{TValue}"/> (OpenIddict's own cache lives for one request), and client secrets are
-/// hashed as <see cref="ClientSecretHashing"/> describes. The admin API reads through
+/// hashed as <see cref="ClientSecretHashing"/> describes (a PBKDF2-hashed one, once verified, is remembered for a
+/// while by <see cref="VerifiedClientSecrets"/>). The admin API reads through
 /// <see cref="FindByClientIdUncachedAsync"/>, so what an admin sees and edits is always the stored row.
 /// </summary>
 public sealed class ClientApplicationManager(
     MetadataCache<OpenIddictEntityFrameworkCoreApplication> clientCache,
+    VerifiedClientSecrets verifiedSecrets,
     IOpenIddictApplicationCache<OpenIddictEntityFrameworkCoreApplication> cache,
     ILogger<OpenIddictApplicationManager<OpenIddictEntityFrameworkCoreApplication>> logger,
     IOptionsMonitor<OpenIddictCoreOptions> options,
@@ -71,10 +73,26 @@ public sealed class ClientApplicationManager(
             ? ValueTask.FromResult(ClientSecretHashing.HashSha256(secret))
             : base.ObfuscateClientSecretAsync(secret, cancellationToken);
 
-    protected override ValueTask<bool> ValidateClientSecretAsync(string secret, string comparand, CancellationToken cancellationToken = default) =>
-        comparand.StartsWith(ClientSecretHashing.Sha256Prefix, StringComparison.Ordinal)
-            ? ValueTask.FromResult(ClientSecretHashing.VerifySha256(secret, comparand))
-            : base.ValidateClientSecretAsync(secret, comparand, cancellationToken);
+    protected override async ValueTask<bool> ValidateClientSecretAsync(string secret, string comparand, CancellationToken cancellationToken = default)
+    {
+        if (comparand.StartsWith(ClientSecretHashing.Sha256Prefix, StringComparison.Ordinal))
+        {
+            return ClientSecretHashing.VerifySha256(secret, comparand);
+        }
+
+        if (verifiedSecrets.IsRemembered(comparand, secret))
+        {
+            return true;
+        }
+
+        if (!await base.ValidateClientSecretAsync(secret, comparand, cancellationToken))
+        {
+            return false;
+        }
+
+        verifiedSecrets.Remember(comparand, secret);
+        return true;
+    }
 
     // Each caller gets its own detached copy, so nothing one request does to an entity reaches another.
     private static OpenIddictEntityFrameworkCoreApplication Copy(OpenIddictEntityFrameworkCoreApplication application) => new()

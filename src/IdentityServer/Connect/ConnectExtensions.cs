@@ -14,6 +14,7 @@ public static class ConnectExtensions
 
         builder.Services.AddScoped<UserPrincipalFactory>();
         builder.Services.AddSingleton(typeof(MetadataCache<>));
+        builder.Services.AddSingleton<VerifiedClientSecrets>();
         builder.Services.AddCors();
         builder.Services.AddScoped<Microsoft.AspNetCore.Cors.Infrastructure.ICorsPolicyProvider, ClientCorsPolicyProvider>();
 

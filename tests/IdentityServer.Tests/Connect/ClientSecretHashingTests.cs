@@ -15,7 +15,7 @@ namespace IdentityServer.Tests.Connect;
 
 /// <summary>
 /// Generated (256-bit) client secrets are stored as one SHA-256 ("sha256:..."), human-chosen ones keep OpenIddict's
-/// PBKDF2, and hashes stored before the change keep working.
+/// PBKDF2 (remembered for a while once verified), and hashes stored before the change keep working.
 /// </summary>
 public sealed class ClientSecretHashingTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
 {
@@ -119,6 +119,39 @@ public sealed class ClientSecretHashingTests(IdentityServerFactory factory) : IC
 
         Assert.Equal(HttpStatusCode.OK, (await ClientCredentialsAsync(clientId, secret)).Status);
         Assert.Equal(HttpStatusCode.Unauthorized, (await ClientCredentialsAsync(clientId, "correct horse battery staplf")).Status);
+    }
+
+    [Fact]
+    public async Task A_human_chosen_secret_once_verified_is_remembered_and_a_wrong_one_never_is()
+    {
+        var clientId = Unique("remembered");
+        const string secret = "correct horse battery staple";
+        AssertStatus(await admin.PostAsync("/admin/clients", Worker(clientId, secret)), HttpStatusCode.Created);
+        var stored = await StoredSecretAsync(clientId);
+        var verified = factory.Services.GetRequiredService<VerifiedClientSecrets>();
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ClientCredentialsAsync(clientId, "correct horse battery staplf")).Status);
+        Assert.False(verified.IsRemembered(stored, "correct horse battery staplf"));
+
+        Assert.Equal(HttpStatusCode.OK, (await ClientCredentialsAsync(clientId, secret)).Status);
+        Assert.True(verified.IsRemembered(stored, secret));
+        Assert.Equal(HttpStatusCode.OK, (await ClientCredentialsAsync(clientId, secret)).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ClientCredentialsAsync(clientId, "correct horse battery staplf")).Status);
+    }
+
+    [Fact]
+    public async Task A_remembered_human_chosen_secret_stops_working_at_once_when_an_admin_rotates_it()
+    {
+        var clientId = Unique("remembered-rotated");
+        const string secret = "correct horse battery staple";
+        AssertStatus(await admin.PostAsync("/admin/clients", Worker(clientId, secret)), HttpStatusCode.Created);
+        Assert.Equal(HttpStatusCode.OK, (await ClientCredentialsAsync(clientId, secret)).Status);
+
+        var rotated = await admin.PostAsync($"/admin/clients/{clientId}/secret", new { });
+        AssertStatus(rotated, HttpStatusCode.OK);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await ClientCredentialsAsync(clientId, secret)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await ClientCredentialsAsync(clientId, rotated.Json.GetProperty("clientSecret").GetString()!)).Status);
     }
 
     [Fact]
