@@ -85,14 +85,13 @@ internal static class TokenEndpoint
             }
 
             // Every redemption re-reads the user: deleted, disabled, locked out or re-passworded users get nothing.
-            var user = await principals.FindActiveUserAsync(principal, signIn);
-            if (user is null)
+            if (await principals.FindActiveUserAsync(principal, signIn, cancellationToken) is not var (user, roles))
             {
                 return InvalidGrant("The user is no longer allowed to sign in.");
             }
 
             var identity = new ClaimsIdentity(principal.Claims, TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
-            await principals.RefreshUserClaimsAsync(identity, user);
+            await principals.RefreshUserClaimsAsync(identity, user, roles);
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 
