@@ -60,7 +60,7 @@ if (options.CompareWithOidcProvider)
 {
     try
     {
-        await using var theirs = await OidcProvider.StartAsync(http);
+        await using var theirs = await OidcProvider.StartAsync(http, options);
         oidcProviderVersion = theirs.Version;
         Console.WriteLine($"oidc-provider {theirs.Version} pid {theirs.Process.Pid} on {theirs.Process.BaseAddress}");
         await foreach (var result in theirs.RunAsync(options))

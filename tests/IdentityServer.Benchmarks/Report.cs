@@ -22,7 +22,7 @@ internal static class Report
         md.AppendLine(inv, $"- Load average at start: {LoadAverageAtStart}; at end: {ReadLoadAverage()} (1, 5, 15 min)");
         md.AppendLine(inv, $"- Runtime: {RuntimeInformation.FrameworkDescription}; server Release build, `ASPNETCORE_ENVIRONMENT=Production`, logging Warning, rate limits off");
         md.AppendLine(inv, $"- Settings: database {options.Provider}, {options.Connections} connections, {options.Warmup.TotalSeconds:0.#} s warm-up + {options.Duration.TotalSeconds:0.#} s measured per flow, BCrypt cost {options.BcryptCost}");
-        md.AppendLine(inv, $"- Comparison: {(oidcProviderVersion is null ? "not run" : "oidc-provider " + oidcProviderVersion + " (npm) on Node.js, in-memory adapter, RS256 JWT access tokens")}");
+        md.AppendLine(inv, $"- Comparison: {(oidcProviderVersion is null ? "not run" : "oidc-provider " + oidcProviderVersion + " (npm) on Node.js, in-memory adapter, client_secret_basic, RS256 JWT access tokens and ID tokens, refresh tokens rotated on every use")}");
         md.AppendLine("- The load generator runs on the same machine and takes CPU from the servers; \"per CPU-s\" divides by the server's own CPU time (utime+stime), so it is the fairer figure.");
         if (options.ServerEnvironment.Count > 0)
         {
@@ -44,6 +44,12 @@ internal static class Report
 
         md.AppendLine();
         md.AppendLine("Flows: `discovery` alternates the discovery document and the JWKS; `client_credentials` uses a generated (256-bit) secret, `client_credentials_pbkdf2` a human-chosen one; `introspection` and `userinfo` reuse one token per worker; `refresh_token` walks one rotating chain per worker; `login` is a whole authorization-code login from a fresh browser (GET authorize, login page, form post with anti-forgery token and cookies, back to authorize, code, token) and does one BCrypt verify.");
+        if (oidcProviderVersion is not null)
+        {
+            md.AppendLine();
+            md.AppendLine("oidc-provider runs the same load for `discovery`, `client_credentials`, `introspection`, `userinfo` and `refresh_token`, not `login`: it has no password store (a login there would measure whatever account code we wrote for it), and ours is bound by BCrypt and measured against the BCrypt ceiling instead. Its user tokens are minted per worker by its start script (a grant, and a refresh token as its authorization_code grant issues one) instead of by a login. Its introspection refuses JWTs (`unsupported_token_type`), so it introspects an opaque client_credentials token for the API (ours: our JWT client_credentials token); its userinfo takes only opaque access tokens without audience, so it gets one for `openid profile email` (ours: the JWT access token of the login); its refresh answers, like ours, with a new refresh token, an RS256 ID token and an RS256 JWT access token for the API.");
+        }
+
         var errorRows = results.Where(r => r.FirstError is not null).ToList();
         foreach (var r in errorRows)
         {
