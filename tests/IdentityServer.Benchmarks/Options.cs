@@ -46,8 +46,10 @@ internal sealed class Options
           --output <file.md>             where the markdown table goes (default benchmark-results.md)
           --flows a,b,c                  only these: discovery, client_credentials, client_credentials_pbkdf2,
                                          introspection, userinfo, refresh_token, login
-          --no-oidc-provider             skip the comparison with oidc-provider (npm), which runs discovery,
-                                         client_credentials, introspection, userinfo and refresh_token
+          --no-oidc-provider             skip the comparisons: oidc-provider (npm), which runs discovery,
+                                         client_credentials, introspection, userinfo and refresh_token, and the
+                                         floor (an ASP.NET Core endpoint doing only one RS256 signature per
+                                         client_credentials request)
           --server-dll <path>            IdentityServer.dll to run (default: the Release build in src/IdentityServer)
           --note "<text>"                a line for the report, e.g. "machine shared with other builds"
           --server-env KEY=VALUE         an extra environment variable for the server (repeatable), e.g. DOTNET_gcServer=0

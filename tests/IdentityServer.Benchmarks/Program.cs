@@ -14,6 +14,11 @@ if (args.Length > 0 && args[0] == "micro")
     return 0;
 }
 
+if (args.Length == 2 && args[0] == "floor-server")
+{
+    return await FloorServer.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
+}
+
 if (args.Contains("--help") || args.Contains("-h"))
 {
     Console.WriteLine(Options.Usage);
@@ -72,6 +77,14 @@ if (options.CompareWithOidcProvider)
     {
         Console.Error.WriteLine($"oidc-provider comparison skipped: {e.Message}");
     }
+}
+
+if (options.CompareWithOidcProvider && options.Runs("client_credentials"))
+{
+    await using var floor = await FloorServer.StartAsync(http);
+    Console.WriteLine($"floor (ASP.NET Core + one RS256 signature) pid {floor.Pid} on {floor.BaseAddress}");
+    results.Add(await LoadRunner.RunAsync("client_credentials", floor, options.Connections, options.Warmup, options.Duration,
+        (w, ct) => FloorServer.ClientCredentialsAsync(http, floor, ct)));
 }
 
 var report = Report.Markdown(options, results, bcryptVerifyMs, ourPeakRss, oidcProviderVersion);
