@@ -9,6 +9,13 @@ internal sealed class AdvertiseStoredScopes(IOpenIddictScopeManager scopes)
 {
     public async ValueTask HandleAsync(OpenIddictServerEvents.HandleConfigurationRequestContext context)
     {
+        // From memory with the caching manager (every discovery request comes here); a plain manager reads them all.
+        if (scopes is CachingScopeManager caching)
+        {
+            context.Scopes.UnionWith(await caching.ListNamesAsync(context.CancellationToken));
+            return;
+        }
+
         await foreach (var scope in scopes.ListAsync(count: null, offset: null, context.CancellationToken))
         {
             if (await scopes.GetNameAsync(scope, context.CancellationToken) is { Length: > 0 } name)

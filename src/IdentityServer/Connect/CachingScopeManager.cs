@@ -10,10 +10,12 @@ namespace IdentityServer.Connect;
 
 /// <summary>
 /// OpenIddict's scope manager reading scopes by name from <see cref="MetadataCache{TValue}"/>: every token and
-/// authorization request validates its scopes and looks up their resources (audiences) this way.
+/// authorization request validates its scopes and looks up their resources (audiences) this way, and discovery
+/// lists their names (<see cref="ListNamesAsync"/>).
 /// </summary>
 public sealed class CachingScopeManager(
     MetadataCache<OpenIddictEntityFrameworkCoreScope> scopeCache,
+    MetadataCache<CachingScopeManager.ScopeNames> namesCache,
     IOpenIddictScopeCache<OpenIddictEntityFrameworkCoreScope> cache,
     ILogger<OpenIddictScopeManager<OpenIddictEntityFrameworkCoreScope>> logger,
     IOptionsMonitor<OpenIddictCoreOptions> options,
@@ -56,23 +58,54 @@ public sealed class CachingScopeManager(
         }
     }
 
+    /// <summary>The names of every stored scope, for discovery's <c>scopes_supported</c>.</summary>
+    public async ValueTask<ImmutableArray<string>> ListNamesAsync(CancellationToken cancellationToken)
+    {
+        const string key = "";
+        if (namesCache.TryGet(key, out var cached))
+        {
+            return cached.Names;
+        }
+
+        var version = namesCache.Version;
+        var names = ImmutableArray.CreateBuilder<string>();
+        await foreach (var name in Store.ListAsync(
+            static (scopes, _) => scopes.AsNoTracking().Where(scope => scope.Name != null && scope.Name != "").Select(scope => scope.Name!),
+            state: (object?)null, cancellationToken))
+        {
+            names.Add(name);
+        }
+
+        var listed = new ScopeNames(names.ToImmutable());
+        namesCache.Set(key, listed, version);
+        return listed.Names;
+    }
+
     // The descriptor overloads of Create and Update end in these, so every change of a scope passes here.
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
         await base.CreateAsync(scope, cancellationToken);
-        scopeCache.Clear();
+        ClearCaches();
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
         await base.UpdateAsync(scope, cancellationToken);
-        scopeCache.Clear();
+        ClearCaches();
     }
 
     public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
         await base.DeleteAsync(scope, cancellationToken);
+        ClearCaches();
+    }
+
+    public sealed record ScopeNames(ImmutableArray<string> Names);
+
+    private void ClearCaches()
+    {
         scopeCache.Clear();
+        namesCache.Clear();
     }
 
     // Each caller gets its own detached copy, so nothing one request does to an entity reaches another.

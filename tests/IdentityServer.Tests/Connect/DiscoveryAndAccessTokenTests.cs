@@ -34,6 +34,25 @@ public sealed class DiscoveryAndAccessTokenTests(IdentityServerFactory factory) 
     }
 
     [Fact]
+    public async Task Discovery_lists_a_scope_an_admin_creates_at_once_and_drops_it_once_deleted()
+    {
+        async Task<List<string?>> ScopesSupportedAsync()
+        {
+            using var response = await tokens.Http.GetAsync("/.well-known/openid-configuration");
+            return [.. (await TokenClient.ReadJsonAsync(response)).GetProperty("scopes_supported").EnumerateArray().Select(v => v.GetString())];
+        }
+
+        Assert.DoesNotContain("ledger", await ScopesSupportedAsync());
+
+        await tokens.RegisterScopeAsync("ledger", "ledger-api");
+        Assert.Contains("ledger", await ScopesSupportedAsync());
+        Assert.Contains("ledger", await ScopesSupportedAsync());
+
+        Assert.Equal(HttpStatusCode.NoContent, (await tokens.AdminAsync(HttpMethod.Delete, "/admin/scopes/ledger")).Status);
+        Assert.DoesNotContain("ledger", await ScopesSupportedAsync());
+    }
+
+    [Fact]
     public async Task A_users_access_token_is_an_RFC_9068_jwt_with_every_contract_claim()
     {
         await tokens.RegisterScopeAsync("invoices", "invoices-api");

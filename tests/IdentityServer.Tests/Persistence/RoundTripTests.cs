@@ -47,4 +47,17 @@ public sealed class RoundTripTests(IdentityServerFactory factory) : IClassFixtur
         var warm = await counter.RecordAsync(() => tokens.ClientCredentialsTokenAsync("round-trips-worker", secret!, "round-trips-api"));
         Assert.True(warm.Count == 0, string.Join("\n----\n", warm));
     }
+
+    [Fact]
+    public async Task A_discovery_request_needs_no_database_command_once_the_scopes_are_in_memory()
+    {
+        await tokens.RegisterScopeAsync("round-trips-discovered", "round-trips-discovered-resource");
+        using var counter = new DatabaseCommandCounter(factory);
+
+        var cold = await counter.RecordAsync(async () => (await tokens.Http.GetAsync("/.well-known/openid-configuration")).Dispose());
+        Assert.NotEmpty(cold);
+
+        var warm = await counter.RecordAsync(async () => (await tokens.Http.GetAsync("/.well-known/openid-configuration")).Dispose());
+        Assert.True(warm.Count == 0, string.Join("\n----\n", warm));
+    }
 }
