@@ -1,7 +1,7 @@
+using IdentityServer.Persistence;
 using IdentityServer.Users;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Identity;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -14,11 +14,11 @@ internal static class UserInfoEndpoint
     public static void MapUserInfoEndpoint(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapMethods("/connect/userinfo", [HttpMethods.Get, HttpMethods.Post], GetAsync).ExcludeFromDescription();
 
-    private static async Task<IResult> GetAsync(HttpContext context, UserManager<ApplicationUser> users)
+    private static async Task<IResult> GetAsync(HttpContext context, ApplicationDbContext db, CancellationToken cancellationToken)
     {
         var principal = (await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
-        var user = principal?.GetClaim(Claims.Subject) is { } subject ? await users.FindByIdAsync(subject) : null;
-        if (principal is null || user is null || !user.Enabled)
+        var found = principal?.GetClaim(Claims.Subject) is { } subject ? await db.FindUserWithRolesAsync(subject, cancellationToken) : null;
+        if (principal is null || found is not { User: { Enabled: true } user })
         {
             return Results.Challenge(
                 new AuthenticationProperties(new Dictionary<string, string?>
@@ -48,7 +48,7 @@ internal static class UserInfoEndpoint
 
         if (principal.HasScope(Scopes.Roles))
         {
-            claims[Claims.Role] = await users.GetRolesAsync(user);
+            claims[Claims.Role] = found.Roles;
         }
 
         return Results.Ok(claims);

@@ -3,7 +3,6 @@ using System.Security.Claims;
 using IdentityServer.Persistence;
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.IdentityModel.Tokens;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -61,23 +60,14 @@ public sealed partial class UserPrincipalFactory(
 
     /// <summary>
     /// Whether a user named in a code or refresh token may still receive tokens: the account exists, may sign in,
-    /// is not locked out and its password has not changed since the token was issued. Reads the user and its roles
-    /// in one query (not tracked: nothing here changes the user), since every refresh comes through here.
+    /// is not locked out and its password has not changed since the token was issued. Every refresh comes through
+    /// here, so the user and its roles are read in one query.
     /// </summary>
     public async Task<(ApplicationUser User, IList<string> Roles)?> FindActiveUserAsync(
         ClaimsPrincipal principal, SignInManager<ApplicationUser> signIn, CancellationToken cancellationToken)
     {
         var subject = principal.GetClaim(Claims.Subject);
-        var found = string.IsNullOrEmpty(subject) ? null : await db.Users.AsNoTracking()
-            .Where(user => user.Id == subject)
-            .Select(user => new
-            {
-                User = user,
-                Roles = db.UserRoles.Where(link => link.UserId == user.Id)
-                    .Join(db.Roles, link => link.RoleId, role => role.Id, (link, role) => role.Name!)
-                    .ToList(),
-            })
-            .SingleOrDefaultAsync(cancellationToken);
+        var found = string.IsNullOrEmpty(subject) ? null : await db.FindUserWithRolesAsync(subject, cancellationToken);
         if (found is null)
         {
             LogRefused(logger, subject, "the user no longer exists");

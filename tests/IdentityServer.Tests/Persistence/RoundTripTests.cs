@@ -60,4 +60,26 @@ public sealed class RoundTripTests(IdentityServerFactory factory) : IClassFixtur
         var warm = await counter.RecordAsync(async () => (await tokens.Http.GetAsync("/.well-known/openid-configuration")).Dispose());
         Assert.True(warm.Count == 0, string.Join("\n----\n", warm));
     }
+
+    [Fact]
+    public async Task A_userinfo_call_reads_the_token_and_the_user_with_its_roles_and_writes_nothing()
+    {
+        var client = await tokens.RegisterCodeClientAsync("round-trips-userinfo", scopes: "openid profile roles offline_access");
+        await tokens.RegisterUserAsync("rtinfo", "rtinfo-password-1", null, "reader");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "rtinfo", "rtinfo-password-1", "openid profile roles");
+        using var counter = new DatabaseCommandCounter(factory);
+
+        var commands = await counter.RecordAsync(async () =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/connect/userinfo");
+            request.Headers.Authorization = new("Bearer", body.Token("access_token"));
+            using var response = await tokens.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(["reader"], (await TokenClient.ReadJsonAsync(response)).GetProperty("role").EnumerateArray().Select(r => r.GetString()));
+        });
+
+        // The access token's entry (with its authorization), then the user with its roles.
+        var shape = commands.Select(c => c.Split(' ', 2)[0]).ToList();
+        Assert.True(shape.SequenceEqual(["SELECT", "SELECT"]), $"{commands.Count} commands:\n{string.Join("\n----\n", commands)}");
+    }
 }
