@@ -17,8 +17,9 @@ internal static class UserInfoEndpoint
     private static async Task<IResult> GetAsync(HttpContext context, ApplicationDbContext db, CancellationToken cancellationToken)
     {
         var principal = (await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
-        var found = principal?.GetClaim(Claims.Subject) is { } subject ? await db.FindUserWithRolesAsync(subject, cancellationToken) : null;
-        if (principal is null || found is not { User: { Enabled: true } user })
+        var subject = principal?.GetClaim(Claims.Subject);
+        var user = subject is null ? null : await db.FindUserAsync(subject, cancellationToken);
+        if (principal is null || user is not { Enabled: true })
         {
             return Results.Challenge(
                 new AuthenticationProperties(new Dictionary<string, string?>
@@ -48,7 +49,7 @@ internal static class UserInfoEndpoint
 
         if (principal.HasScope(Scopes.Roles))
         {
-            claims[Claims.Role] = found.Roles;
+            claims[Claims.Role] = await db.RoleNamesAsync(user.Id, cancellationToken);
         }
 
         return Results.Ok(claims);
