@@ -53,19 +53,26 @@ public sealed class ClientApplicationManager(
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
         await base.CreateAsync(application, cancellationToken);
-        clientCache.Clear();
+        ClearCaches();
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
         await base.UpdateAsync(application, cancellationToken);
-        clientCache.Clear();
+        ClearCaches();
     }
 
     public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
         await base.DeleteAsync(application, cancellationToken);
+        ClearCaches();
+    }
+
+    // Forgetting remembered secrets too, so that a secret retired by an admin does not linger in memory.
+    private void ClearCaches()
+    {
         clientCache.Clear();
+        verifiedSecrets.Clear();
     }
 
     protected override ValueTask<string> ObfuscateClientSecretAsync(string secret, CancellationToken cancellationToken = default) =>
@@ -85,12 +92,13 @@ public sealed class ClientApplicationManager(
             return true;
         }
 
+        var version = verifiedSecrets.Version;
         if (!await base.ValidateClientSecretAsync(secret, comparand, cancellationToken))
         {
             return false;
         }
 
-        verifiedSecrets.Remember(comparand, secret);
+        verifiedSecrets.Remember(comparand, secret, version);
         return true;
     }
 

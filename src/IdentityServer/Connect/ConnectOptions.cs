@@ -22,8 +22,9 @@ public sealed class ConnectOptions : IValidatableObject
     public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(14);
 
     /// <summary>
-    /// How long client and scope registrations are kept in memory. Changes made through this instance apply at
-    /// once; another instance on the same database picks them up within this time. Zero reads them every time.
+    /// How long client and scope registrations (and a verified human-chosen client secret) are kept in memory.
+    /// Changes made through this instance apply at once; another instance on the same database picks them up within
+    /// this time. Zero reads them every time.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan MetadataCacheDuration { get; set; } = TimeSpan.FromSeconds(30);

@@ -4,10 +4,12 @@ using Microsoft.Extensions.Options;
 namespace IdentityServer.Connect;
 
 /// <summary>
-/// Client and scope registrations kept in memory: every token request reads them, and they change only through the
-/// admin API. A change made on this instance forgets every entry at once (<see cref="Clear"/>); another instance on
-/// the same database sees it within <see cref="ConnectOptions.MetadataCacheDuration"/>. Only what was found is kept,
-/// so a client or scope registered on another instance works there at once.
+/// What every token request would otherwise read from the database or compute again, kept in memory for
+/// <see cref="ConnectOptions.MetadataCacheDuration"/>: client and scope registrations, the scope names discovery
+/// lists, verified client secrets. They change only through the admin API. A change made on this instance forgets
+/// every entry at once (<see cref="Clear"/>); another instance on the same database sees it within that time. Clients
+/// and scopes are kept only when found, so one registered on another instance works there at once (discovery's list
+/// of scope names may lag by that time).
 /// </summary>
 public sealed class MetadataCache<TValue>(IOptions<ConnectOptions> options, TimeProvider time) where TValue : class
 {

@@ -85,13 +85,13 @@ internal static class TokenEndpoint
             }
 
             // Every redemption re-reads the user: deleted, disabled, locked out or re-passworded users get nothing.
-            if (await principals.FindActiveUserAsync(principal, signIn, cancellationToken) is not var (user, roles))
+            if (await principals.FindActiveUserAsync(principal, signIn, cancellationToken) is not { } active)
             {
                 return InvalidGrant("The user is no longer allowed to sign in.");
             }
 
             var identity = new ClaimsIdentity(principal.Claims, TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
-            await principals.RefreshUserClaimsAsync(identity, user, roles);
+            UserPrincipalFactory.RefreshUserClaims(identity, active.User, active.Roles);
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 

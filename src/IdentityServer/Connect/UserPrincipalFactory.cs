@@ -37,14 +37,13 @@ public sealed partial class UserPrincipalFactory(
         identity.SetScopes(FilterScopes(requestedScopes, roles));
         identity.SetResources(await StandardScopes.ResourcesAsync(scopeManager, identity.GetScopes(), cancellationToken));
         identity.SetClaim(Claims.AuthenticationTime, authTime.ToUnixTimeSeconds());
-        await RefreshUserClaimsAsync(identity, user, roles);
+        RefreshUserClaims(identity, user, [.. roles]);
         return identity;
     }
 
     /// <summary>Replaces the user's claims in an identity taken from a code or refresh token.</summary>
-    public async Task RefreshUserClaimsAsync(ClaimsIdentity identity, ApplicationUser user, IList<string>? roles = null)
+    public static void RefreshUserClaims(ClaimsIdentity identity, ApplicationUser user, IReadOnlyList<string> roles)
     {
-        roles ??= await users.GetRolesAsync(user);
         identity.SetClaim(Claims.Subject, user.Id)
             .SetClaim(Claims.Name, user.UserName)
             .SetClaim(Claims.PreferredUsername, user.UserName)
@@ -63,7 +62,7 @@ public sealed partial class UserPrincipalFactory(
     /// is not locked out and its password has not changed since the token was issued. Every refresh comes through
     /// here, so the user and its roles are read in one query.
     /// </summary>
-    public async Task<(ApplicationUser User, IList<string> Roles)?> FindActiveUserAsync(
+    public async Task<UserWithRoles?> FindActiveUserAsync(
         ClaimsPrincipal principal, SignInManager<ApplicationUser> signIn, CancellationToken cancellationToken)
     {
         var subject = principal.GetClaim(Claims.Subject);
@@ -88,7 +87,7 @@ public sealed partial class UserPrincipalFactory(
             return null;
         }
 
-        return (user, found.Roles);
+        return found;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Refused tokens for user {Subject}: {Reason}.")]

@@ -4,7 +4,7 @@ using Microsoft.EntityFrameworkCore;
 namespace IdentityServer.Users;
 
 /// <summary>A user and the names of its roles, read together.</summary>
-public sealed record UserWithRoles(ApplicationUser User, List<string> Roles);
+public sealed record UserWithRoles(ApplicationUser User, IReadOnlyList<string> Roles);
 
 public static class UserQueries
 {
@@ -12,16 +12,15 @@ public static class UserQueries
     /// The user and its roles in one query, not tracked: every refresh and code redemption reads them, and only reads.
     /// Identity's UserManager would need two queries and track the user.
     /// </summary>
-    public static Task<UserWithRoles?> FindUserWithRolesAsync(this ApplicationDbContext db, string userId, CancellationToken cancellationToken) =>
-        db.Users.AsNoTracking()
+    public static Task<UserWithRoles?> FindUserWithRolesAsync(this ApplicationDbContext db, string userId, CancellationToken cancellationToken)
+    {
+        // A query in a local is inlined into the projection; a method call there would run as a second query.
+        var roleNames = UserRoleNames(db);
+        return db.Users.AsNoTracking()
             .Where(user => user.Id == userId)
-            // Written out, not through RoleNames: EF Core would run a method call in a projection as a second query.
-            .Select(user => new UserWithRoles(
-                user,
-                db.UserRoles.Where(link => link.UserId == user.Id)
-                    .Join(db.Roles, link => link.RoleId, role => role.Id, (link, role) => role.Name!)
-                    .ToList()))
+            .Select(user => new UserWithRoles(user, roleNames.Where(role => role.UserId == user.Id).Select(role => role.Name).ToList()))
             .SingleOrDefaultAsync(cancellationToken);
+    }
 
     /// <summary>
     /// The user alone, not tracked. Cheaper than <see cref="FindUserWithRolesAsync"/> when the roles are not needed:
@@ -31,9 +30,17 @@ public static class UserQueries
         db.Users.AsNoTracking().SingleOrDefaultAsync(user => user.Id == userId, cancellationToken);
 
     public static Task<List<string>> RoleNamesAsync(this ApplicationDbContext db, string userId, CancellationToken cancellationToken) =>
-        RoleNames(db, userId).ToListAsync(cancellationToken);
+        UserRoleNames(db).Where(role => role.UserId == userId).Select(role => role.Name).ToListAsync(cancellationToken);
 
-    private static IQueryable<string> RoleNames(ApplicationDbContext db, string userId) =>
-        db.UserRoles.Where(link => link.UserId == userId)
-            .Join(db.Roles, link => link.RoleId, role => role.Id, (link, role) => role.Name!);
+    private static IQueryable<UserRoleName> UserRoleNames(ApplicationDbContext db) =>
+        db.UserRoles.Join(db.Roles, link => link.RoleId, role => role.Id,
+            (link, role) => new UserRoleName { UserId = link.UserId, Name = role.Name! });
+
+    // Set through an initializer, not a constructor, so that EF Core can see through it to the columns.
+    private sealed record UserRoleName
+    {
+        public required string UserId { get; init; }
+
+        public required string Name { get; init; }
+    }
 }

@@ -140,18 +140,33 @@ public sealed class ClientSecretHashingTests(IdentityServerFactory factory) : IC
     }
 
     [Fact]
-    public async Task A_remembered_human_chosen_secret_stops_working_at_once_when_an_admin_rotates_it()
+    public async Task A_remembered_secret_is_accepted_without_pbkdf2()
     {
-        var clientId = Unique("remembered-rotated");
+        var clientId = Unique("remembered-fast");
+        AssertStatus(await admin.PostAsync("/admin/clients", Worker(clientId, "correct horse battery staple")), HttpStatusCode.Created);
+        var stored = await StoredSecretAsync(clientId);
+        var verified = factory.Services.GetRequiredService<VerifiedClientSecrets>();
+
+        // Planted by hand: PBKDF2 would refuse this secret, so a 200 shows the remembered one was used instead.
+        verified.Remember(stored, "a secret PBKDF2 would refuse", verified.Version);
+
+        Assert.Equal(HttpStatusCode.OK, (await ClientCredentialsAsync(clientId, "a secret PBKDF2 would refuse")).Status);
+    }
+
+    [Fact]
+    public async Task A_remembered_human_chosen_secret_stops_working_at_once_when_an_admin_replaces_it_with_another()
+    {
+        var clientId = Unique("remembered-replaced");
         const string secret = "correct horse battery staple";
         AssertStatus(await admin.PostAsync("/admin/clients", Worker(clientId, secret)), HttpStatusCode.Created);
         Assert.Equal(HttpStatusCode.OK, (await ClientCredentialsAsync(clientId, secret)).Status);
 
-        var rotated = await admin.PostAsync($"/admin/clients/{clientId}/secret", new { });
-        AssertStatus(rotated, HttpStatusCode.OK);
+        const string replacement = "tr0ub4dor and three more words";
+        AssertStatus(await admin.PutAsync($"/admin/clients/{clientId}", Worker(clientId, replacement)), HttpStatusCode.OK);
+        Assert.DoesNotContain(':', await StoredSecretAsync(clientId));   // PBKDF2 again, not the SHA-256 format
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await ClientCredentialsAsync(clientId, secret)).Status);
-        Assert.Equal(HttpStatusCode.OK, (await ClientCredentialsAsync(clientId, rotated.Json.GetProperty("clientSecret").GetString()!)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await ClientCredentialsAsync(clientId, replacement)).Status);
     }
 
     [Fact]
