@@ -3,25 +3,13 @@ using OpenIddict.Server;
 
 namespace IdentityServer.Connect;
 
-/// <summary>Lists the scopes admins created (api1, ...) in discovery's <c>scopes_supported</c>, beside the built-in ones.</summary>
+/// <summary>
+/// Lists the scopes admins created (api1, ...) in discovery's <c>scopes_supported</c>, beside the built-in ones, from
+/// the names <see cref="CachingScopeManager"/> (the scope manager ConnectExtensions registers) keeps in memory.
+/// </summary>
 internal sealed class AdvertiseStoredScopes(IOpenIddictScopeManager scopes)
     : IOpenIddictServerHandler<OpenIddictServerEvents.HandleConfigurationRequestContext>
 {
-    public async ValueTask HandleAsync(OpenIddictServerEvents.HandleConfigurationRequestContext context)
-    {
-        // From memory with the caching manager (every discovery request comes here); a plain manager reads them all.
-        if (scopes is CachingScopeManager caching)
-        {
-            context.Scopes.UnionWith(await caching.ListNamesAsync(context.CancellationToken));
-            return;
-        }
-
-        await foreach (var scope in scopes.ListAsync(count: null, offset: null, context.CancellationToken))
-        {
-            if (await scopes.GetNameAsync(scope, context.CancellationToken) is { Length: > 0 } name)
-            {
-                context.Scopes.Add(name);
-            }
-        }
-    }
+    public async ValueTask HandleAsync(OpenIddictServerEvents.HandleConfigurationRequestContext context) =>
+        context.Scopes.UnionWith(await ((CachingScopeManager)scopes).ListNamesAsync(context.CancellationToken));
 }

@@ -129,7 +129,5 @@ public static class ApplicationManagerExtensions
     /// <summary>The stored client, never a cached copy: for what an admin reads or changes.</summary>
     public static async ValueTask<object?> FindStoredByClientIdAsync(
         this IOpenIddictApplicationManager applications, string clientId, CancellationToken cancellationToken) =>
-        applications is ClientApplicationManager manager
-            ? await manager.FindByClientIdUncachedAsync(clientId, cancellationToken)
-            : await applications.FindByClientIdAsync(clientId, cancellationToken);
+        await ((ClientApplicationManager)applications).FindByClientIdUncachedAsync(clientId, cancellationToken);
 }

@@ -33,11 +33,11 @@ public sealed partial class UserPrincipalFactory(
             nameType: Claims.Name,
             roleType: Claims.Role);
 
-        var roles = await users.GetRolesAsync(user);
+        var roles = await db.RoleNamesAsync(user.Id, cancellationToken);
         identity.SetScopes(FilterScopes(requestedScopes, roles));
         identity.SetResources(await StandardScopes.ResourcesAsync(scopeManager, identity.GetScopes(), cancellationToken));
         identity.SetClaim(Claims.AuthenticationTime, authTime.ToUnixTimeSeconds());
-        RefreshUserClaims(identity, user, [.. roles]);
+        RefreshUserClaims(identity, user, roles);
         return identity;
     }
 
