@@ -26,7 +26,7 @@ public static class PersistenceExtensions
                 break;
             case DatabaseProvider.PostgreSql:
                 builder.Services.AddDbContextPool<ApplicationDbContext, PostgreSqlApplicationDbContext>((services, db) =>
-                    Common(services, db.UseNpgsql(connectionString)), PoolSize);
+                    Common(services, db.UseNpgsql(PreparePostgreSql(connectionString))), PoolSize);
                 break;
             case DatabaseProvider.SqlServer:
                 builder.Services.AddDbContextPool<ApplicationDbContext, SqlServerApplicationDbContext>((services, db) =>
@@ -79,4 +79,37 @@ public static class PersistenceExtensions
         sqlite.Pooling = true;
         return sqlite.ToString();
     }
+
+    /// <summary>
+    /// Turns on Npgsql's automatic preparation unless the connection string decides it: a statement run twice on a
+    /// connection is prepared there, so PostgreSQL stops parsing and planning the same few token queries on every
+    /// request (userinfo +7-32% req/s in the benchmark, where PostgreSQL shares the cores; refresh, bound by its
+    /// commits, within noise). Behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode
+    /// before 1.21), set <c>Max Auto Prepare=0</c>.
+    /// </summary>
+    internal static string PreparePostgreSql(string connectionString)
+    {
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (given.Keys.Cast<string>().Any(key => IsKeyword(key, "MaxAutoPrepare")))
+        {
+            return connectionString;
+        }
+
+        var postgres = new Npgsql.NpgsqlConnectionStringBuilder(connectionString)
+        {
+            MaxAutoPrepare = AutoPreparedStatements,
+        };
+        if (!given.Keys.Cast<string>().Any(key => IsKeyword(key, "AutoPrepareMinUsages")))
+        {
+            postgres.AutoPrepareMinUsages = 2;
+        }
+
+        return postgres.ConnectionString;
+    }
+
+    // A token request runs about ten distinct statements; the rest (admin API, pruning) fit beside them.
+    private const int AutoPreparedStatements = 64;
+
+    private static bool IsKeyword(string key, string keyword) =>
+        key.Replace(" ", string.Empty, StringComparison.Ordinal).Equals(keyword, StringComparison.OrdinalIgnoreCase);
 }
