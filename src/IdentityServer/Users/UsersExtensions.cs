@@ -34,6 +34,7 @@ public static class UsersExtensions
             .AddEntityFrameworkStores<ApplicationDbContext>()
             .AddUserManager<ApplicationUserManager>()
             .AddSignInManager<ApplicationSignInManager>()
+            .AddClaimsPrincipalFactory<SessionPrincipalFactory>()
             .AddPasswordValidator<BcryptPasswordLengthValidator>()
             .AddUserValidator<UniqueEmailValidator>()
             .AddDefaultTokenProviders();

@@ -33,6 +33,30 @@ public sealed class RoundTripTests(IdentityServerFactory factory) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_login_runs_the_same_database_commands_whatever_the_number_of_roles_the_user_has()
+    {
+        var client = await tokens.RegisterCodeClientAsync("round-trips-login");
+        await tokens.RegisterUserAsync("rtrip-one-role", "rtrip-password-1", null, "reader");
+        await tokens.RegisterUserAsync("rtrip-four-roles", "rtrip-password-1", null, "reader", "writer", "auditor", "editor");
+        await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "rtrip-one-role", "rtrip-password-1");
+
+        async Task<IReadOnlyList<string>> LogInAsync(string username)
+        {
+            using var counter = new DatabaseCommandCounter(factory);
+            return await counter.RecordAsync(async () =>
+                await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, username, "rtrip-password-1"));
+        }
+
+        var oneRole = await LogInAsync("rtrip-one-role");
+        var fourRoles = await LogInAsync("rtrip-four-roles");
+
+        // The roles are read with one query wherever they are needed, never one query per role.
+        Assert.True(oneRole.Count == fourRoles.Count,
+            $"{oneRole.Count} commands with one role, {fourRoles.Count} with four:\n{string.Join("\n----\n", fourRoles)}");
+        Assert.DoesNotContain(fourRoles, command => command.Contains("AspNetRoleClaims", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_client_credentials_request_of_a_known_client_needs_no_database_command()
     {
         await tokens.RegisterScopeAsync("round-trips-api", "round-trips-resource");
