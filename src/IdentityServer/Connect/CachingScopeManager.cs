@@ -28,6 +28,13 @@ public sealed class CachingScopeManager(
         List<string>? missing = null;
         foreach (var name in names.Distinct(StringComparer.Ordinal))
         {
+            // The standard scopes are never rows (the admin API refuses their names): looked up, they would miss the
+            // cache and query the database at every authorization request that asks for openid or profile.
+            if (StandardScopes.Registered.Contains(name))
+            {
+                continue;
+            }
+
             if (scopeCache.TryGet(name, out var cached))
             {
                 yield return Copy(cached);

@@ -18,10 +18,7 @@ public static class StandardScopes
     public static async Task<List<string>> ResourcesAsync(
         OpenIddict.Abstractions.IOpenIddictScopeManager scopes, System.Collections.Immutable.ImmutableArray<string> granted, CancellationToken cancellationToken)
     {
-        // The standard scopes are never stored (the admin API refuses their names), so they name no resource; asking
-        // the scope store for them would miss its cache and query the database at every authorization request.
-        var stored = granted.RemoveAll(static scope => Registered.Contains(scope));
-        var resources = stored.IsEmpty ? [] : await scopes.ListResourcesAsync(stored, cancellationToken).ToListAsync(cancellationToken);
+        var resources = await scopes.ListResourcesAsync(granted, cancellationToken).ToListAsync(cancellationToken);
         return resources.Count > 0 ? resources : [DefaultResource];
     }
 
