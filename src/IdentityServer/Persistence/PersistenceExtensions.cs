@@ -89,8 +89,12 @@ public static class PersistenceExtensions
     /// </summary>
     internal static string PreparePostgreSql(string connectionString)
     {
-        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
-        if (given.Keys.Cast<string>().Any(key => IsKeyword(key, "MaxAutoPrepare")))
+        // Npgsql accepts a keyword with or without its spaces, in any case.
+        var given = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString }.Keys
+            .Cast<string>()
+            .Select(key => key.Replace(" ", string.Empty, StringComparison.Ordinal))
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        if (given.Contains("MaxAutoPrepare"))
         {
             return connectionString;
         }
@@ -99,7 +103,7 @@ public static class PersistenceExtensions
         {
             MaxAutoPrepare = AutoPreparedStatements,
         };
-        if (!given.Keys.Cast<string>().Any(key => IsKeyword(key, "AutoPrepareMinUsages")))
+        if (!given.Contains("AutoPrepareMinUsages"))
         {
             postgres.AutoPrepareMinUsages = 2;
         }
@@ -109,7 +113,4 @@ public static class PersistenceExtensions
 
     // A token request runs about ten distinct statements; the rest (admin API, pruning) fit beside them.
     private const int AutoPreparedStatements = 64;
-
-    private static bool IsKeyword(string key, string keyword) =>
-        key.Replace(" ", string.Empty, StringComparison.Ordinal).Equals(keyword, StringComparison.OrdinalIgnoreCase);
 }
