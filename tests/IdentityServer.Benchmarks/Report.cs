@@ -94,7 +94,7 @@ internal static class Report
         var login = Find(results, Ours, "login");
         var ceiling = Environment.ProcessorCount * 1000 / bcryptVerifyMs;
         Target(md, $"login >= 90% of the BCrypt ceiling ({Environment.ProcessorCount} cores x 1/{bcryptVerifyMs:F0} ms = {ceiling:F1}/s at cost {options.BcryptCost})",
-            login is null ? null : $"{login.PerSecond:F1}/s = {100 * login.PerSecond / ceiling:F0}% (BCrypt is {100 * bcryptVerifyMs / login.CpuMsPerOperation:F0}% of the server CPU per login; the server had {login.CoresUsed:F2} cores busy)",
+            login is null ? null : $"{login.PerSecond:F2}/s = {100 * login.PerSecond / ceiling:F1}% (BCrypt is {100 * bcryptVerifyMs / login.CpuMsPerOperation:F0}% of the server CPU per login; the server had {login.CoresUsed:F2} cores busy)",
             login is null ? null : login.PerSecond >= 0.9 * ceiling);
         var fast = results.Where(r => r.Server == Ours && r.Flow != "login").ToList();
         var worst = fast.OrderByDescending(r => r.P99Ms).FirstOrDefault();
