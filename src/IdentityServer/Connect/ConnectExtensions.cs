@@ -13,6 +13,7 @@ public static class ConnectExtensions
         builder.AddValidatedOptions<ConnectOptions>(ConnectOptions.SectionName);
 
         builder.Services.AddScoped<UserPrincipalFactory>();
+        builder.Services.AddScoped<TokenWrites>();
         builder.Services.AddSingleton(typeof(MetadataCache<>));
         builder.Services.AddSingleton<VerifiedClientSecrets>();
         builder.Services.AddCors();
@@ -27,6 +28,8 @@ public static class ConnectExtensions
                 core.ReplaceApplicationManager<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication, ClientApplicationManager>();
                 // Scopes (names and resources) are read from memory, not the database, at every token request.
                 core.ReplaceScopeManager<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreScope, CachingScopeManager>();
+                // A sign-in's token rows (a redemption, the new tokens) are saved together at its end; see TokenWrites.
+                core.ReplaceTokenStore<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreToken, TokenWrites.Store>(ServiceLifetime.Scoped);
             })
             .AddServer(server =>
             {
@@ -57,6 +60,8 @@ public static class ConnectExtensions
                 // ...and that holds under concurrent use too (OpenIddict's handler lets racing refreshes both win).
                 server.RemoveEventHandler(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor);
                 server.AddEventHandler(RedeemTokenOnce.Descriptor);
+                server.AddEventHandler(TokenWrites.Begin.Descriptor);
+                server.AddEventHandler(TokenWrites.Commit.Descriptor);
 
                 // Identity tokens and a client's own access tokens need no database row; see TokenStoragePolicy.
                 server.AddEventHandler(TokenStoragePolicy.Descriptor);

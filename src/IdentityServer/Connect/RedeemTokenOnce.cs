@@ -13,13 +13,13 @@ namespace IdentityServer.Connect;
 /// <remarks>
 /// Both requests can pass validation (the entry still says "valid") before either marks it redeemed. Marking it is
 /// an optimistic-concurrency update on the entry's ConcurrencyToken (UPDATE ... WHERE Id = @id AND ConcurrencyToken
-/// = @read), so exactly one request changes the row and the other gets a concurrency failure: TryRedeemAsync returns
-/// false. OpenIddict's own handler deliberately ignores that result for refresh tokens (it allows concurrent use
+/// = @read), so exactly one request changes the row and the other gets a concurrency failure, when the update is
+/// saved together with the new tokens (<see cref="TokenWrites"/>). OpenIddict's own handler deliberately ignores that result for refresh tokens (it allows concurrent use
 /// within a reuse leeway), which let both racing refreshes succeed although this server sets the leeway to zero.
 /// Here the loser is refused with invalid_grant for either kind, and is treated like any other reuse: the tokens of
 /// its authorization are revoked, as OpenIddict does when a redeemed token comes back.
 /// </remarks>
-internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, ILogger<RedeemTokenOnce> logger)
+internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, TokenWrites writes, ILogger<RedeemTokenOnce> logger)
     : IOpenIddictServerHandler<ProcessSignInContext>
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
@@ -57,24 +57,32 @@ internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, IL
             return;
         }
 
-        // The status check catches a loser that read the entry after the winner committed; TryRedeemAsync's
-        // conditional update catches one that read it before.
+        // The status check catches a loser that read the entry after the winner committed; the conditional update
+        // (at TokenWrites.Commit, with the new tokens) catches one that read it before.
+        var redemption = new TokenWrites.Redemption(identifier, principal!.GetAuthorizationId(), isCode);
         if (await tokens.HasStatusAsync(token, Statuses.Valid, context.CancellationToken)
             && await tokens.TryRedeemAsync(token, context.CancellationToken))
         {
+            writes.Redeeming = redemption;
             return;
         }
 
-        var authorization = principal!.GetAuthorizationId();
-        LogConcurrentRedemption(logger, identifier, authorization);
-        if (!string.IsNullOrEmpty(authorization))
+        await RefuseConcurrentRedemptionAsync(context, tokens, logger, redemption);
+    }
+
+    /// <summary>The loser of a race is treated like any reuse: its grant's tokens are revoked and it gets invalid_grant.</summary>
+    internal static async Task RefuseConcurrentRedemptionAsync(
+        ProcessSignInContext context, IOpenIddictTokenManager tokens, ILogger logger, TokenWrites.Redemption lost)
+    {
+        LogConcurrentRedemption(logger, lost.TokenId, lost.AuthorizationId);
+        if (!string.IsNullOrEmpty(lost.AuthorizationId))
         {
-            await tokens.RevokeByAuthorizationIdAsync(authorization, context.CancellationToken);
+            await tokens.RevokeByAuthorizationIdAsync(lost.AuthorizationId, context.CancellationToken);
         }
 
         context.Reject(
             error: Errors.InvalidGrant,
-            description: isCode
+            description: lost.IsCode
                 ? "The specified authorization code has already been redeemed."
                 : "The specified refresh token has already been redeemed.");
     }

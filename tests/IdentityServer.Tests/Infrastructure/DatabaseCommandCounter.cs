@@ -25,10 +25,16 @@ public sealed class DatabaseCommandCounter : IObserver<DiagnosticListener>, IObs
 
     public ConcurrentQueue<string> Commands { get; } = new();
 
+    /// <summary>How many SaveChanges wrote something: each is a transaction of its own.</summary>
+    public int Saves => saves;
+
+    private int saves;
+
     /// <summary>Records the commands of what <paramref name="action"/> makes the server do.</summary>
     public async Task<IReadOnlyList<string>> RecordAsync(Func<Task> action)
     {
         Commands.Clear();
+        saves = 0;
         recording = true;
         try
         {
@@ -59,12 +65,23 @@ public sealed class DatabaseCommandCounter : IObserver<DiagnosticListener>, IObs
         {
             Commands.Enqueue(data.Command.CommandText);
         }
+
+        if (recording
+            && value.Key == CoreEventId.SaveChangesCompleted.Name
+            && value.Value is SaveChangesCompletedEventData { EntitiesSavedCount: > 0 } saved
+            && saved.Context?.Database.GetDbConnection() is { } connection
+            && IsOurs(connection))
+        {
+            Interlocked.Increment(ref saves);
+        }
     }
 
     // Npgsql hides the password from DbConnection.ConnectionString, so the file (SQLite) or database (PostgreSQL)
     // name, unique per test server, is what is compared.
-    private bool IsOurs(DbCommand command) =>
-        command.Connection?.ConnectionString is { } used
+    private bool IsOurs(DbCommand command) => command.Connection is { } connection && IsOurs(connection);
+
+    private bool IsOurs(DbConnection connection) =>
+        connection.ConnectionString is { } used
         && (used == connectionString || (DataSource(used) is { } source && source == DataSource(connectionString)));
 
     private static string? DataSource(string connection) =>

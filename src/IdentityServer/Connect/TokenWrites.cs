@@ -1,0 +1,124 @@
+using IdentityServer.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using OpenIddict.EntityFrameworkCore;
+using OpenIddict.EntityFrameworkCore.Models;
+using OpenIddict.Server;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// The token rows one sign-in writes, saved together at its end. A refresh marks its token redeemed and adds two new
+/// tokens, and OpenIddict saved each on its own: three transactions, three turns at SQLite's single writer, three
+/// commits PostgreSQL flushes to disk. Held back until the sign-in has generated every token, they are saved in one
+/// transaction. The redemption's concurrency check (<see cref="RedeemTokenOnce"/>) runs in that transaction, so the
+/// loser of a race for one code or refresh token writes nothing. Nothing refuses a sign-in once its tokens exist, so
+/// the rows held back are always either committed or, for that loser, cleared.
+/// </summary>
+internal sealed class TokenWrites
+{
+    public bool Deferring { get; private set; }
+
+    /// <summary>The code or refresh token this sign-in redeems, if it redeems one.</summary>
+    public Redemption? Redeeming { get; set; }
+
+    internal sealed record Redemption(string TokenId, string? AuthorizationId, bool IsCode);
+
+    /// <summary>From the start of a sign-in, token rows wait for <see cref="Commit"/>.</summary>
+    internal sealed class Begin(TokenWrites writes) : IOpenIddictServerHandler<ProcessSignInContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
+                .AddFilter<OpenIddictServerHandlerFilters.RequireTokenStorageEnabled>()
+                .UseScopedHandler<Begin>()
+                .SetOrder(OpenIddictServerHandlers.ValidateSignInDemand.Descriptor.Order + 500)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ProcessSignInContext context)
+        {
+            writes.Deferring = true;
+            return default;
+        }
+    }
+
+    /// <summary>Once every token of the sign-in exists, saves their rows and the redemption in one SaveChanges.</summary>
+    internal sealed partial class Commit(ApplicationDbContext database, TokenWrites writes, IOpenIddictTokenManager tokens, ILogger<Commit> logger)
+        : IOpenIddictServerHandler<ProcessSignInContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
+                .AddFilter<OpenIddictServerHandlerFilters.RequireTokenStorageEnabled>()
+                .UseScopedHandler<Commit>()
+                // After the last token is generated, before the response is built from them.
+                .SetOrder(OpenIddictServerHandlers.GenerateIdentityToken.Descriptor.Order + 500)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ProcessSignInContext context)
+        {
+            if (!writes.Deferring)
+            {
+                return;
+            }
+
+            writes.Deferring = false;
+            try
+            {
+                await database.SaveChangesAsync(context.CancellationToken);
+            }
+            catch (DbUpdateConcurrencyException) when (writes.Redeeming is { } lost)
+            {
+                // Another request redeemed the same code or refresh token first; the transaction wrote nothing.
+                database.ChangeTracker.Clear();
+                await RedeemTokenOnce.RefuseConcurrentRedemptionAsync(context, tokens, logger, lost);
+            }
+        }
+    }
+
+    /// <summary>OpenIddict's token store, minus the SaveChanges while a sign-in holds its writes back.</summary>
+    internal sealed class Store(
+        IMemoryCache cache,
+        IOpenIddictEntityFrameworkCoreContext context,
+        IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options,
+        TokenWrites writes) : OpenIddictEntityFrameworkCoreTokenStore(cache, context, options)
+    {
+        public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
+        {
+            if (!writes.Deferring)
+            {
+                await base.CreateAsync(token, cancellationToken);
+                return;
+            }
+
+            ArgumentNullException.ThrowIfNull(token);
+            (await Context.GetDbContextAsync(cancellationToken)).Add(token);
+        }
+
+        public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
+        {
+            if (!writes.Deferring)
+            {
+                await base.UpdateAsync(token, cancellationToken);
+                return;
+            }
+
+            ArgumentNullException.ThrowIfNull(token);
+            var database = await Context.GetDbContextAsync(cancellationToken);
+            if (database.Entry(token).State is EntityState.Added)
+            {
+                // Not written yet (a code getting its payload): its INSERT at the commit carries the change.
+                return;
+            }
+
+            // What the base store does before its SaveChanges: the row is updated only if nobody changed it since it
+            // was read (UPDATE ... WHERE ConcurrencyToken = the value read), now checked at the commit.
+            database.Attach(token);
+            token.ConcurrencyToken = Guid.NewGuid().ToString();
+            database.Update(token);
+        }
+    }
+}
