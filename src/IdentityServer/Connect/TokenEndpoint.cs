@@ -41,13 +41,22 @@ internal static class TokenEndpoint
             var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
             identity.SetClaim(Claims.Subject, request.ClientId)
                 .SetClaim(Claims.Name, await applications.GetDisplayNameAsync(application, cancellationToken));
-            // No scope asked for means every scope the client may use, as in Keycloak and Duende.
+            // The user scopes (openid, profile, email, roles, offline_access) describe a person, and a client acting as
+            // itself is none: refused as in Duende, so it never gets an ID token about itself or a refresh token that
+            // no refresh could honour (RFC 6749 4.4.3: no refresh token here).
             var granted = request.GetScopes();
+            if (granted.FirstOrDefault(StandardScopes.Registered.Contains) is { } userScope)
+            {
+                return Refuse(Errors.InvalidScope, $"The '{userScope}' scope is for users; a client signing in as itself cannot ask for it.");
+            }
+
+            // No scope asked for means every scope the client may use for itself, as in Keycloak and Duende.
             if (granted.IsEmpty)
             {
                 granted = [.. (await applications.GetPermissionsAsync(application, cancellationToken))
                     .Where(permission => permission.StartsWith(Permissions.Prefixes.Scope, StringComparison.Ordinal))
-                    .Select(permission => permission[Permissions.Prefixes.Scope.Length..])];
+                    .Select(permission => permission[Permissions.Prefixes.Scope.Length..])
+                    .Where(scope => !StandardScopes.Registered.Contains(scope))];
             }
 
             identity.SetScopes(granted);
@@ -95,20 +104,16 @@ internal static class TokenEndpoint
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 
-        return Results.Forbid(
-            new AuthenticationProperties(new Dictionary<string, string?>
-            {
-                [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.UnsupportedGrantType,
-                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = "The grant type is not supported.",
-            }),
-            [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+        return Refuse(Errors.UnsupportedGrantType, "The grant type is not supported.");
     }
 
-    private static IResult InvalidGrant(string description) =>
+    private static IResult InvalidGrant(string description) => Refuse(Errors.InvalidGrant, description);
+
+    private static IResult Refuse(string error, string description) =>
         Results.Forbid(
             new AuthenticationProperties(new Dictionary<string, string?>
             {
-                [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.InvalidGrant,
+                [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
                 [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
             }),
             [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
