@@ -21,6 +21,8 @@ public sealed class ConsentTests(IdentityServerFactory factory) : IClassFixture<
         Assert.Contains("The consent-page app", page.GetElementById("client-name")!.TextContent, StringComparison.Ordinal);
         var scopes = page.QuerySelectorAll("#scopes li").Select(li => li.GetAttribute("data-scope")).ToList();
         Assert.Equal(["openid", "profile", "email"], scopes);
+        // Each in plain words, with its name for the developer testing the app.
+        Assert.All(page.QuerySelectorAll("#scopes li"), li => Assert.Contains(li.GetAttribute("data-scope")!, li.TextContent, StringComparison.Ordinal));
         Assert.NotNull(page.GetElementById("accept"));
         Assert.NotNull(page.GetElementById("deny"));
         Assert.NotNull(page.QuerySelector("input[name=__RequestVerificationToken]"));
