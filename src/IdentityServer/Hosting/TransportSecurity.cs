@@ -1,5 +1,4 @@
 using System.Net;
-using IdentityServer.Connect;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.HttpOverrides;
@@ -9,9 +8,9 @@ namespace IdentityServer.Hosting;
 
 /// <summary>
 /// HTTPS everywhere but loopback. OpenIddict's own HTTPS check knows nothing of loopback, so it is switched off and
-/// replaced by this: the server refuses to start on a plain-HTTP non-loopback address unless the issuer is
-/// https (TLS ends at a proxy) or trusted proxies are configured, and refuses plain-HTTP requests that do not
-/// arrive on loopback.
+/// replaced by this: the server refuses to start on a plain-HTTP non-loopback address unless a trusted proxy (whose
+/// X-Forwarded-Proto says where TLS ended) is configured, and refuses plain-HTTP requests that do not arrive on
+/// loopback.
 /// </summary>
 public static partial class TransportSecurity
 {
@@ -98,16 +97,17 @@ public static partial class TransportSecurity
             && options.KnownNetworks.All(network => System.Net.IPNetwork.TryParse(network, out _));
     }
 
-    private sealed partial class RefuseInsecureBinding(
+    internal sealed partial class RefuseInsecureBinding(
         IServer server,
-        IOptions<ConnectOptions> connect,
         IOptions<ProxyOptions> proxies,
         ILogger<RefuseInsecureBinding> logger) : IHostedLifecycleService
     {
         public Task StartedAsync(CancellationToken cancellationToken)
         {
             var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-            var tlsTerminatedAhead = connect.Value.Issuer?.Scheme == Uri.UriSchemeHttps || proxies.Value.Any;
+            // An https issuer alone is not enough: with no proxy to trust, every request on such an address would be
+            // plain HTTP off loopback and refused, a server that starts and answers nothing.
+            var tlsTerminatedAhead = proxies.Value.Any;
             foreach (var address in addresses)
             {
                 if (!Uri.TryCreate(address.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri)
