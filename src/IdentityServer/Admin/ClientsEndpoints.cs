@@ -233,7 +233,7 @@ internal static partial class ClientsEndpoints
         }
 
         descriptor.Properties[CorsOriginsProperty] = JsonSerializer.SerializeToElement(
-            Normalize(request.AllowedCorsOrigins).Select(o => o.TrimEnd('/')).ToList());
+            Normalize(request.AllowedCorsOrigins).Select(SerializedOrigin).Distinct(StringComparer.Ordinal).ToList());
 
         if (clientType == ClientTypes.Public)
         {
@@ -282,6 +282,15 @@ internal static partial class ClientsEndpoints
         descriptor.Properties.TryGetValue(CorsOriginsProperty, out var origins) && origins.ValueKind == JsonValueKind.Array
             ? [.. origins.EnumerateArray().Select(o => o.GetString()).OfType<string>()]
             : [];
+
+    /// <summary>
+    /// An origin as a browser sends it in its Origin header (RFC 6454: lower-case scheme and host, no default port, no
+    /// trailing slash), so that "https://App.example:443/" matches what the browser of that app sends. Validated before.
+    /// </summary>
+    private static string SerializedOrigin(string origin) =>
+        Uri.TryCreate(origin.TrimEnd('/'), UriKind.Absolute, out var uri)
+            ? uri.GetComponents(UriComponents.SchemeAndServer, UriFormat.UriEscaped)
+            : origin;
 
     private static List<string> Normalize(IReadOnlyList<string>? values) =>
         values is null ? [] : [.. values.Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v.Trim()).Distinct(StringComparer.Ordinal)];

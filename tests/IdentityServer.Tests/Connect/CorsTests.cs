@@ -44,6 +44,16 @@ public sealed class CorsTests(IdentityServerFactory factory) : IClassFixture<Ide
     }
 
     [Fact]
+    public async Task An_origin_registered_with_capitals_a_default_port_or_a_trailing_slash_matches_what_the_browser_sends()
+    {
+        await RegisterSpaAsync("spa-written-loosely", "https://SPA.Loose.example.test:443/");
+
+        using var response = await PreflightAsync("/connect/token", "https://spa.loose.example.test");
+
+        Assert.Equal("https://spa.loose.example.test", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+    }
+
+    [Fact]
     public async Task An_origin_no_client_lists_gets_no_cors_headers()
     {
         await RegisterSpaAsync("spa-listed", "https://app.example.test");
