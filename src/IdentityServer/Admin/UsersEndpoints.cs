@@ -122,7 +122,7 @@ internal static class UsersEndpoints
 
     private static async Task<IResult> UpdateAsync(
         string id, UserRequest request, UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationDbContext db,
-        AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
+        IOpenIddictTokenManager tokens, AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
     {
         var user = await users.FindByIdAsync(id);
         if (user is null)
@@ -163,6 +163,7 @@ internal static class UsersEndpoints
             user.EmailConfirmed = false;
         }
 
+        var disabling = user.Enabled && request.Enabled == false;
         user.Enabled = request.Enabled ?? user.Enabled;
         var updated = await users.UpdateAsync(user);
         if (!updated.Succeeded)
@@ -172,6 +173,13 @@ internal static class UsersEndpoints
 
         await SetRolesAsync(users, roles, user, request.Roles);
         await transaction.CommitAsync(cancellationToken);
+        if (disabling)
+        {
+            // A disabled account keeps nothing it was issued: its access tokens stop introspecting active and opening
+            // userinfo and the admin API at once, as its refresh tokens already fail. Its consents stay, for re-enabling.
+            await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
+        }
+
         await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, request.Roles, user.Enabled }, cancellationToken);
         return TypedResults.Ok(await ToResponseAsync(users, user));
     }

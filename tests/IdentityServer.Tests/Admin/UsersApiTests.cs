@@ -239,6 +239,27 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
     }
 
     [Fact]
+    public async Task Disabling_a_user_revokes_its_access_tokens_at_once()
+    {
+        var id = Unique("dis");
+        var (scope, resourceClient, resourceSecret) = await admin.ResourceServerAsync(id);
+        var clientId = Unique("disabling");
+        var secret = await Tokens.RegisterClientAsync(new { clientId, grantTypes = new[] { "password", "refresh_token" }, scopes = new[] { "openid", "offline_access", scope } });
+        var username = Unique("pete");
+        var (userId, _) = await CreateAsync(username);
+        var (_, tokens) = await PasswordGrantAsync((clientId, secret!), username, PasswordOf(username), $"openid offline_access {scope}");
+        var accessToken = tokens.GetProperty("access_token").GetString()!;
+        Assert.True(await admin.IsActiveAsync(accessToken, resourceClient, resourceSecret));
+
+        AssertStatus(await admin.PutAsync($"/admin/users/{userId}", Profile(username, enabled: false)), HttpStatusCode.OK);
+
+        Assert.False(await admin.IsActiveAsync(accessToken, resourceClient, resourceSecret));
+        using var userinfo = new HttpRequestMessage(HttpMethod.Get, "/connect/userinfo") { Headers = { Authorization = new("Bearer", accessToken) } };
+        using var userinfoResponse = await Tokens.Http.SendAsync(userinfo);
+        Assert.Equal(HttpStatusCode.Unauthorized, userinfoResponse.StatusCode);
+    }
+
+    [Fact]
     public async Task A_disabled_user_cannot_log_in_on_the_login_page()
     {
         var username = Unique("kim");
