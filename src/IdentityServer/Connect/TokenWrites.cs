@@ -108,17 +108,26 @@ internal sealed class TokenWrites
 
             ArgumentNullException.ThrowIfNull(token);
             var database = await Context.GetDbContextAsync(cancellationToken);
-            if (database.Entry(token).State is EntityState.Added)
+            var state = database.Entry(token).State;
+            if (state is EntityState.Added)
             {
                 // Not written yet (a code getting its payload): its INSERT at the commit carries the change.
                 return;
             }
 
-            // What the base store does before its SaveChanges: the row is updated only if nobody changed it since it
-            // was read (UPDATE ... WHERE ConcurrencyToken = the value read), now checked at the commit.
-            database.Attach(token);
+            // As the base store: the row is updated only if nobody changed it since it was read (UPDATE ... WHERE
+            // ConcurrencyToken = the value read), now checked at the commit. A tracked entry (the token being
+            // redeemed) is left to change tracking, so the UPDATE sets the columns that changed (status, redemption
+            // date, concurrency token) instead of all of them, and SQLite rewrites one of the table's indexes, not all.
+            if (state is EntityState.Detached)
+            {
+                database.Attach(token);
+                token.ConcurrencyToken = Guid.NewGuid().ToString();
+                database.Update(token);
+                return;
+            }
+
             token.ConcurrencyToken = Guid.NewGuid().ToString();
-            database.Update(token);
         }
     }
 }
