@@ -1,4 +1,3 @@
-using IdentityServer.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
@@ -21,6 +20,9 @@ namespace IdentityServer.Connect;
 internal sealed class TokenWrites
 {
     public bool Deferring { get; private set; }
+
+    // The context holding rows back, once one is: a sign-in that writes no row (client_credentials) rents none.
+    private DbContext? holder;
 
     /// <summary>The code or refresh token this sign-in redeems, if it redeems one.</summary>
     public Redemption? Redeeming { get; set; }
@@ -46,7 +48,7 @@ internal sealed class TokenWrites
     }
 
     /// <summary>Once every token of the sign-in exists, saves their rows and the redemption in one SaveChanges.</summary>
-    internal sealed partial class Commit(ApplicationDbContext database, TokenWrites writes, IOpenIddictTokenManager tokens, ILogger<Commit> logger)
+    internal sealed partial class Commit(TokenWrites writes, IServiceProvider services, ILogger<Commit> logger)
         : IOpenIddictServerHandler<ProcessSignInContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
@@ -66,6 +68,12 @@ internal sealed class TokenWrites
             }
 
             writes.Deferring = false;
+            if (writes.holder is not { } database)
+            {
+                return;
+            }
+
+            writes.holder = null;
             try
             {
                 await database.SaveChangesAsync(context.CancellationToken);
@@ -74,6 +82,8 @@ internal sealed class TokenWrites
             {
                 // Another request redeemed the same code or refresh token first; the transaction wrote nothing.
                 database.ChangeTracker.Clear();
+                // Resolved here only: the token manager is needed on this rare path, not by every sign-in.
+                var tokens = services.GetRequiredService<IOpenIddictTokenManager>();
                 await RedeemTokenOnce.RefuseConcurrentRedemptionAsync(context, tokens, logger, lost);
             }
         }
@@ -95,7 +105,9 @@ internal sealed class TokenWrites
             }
 
             ArgumentNullException.ThrowIfNull(token);
-            (await Context.GetDbContextAsync(cancellationToken)).Add(token);
+            var database = await Context.GetDbContextAsync(cancellationToken);
+            database.Add(token);
+            writes.holder = database;
         }
 
         public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
@@ -108,6 +120,7 @@ internal sealed class TokenWrites
 
             ArgumentNullException.ThrowIfNull(token);
             var database = await Context.GetDbContextAsync(cancellationToken);
+            writes.holder = database;
             var state = database.Entry(token).State;
             if (state is EntityState.Added)
             {
