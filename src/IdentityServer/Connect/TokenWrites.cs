@@ -104,10 +104,7 @@ internal sealed class TokenWrites
                 return;
             }
 
-            ArgumentNullException.ThrowIfNull(token);
-            var database = await Context.GetDbContextAsync(cancellationToken);
-            database.Add(token);
-            writes.holder = database;
+            (await HoldAsync(token, cancellationToken)).Add(token);
         }
 
         public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
@@ -118,9 +115,7 @@ internal sealed class TokenWrites
                 return;
             }
 
-            ArgumentNullException.ThrowIfNull(token);
-            var database = await Context.GetDbContextAsync(cancellationToken);
-            writes.holder = database;
+            var database = await HoldAsync(token, cancellationToken);
             var state = database.Entry(token).State;
             if (state is EntityState.Added)
             {
@@ -141,6 +136,15 @@ internal sealed class TokenWrites
             }
 
             token.ConcurrencyToken = Guid.NewGuid().ToString();
+        }
+
+        /// <summary>The context that will save the row at the commit.</summary>
+        private async ValueTask<DbContext> HoldAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(token);
+            var database = await Context.GetDbContextAsync(cancellationToken);
+            writes.holder = database;
+            return database;
         }
     }
 }
