@@ -241,20 +241,12 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
     [Fact]
     public async Task Disabling_a_user_revokes_its_access_tokens_at_once()
     {
-        var id = Unique("dis");
-        var (scope, resourceClient, resourceSecret) = await admin.ResourceServerAsync(id);
-        var clientId = Unique("disabling");
-        var secret = await Tokens.RegisterClientAsync(new { clientId, grantTypes = new[] { "password", "refresh_token" }, scopes = new[] { "openid", "offline_access", scope } });
-        var username = Unique("pete");
-        var (userId, _) = await CreateAsync(username);
-        var (_, tokens) = await PasswordGrantAsync((clientId, secret!), username, PasswordOf(username), $"openid offline_access {scope}");
-        var accessToken = tokens.GetProperty("access_token").GetString()!;
-        Assert.True(await admin.IsActiveAsync(accessToken, resourceClient, resourceSecret));
+        var signedIn = await SignedInWithAnActiveAccessTokenAsync("dis", "pete");
 
-        AssertStatus(await admin.PutAsync($"/admin/users/{userId}", Profile(username, enabled: false)), HttpStatusCode.OK);
+        AssertStatus(await admin.PutAsync($"/admin/users/{signedIn.UserId}", Profile(signedIn.Username, enabled: false)), HttpStatusCode.OK);
 
-        Assert.False(await admin.IsActiveAsync(accessToken, resourceClient, resourceSecret));
-        using var userinfo = new HttpRequestMessage(HttpMethod.Get, "/connect/userinfo") { Headers = { Authorization = new("Bearer", accessToken) } };
+        Assert.False(await signedIn.IsActiveAsync());
+        using var userinfo = new HttpRequestMessage(HttpMethod.Get, "/connect/userinfo") { Headers = { Authorization = new("Bearer", signedIn.AccessToken) } };
         using var userinfoResponse = await Tokens.Http.SendAsync(userinfo);
         Assert.Equal(HttpStatusCode.Unauthorized, userinfoResponse.StatusCode);
     }
@@ -318,26 +310,40 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
         Assert.Equal(0, (await admin.GetAsync($"/admin/users?search={username}")).Json.GetProperty("total").GetInt32());
     }
 
+    /// <summary>A user signed in through a password client, holding an access token its resource server introspects as active.</summary>
+    private async Task<SignedInUser> SignedInWithAnActiveAccessTokenAsync(string prefix, string name)
+    {
+        var (scope, resourceClient, resourceSecret) = await admin.ResourceServerAsync(Unique(prefix));
+        var clientId = Unique(prefix + "-client");
+        var secret = await Tokens.RegisterClientAsync(new { clientId, grantTypes = new[] { "password", "refresh_token" }, scopes = new[] { "openid", "offline_access", scope } });
+        var username = Unique(name);
+        var (userId, _) = await CreateAsync(username);
+        var (_, tokens) = await PasswordGrantAsync((clientId, secret!), username, PasswordOf(username), $"openid offline_access {scope}");
+        var signedIn = new SignedInUser(admin, (clientId, secret!), username, userId, tokens.GetProperty("access_token").GetString()!,
+            tokens.GetProperty("refresh_token").GetString()!, resourceClient, resourceSecret);
+        Assert.True(await signedIn.IsActiveAsync());
+        return signedIn;
+    }
+
+    private sealed record SignedInUser(
+        AdminApi Admin, (string Id, string Secret) Client, string Username, string UserId, string AccessToken, string RefreshToken,
+        string ResourceClient, string ResourceSecret)
+    {
+        public Task<bool> IsActiveAsync() => Admin.IsActiveAsync(AccessToken, ResourceClient, ResourceSecret);
+    }
+
     [Fact]
     public async Task Deleting_a_user_removes_it_and_revokes_its_tokens()
     {
-        var id = Unique("del");
-        var (scope, resourceClient, resourceSecret) = await admin.ResourceServerAsync(id);
-        var clientId = Unique("legacy");
-        var secret = await Tokens.RegisterClientAsync(new { clientId, grantTypes = new[] { "password", "refresh_token" }, scopes = new[] { "openid", "offline_access", scope } });
-        var client = (clientId, secret!);
-        var username = Unique("olga");
-        var (userId, _) = await CreateAsync(username);
-        var (_, tokens) = await PasswordGrantAsync(client, username, PasswordOf(username), $"openid offline_access {scope}");
-        var accessToken = tokens.GetProperty("access_token").GetString()!;
-        Assert.True(await admin.IsActiveAsync(accessToken, resourceClient, resourceSecret));
+        var signedIn = await SignedInWithAnActiveAccessTokenAsync("del", "olga");
+        var (client, username, userId) = (signedIn.Client, signedIn.Username, signedIn.UserId);
 
         var deleted = await admin.DeleteAsync($"/admin/users/{userId}");
 
         AssertStatus(deleted, HttpStatusCode.NoContent);
         AssertProblem(await admin.GetAsync($"/admin/users/{userId}"), HttpStatusCode.NotFound);
-        Assert.False(await admin.IsActiveAsync(accessToken, resourceClient, resourceSecret));
-        var (refreshStatus, refreshBody) = await RefreshAsync(client, tokens.GetProperty("refresh_token").GetString()!);
+        Assert.False(await signedIn.IsActiveAsync());
+        var (refreshStatus, refreshBody) = await RefreshAsync(client, signedIn.RefreshToken);
         Assert.Equal(HttpStatusCode.BadRequest, refreshStatus);
         Assert.Equal("invalid_grant", refreshBody.GetProperty("error").GetString());
         var (signInStatus, _) = await PasswordGrantAsync(client, username, PasswordOf(username));
