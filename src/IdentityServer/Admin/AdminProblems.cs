@@ -28,4 +28,7 @@ internal static class AdminProblems
 
     public static IResult Conflict(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already exists.", detail: detail);
+
+    public static IResult BuiltIn(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Built in.", detail: detail);
 }

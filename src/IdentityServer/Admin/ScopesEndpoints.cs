@@ -101,6 +101,12 @@ internal static partial class ScopesEndpoints
             return AdminProblems.NotFound("Scope", name);
         }
 
+        if (name == StandardScopes.Admin)
+        {
+            // Without it no token could open this API again, the call that deletes it included.
+            return AdminProblems.BuiltIn("The admin scope opens the admin API and cannot be deleted.");
+        }
+
         await scopes.DeleteAsync(scope, cancellationToken);
         await audit.RecordAsync(user, "scope.deleted", name, null, cancellationToken);
         return TypedResults.NoContent();
@@ -108,10 +114,22 @@ internal static partial class ScopesEndpoints
 
     private static void Describe(OpenIddictScopeDescriptor descriptor, ScopeRequest request)
     {
-        descriptor.DisplayName = string.IsNullOrWhiteSpace(request.DisplayName) ? descriptor.Name : request.DisplayName.Trim();
-        descriptor.Description = string.IsNullOrWhiteSpace(request.Description) ? null : request.Description.Trim();
-        descriptor.Resources.Clear();
-        descriptor.Resources.UnionWith((request.Resources ?? []).Where(r => !string.IsNullOrWhiteSpace(r)).Select(r => r.Trim()));
+        // PUT changes what it names: an omitted (null) field keeps its current value, as for clients and users.
+        if (request.DisplayName is not null || descriptor.DisplayName is null)
+        {
+            descriptor.DisplayName = string.IsNullOrWhiteSpace(request.DisplayName) ? descriptor.Name : request.DisplayName.Trim();
+        }
+
+        if (request.Description is not null)
+        {
+            descriptor.Description = string.IsNullOrWhiteSpace(request.Description) ? null : request.Description.Trim();
+        }
+
+        if (request.Resources is not null)
+        {
+            descriptor.Resources.Clear();
+            descriptor.Resources.UnionWith(request.Resources.Where(r => !string.IsNullOrWhiteSpace(r)).Select(r => r.Trim()));
+        }
     }
 
     private static ScopeResponse ToResponse(OpenIddictScopeDescriptor descriptor) =>

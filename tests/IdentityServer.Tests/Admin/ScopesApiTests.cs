@@ -106,6 +106,28 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
     }
 
     [Fact]
+    public async Task Updating_a_scope_keeps_the_fields_the_body_leaves_out()
+    {
+        var name = Unique("partial");
+        AssertStatus(await admin.PostAsync("/admin/scopes", new { name, displayName = "Partial API", description = "Reads", resources = new[] { "partial-api" } }), HttpStatusCode.Created);
+
+        var updated = await admin.PutAsync($"/admin/scopes/{name}", new { description = "Reads and writes" });
+
+        AssertStatus(updated, HttpStatusCode.OK);
+        Assert.Equal("Partial API", updated.Json.GetProperty("displayName").GetString());
+        Assert.Equal("Reads and writes", updated.Json.GetProperty("description").GetString());
+        Assert.Equal(["partial-api"], updated.Json.GetProperty("resources").EnumerateArray().Select(r => r.GetString()));
+    }
+
+    [Fact]
+    public async Task Deleting_the_admin_scope_is_a_409_and_the_admin_api_keeps_working()
+    {
+        AssertProblem(await admin.DeleteAsync("/admin/scopes/admin"), HttpStatusCode.Conflict);
+
+        AssertStatus(await admin.GetAsync("/admin/scopes/admin"), HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task Renaming_a_scope_is_a_400_keyed_by_name()
     {
         var name = Unique("fixed");
