@@ -125,14 +125,20 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
         }
 
         var secretMatches = await applications.ValidateClientSecretAsync(application, secret, cancellationToken);
-        if (changed || !await applications.HasClientTypeAsync(application, ClientTypes.Confidential, cancellationToken))
+        if (!secretMatches)
+        {
+            // Set with the rest: a client turned public has no secret, and a confidential one without is invalid.
+            // The manager hashes a secret that changed in the descriptor.
+            descriptor.ClientSecret = secret;
+        }
+
+        if (changed || !secretMatches || !await applications.HasClientTypeAsync(application, ClientTypes.Confidential, cancellationToken))
         {
             await applications.UpdateAsync(application, descriptor, cancellationToken);
         }
 
         if (!secretMatches)
         {
-            await applications.UpdateAsync(application, secret, cancellationToken);
             LogBootstrapped(logger, "client secret", clientId);
         }
     }

@@ -3,6 +3,7 @@ using IdentityServer.Admin;
 using IdentityServer.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using OpenIddict.Abstractions;
 using static IdentityServer.Tests.Admin.AdminApi;
 
 namespace IdentityServer.Tests.Admin;
@@ -121,10 +122,13 @@ public sealed class BootstrapTests(IdentityServerFactory factory) : IClassFixtur
     [Fact]
     public async Task The_bootstrap_recreates_the_admin_scope_when_it_is_missing()
     {
-        // Without the scope no new admin token can be issued, so this one has to last the whole test.
-        var token = await admin.AdminTokenAsync();
-        AssertStatus(await admin.DeleteAsync("/admin/scopes/admin", token), HttpStatusCode.NoContent);
-        AssertProblem(await admin.GetAsync("/admin/scopes/admin", token), HttpStatusCode.NotFound);
+        // The admin API refuses to delete it; a database edited by hand can still lose it.
+        await using (var services = factory.Services.CreateAsyncScope())
+        {
+            var scopes = services.ServiceProvider.GetRequiredService<IOpenIddictScopeManager>();
+            await scopes.DeleteAsync((await scopes.FindByNameAsync("admin"))!);
+        }
+
         var (refusedStatus, _) = await AdminClientTokenAsync(Tokens, IdentityServerFactory.AdminClientSecret);
         Assert.Equal(HttpStatusCode.BadRequest, refusedStatus);
 
@@ -144,6 +148,19 @@ public sealed class BootstrapTests(IdentityServerFactory factory) : IClassFixtur
         AssertStatus(crippled, HttpStatusCode.OK);
         var (refusedStatus, _) = await AdminClientTokenAsync(Tokens, IdentityServerFactory.AdminClientSecret);
         Assert.Equal(HttpStatusCode.BadRequest, refusedStatus);
+
+        await RunBootstrapAgainAsync();
+
+        var (status, body) = await AdminClientTokenAsync(Tokens, IdentityServerFactory.AdminClientSecret);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+    }
+
+    [Fact]
+    public async Task The_bootstrap_makes_the_admin_client_confidential_again_with_its_secret_when_an_admin_made_it_public()
+    {
+        var madePublic = await admin.PutAsync($"/admin/clients/{IdentityServerFactory.AdminClientId}",
+            new { clientType = "public", grantTypes = new[] { "authorization_code" }, redirectUris = new[] { "https://admin.example/cb" }, scopes = new[] { "openid" } });
+        AssertStatus(madePublic, HttpStatusCode.OK);
 
         await RunBootstrapAgainAsync();
 
