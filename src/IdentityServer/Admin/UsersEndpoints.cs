@@ -163,7 +163,6 @@ internal static class UsersEndpoints
             user.EmailConfirmed = false;
         }
 
-        var disabling = user.Enabled && request.Enabled == false;
         user.Enabled = request.Enabled ?? user.Enabled;
         var updated = await users.UpdateAsync(user);
         if (!updated.Succeeded)
@@ -172,13 +171,15 @@ internal static class UsersEndpoints
         }
 
         await SetRolesAsync(users, roles, user, request.Roles);
-        await transaction.CommitAsync(cancellationToken);
-        if (disabling)
+        if (!user.Enabled)
         {
             // A disabled account keeps nothing it was issued: its access tokens stop introspecting active and opening
-            // userinfo and the admin API at once, as its refresh tokens already fail. Its consents stay, for re-enabling.
+            // userinfo and the admin API at once, as its refresh tokens already fail. Its consents stay, for
+            // re-enabling. In the same transaction as the change, and again at every PUT that leaves it disabled.
             await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
         }
+
+        await transaction.CommitAsync(cancellationToken);
 
         await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, request.Roles, user.Enabled }, cancellationToken);
         return TypedResults.Ok(await ToResponseAsync(users, user));

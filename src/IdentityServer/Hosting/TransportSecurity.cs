@@ -8,9 +8,9 @@ namespace IdentityServer.Hosting;
 
 /// <summary>
 /// HTTPS everywhere but loopback. OpenIddict's own HTTPS check knows nothing of loopback, so it is switched off and
-/// replaced by this: the server refuses to start on a plain-HTTP non-loopback address unless a trusted proxy (whose
-/// X-Forwarded-Proto says where TLS ended) is configured, and refuses plain-HTTP requests that do not arrive on
-/// loopback.
+/// replaced by this: the server refuses to start on a plain-HTTP non-loopback address unless it also serves HTTPS or a
+/// trusted proxy (whose X-Forwarded-Proto says where TLS ended) is configured, and refuses plain-HTTP requests that do
+/// not arrive on loopback.
 /// </summary>
 public static partial class TransportSecurity
 {
@@ -105,9 +105,11 @@ public static partial class TransportSecurity
         public Task StartedAsync(CancellationToken cancellationToken)
         {
             var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-            // An https issuer alone is not enough: with no proxy to trust, every request on such an address would be
-            // plain HTTP off loopback and refused, a server that starts and answers nothing.
-            var tlsTerminatedAhead = proxies.Value.Any;
+            // TLS is there when Kestrel serves HTTPS itself (a plain-HTTP port beside it then answers health probes
+            // only) or when a trusted proxy terminates it. An https issuer alone is not enough: with no proxy to
+            // trust, every request on a plain-HTTP public address would be refused, a server that answers nothing.
+            var tlsTerminatedAhead = proxies.Value.Any
+                || addresses.Any(address => address.StartsWith("https://", StringComparison.OrdinalIgnoreCase));
             foreach (var address in addresses)
             {
                 if (!Uri.TryCreate(address.Replace("://+", "://0.0.0.0", StringComparison.Ordinal).Replace("://*", "://0.0.0.0", StringComparison.Ordinal), UriKind.Absolute, out var uri)

@@ -31,7 +31,13 @@ public sealed class InsecureBindingTests
     public async Task The_server_starts_on_a_public_plain_http_address_behind_a_configured_proxy() =>
         await StartedAsync("http://0.0.0.0:8080", knownProxy: "10.0.0.5");
 
-    private static Task StartedAsync(string address, string? knownProxy)
+    [Fact]
+    public async Task The_server_starts_with_a_plain_http_probe_port_beside_its_own_https() =>
+        await StartedAsync(["https://0.0.0.0:8443", "http://0.0.0.0:8080"], knownProxy: null);
+
+    private static Task StartedAsync(string address, string? knownProxy) => StartedAsync([address], knownProxy);
+
+    private static Task StartedAsync(string[] addresses, string? knownProxy)
     {
         var proxies = new TransportSecurity.ProxyOptions();
         if (knownProxy is not null)
@@ -40,17 +46,21 @@ public sealed class InsecureBindingTests
         }
 
         var check = new TransportSecurity.RefuseInsecureBinding(
-            new ServerAt(address), Options.Create(proxies), NullLogger<TransportSecurity.RefuseInsecureBinding>.Instance);
+            new ServerAt(addresses), Options.Create(proxies), NullLogger<TransportSecurity.RefuseInsecureBinding>.Instance);
         return check.StartedAsync(CancellationToken.None);
     }
 
     private sealed class ServerAt : IServer
     {
-        public ServerAt(string address)
+        public ServerAt(string[] addresses)
         {
-            var addresses = new ServerAddressesFeature();
-            addresses.Addresses.Add(address);
-            Features.Set<IServerAddressesFeature>(addresses);
+            var feature = new ServerAddressesFeature();
+            foreach (var address in addresses)
+            {
+                feature.Addresses.Add(address);
+            }
+
+            Features.Set<IServerAddressesFeature>(feature);
         }
 
         public IFeatureCollection Features { get; } = new FeatureCollection();
