@@ -14,8 +14,7 @@ namespace IdentityServer.Connect;
 /// tokens, and OpenIddict saved each on its own: three transactions, three turns at SQLite's single writer, three
 /// commits PostgreSQL flushes to disk. Held back until the sign-in has generated every token, they are saved in one
 /// transaction. The redemption's concurrency check (<see cref="RedeemTokenOnce"/>) runs in that transaction, so the
-/// loser of a race for one code or refresh token writes nothing. Nothing refuses a sign-in once its tokens exist, so
-/// the rows held back are always either committed or, for that loser, cleared.
+/// loser of a race for one code or refresh token writes nothing; a sign-in refused part-way drops what it held back.
 /// </summary>
 internal sealed class TokenWrites
 {
@@ -86,6 +85,39 @@ internal sealed class TokenWrites
                 var tokens = services.GetRequiredService<IOpenIddictTokenManager>();
                 await RedeemTokenOnce.RefuseConcurrentRedemptionAsync(context, tokens, logger, lost);
             }
+        }
+    }
+
+    /// <summary>
+    /// A sign-in refused part-way (or its request failed) drops the rows it held back, so that nothing saved later in
+    /// the same request writes them: a code or refresh token stays unredeemed when no token was issued for it.
+    /// </summary>
+    internal sealed class Abandon(TokenWrites writes) : IOpenIddictServerHandler<ProcessErrorContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessErrorContext>()
+                .UseScopedHandler<Abandon>()
+                .SetOrder(int.MinValue + 100_000)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ProcessErrorContext context)
+        {
+            writes.Deferring = false;
+            writes.Redeeming = null;
+            if (writes.holder is { } database)
+            {
+                writes.holder = null;
+                foreach (var entry in database.ChangeTracker.Entries<OpenIddictEntityFrameworkCoreToken>().ToList())
+                {
+                    if (entry.State is EntityState.Added or EntityState.Modified)
+                    {
+                        entry.State = EntityState.Detached;
+                    }
+                }
+            }
+
+            return default;
         }
     }
 
