@@ -22,10 +22,7 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
     [Fact]
     public async Task Of_two_simultaneous_redemptions_of_one_refresh_token_exactly_one_succeeds()
     {
-        var client = await tokens.RegisterCodeClientAsync("race-refresh");
-        await tokens.RegisterUserAsync("racer1", "racer1-password");
-        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer1", "racer1-password");
-        var refreshToken = first.GetProperty("refresh_token").GetString()!;
+        var (client, refreshToken) = await tokens.SignedInUserAsync(factory, "race-refresh", "racer1");
 
         factory.Rendezvous.Arm(2);
         var results = await Task.WhenAll(tokens.RefreshAsync(client, refreshToken), tokens.RefreshAsync(client, refreshToken));
@@ -55,10 +52,7 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
     public async Task A_refresh_token_used_again_later_fails_and_takes_its_successor_with_it()
     {
         // The sequential case still goes through OpenIddict's own reuse detection, with this server's handler in place.
-        var client = await tokens.RegisterCodeClientAsync("reuse-refresh");
-        await tokens.RegisterUserAsync("racer3", "racer3-password");
-        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer3", "racer3-password");
-        var original = first.GetProperty("refresh_token").GetString()!;
+        var (client, original) = await tokens.SignedInUserAsync(factory, "reuse-refresh", "racer3");
         var (rotated, body) = await tokens.RefreshAsync(client, original);
         Assert.True(rotated == HttpStatusCode.OK, body.ToString());
         var successor = body.GetProperty("refresh_token").GetString()!;

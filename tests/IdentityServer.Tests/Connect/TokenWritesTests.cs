@@ -22,10 +22,7 @@ public sealed class TokenWritesTests(TokenWritesTests.LateRefusalFactory factory
     [Fact]
     public async Task A_refresh_refused_after_its_tokens_were_made_leaves_the_refresh_token_usable()
     {
-        var client = await tokens.RegisterCodeClientAsync("late-refusal");
-        await tokens.RegisterUserAsync("late1", "late1-password");
-        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "late1", "late1-password");
-        var refreshToken = first.GetProperty("refresh_token").GetString()!;
+        var (client, refreshToken) = await tokens.SignedInUserAsync(factory, "late-refusal", "late1");
 
         factory.RefuseNextRefresh = true;
         var (refused, refusedBody) = await tokens.RefreshAsync(client, refreshToken);

@@ -114,6 +114,17 @@ public static class OAuthFlows
         return tokens.TokenAsync(form, client.ClientId, client.Secret);
     }
 
+    /// <summary>A new code client and a new user signed in through it: the client and the user's first refresh token.</summary>
+    public static async Task<(TestClient Client, string RefreshToken)> SignedInUserAsync(
+        this TokenClient tokens, IdentityServerFactory factory, string clientId, string username)
+    {
+        var client = await tokens.RegisterCodeClientAsync(clientId);
+        var password = username + "-password";
+        await tokens.RegisterUserAsync(username, password);
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, username, password);
+        return (client, first.GetProperty("refresh_token").GetString()!);
+    }
+
     /// <summary>The whole flow for a user who exists: authorize, log in, redeem the code; returns the token response.</summary>
     public static async Task<JsonElement> LogInAndRedeemAsync(
         this TokenClient tokens, BrowserSession browser, TestClient client, string username, string password,
