@@ -180,7 +180,6 @@ internal static class UsersEndpoints
         }
 
         await transaction.CommitAsync(cancellationToken);
-
         await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, request.Roles, user.Enabled }, cancellationToken);
         return TypedResults.Ok(await ToResponseAsync(users, user));
     }

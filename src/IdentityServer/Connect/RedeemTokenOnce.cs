@@ -14,8 +14,9 @@ namespace IdentityServer.Connect;
 /// Both requests can pass validation (the entry still says "valid") before either marks it redeemed. Marking it is
 /// an optimistic-concurrency update on the entry's ConcurrencyToken (UPDATE ... WHERE Id = @id AND ConcurrencyToken
 /// = @read), so exactly one request changes the row and the other gets a concurrency failure, when the update is
-/// saved together with the new tokens (<see cref="TokenWrites"/>). OpenIddict's own handler deliberately ignores that result for refresh tokens (it allows concurrent use
-/// within a reuse leeway), which let both racing refreshes succeed although this server sets the leeway to zero.
+/// saved together with the new tokens (<see cref="TokenWrites"/>). OpenIddict's own handler deliberately ignores
+/// that result for refresh tokens (it allows concurrent use within a reuse leeway), which let both racing refreshes
+/// succeed although this server sets the leeway to zero.
 /// Here the loser is refused with invalid_grant for either kind, and is treated like any other reuse: the tokens of
 /// its authorization are revoked, as OpenIddict does when a redeemed token comes back.
 /// </remarks>

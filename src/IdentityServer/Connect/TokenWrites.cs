@@ -28,6 +28,15 @@ internal sealed class TokenWrites
 
     internal sealed record Redemption(string TokenId, string? AuthorizationId, bool IsCode);
 
+    /// <summary>Ends the sign-in's holding back; returns the context holding rows, if any.</summary>
+    private DbContext? StopHolding()
+    {
+        Deferring = false;
+        var held = holder;
+        holder = null;
+        return held;
+    }
+
     /// <summary>From the start of a sign-in, token rows wait for <see cref="Commit"/>.</summary>
     internal sealed class Begin(TokenWrites writes) : IOpenIddictServerHandler<ProcessSignInContext>
     {
@@ -47,7 +56,7 @@ internal sealed class TokenWrites
     }
 
     /// <summary>Once every token of the sign-in exists, saves their rows and the redemption in one SaveChanges.</summary>
-    internal sealed partial class Commit(TokenWrites writes, IServiceProvider services, ILogger<Commit> logger)
+    internal sealed class Commit(TokenWrites writes, IServiceProvider services, ILogger<Commit> logger)
         : IOpenIddictServerHandler<ProcessSignInContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
@@ -61,18 +70,11 @@ internal sealed class TokenWrites
 
         public async ValueTask HandleAsync(ProcessSignInContext context)
         {
-            if (!writes.Deferring)
+            if (!writes.Deferring || writes.StopHolding() is not { } database)
             {
                 return;
             }
 
-            writes.Deferring = false;
-            if (writes.holder is not { } database)
-            {
-                return;
-            }
-
-            writes.holder = null;
             try
             {
                 await database.SaveChangesAsync(context.CancellationToken);
@@ -103,11 +105,9 @@ internal sealed class TokenWrites
 
         public ValueTask HandleAsync(ProcessErrorContext context)
         {
-            writes.Deferring = false;
             writes.Redeeming = null;
-            if (writes.holder is { } database)
+            if (writes.StopHolding() is { } database)
             {
-                writes.holder = null;
                 foreach (var entry in database.ChangeTracker.Entries<OpenIddictEntityFrameworkCoreToken>().ToList())
                 {
                     if (entry.State is EntityState.Added or EntityState.Modified)

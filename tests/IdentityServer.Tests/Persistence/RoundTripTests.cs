@@ -27,17 +27,17 @@ public sealed class RoundTripTests(IdentityServerFactory factory) : IClassFixtur
         // The refresh token with its client and authorization (one joined query), the user with its roles (one query);
         // marking the old token redeemed; the new access and refresh tokens (the id token is not stored).
         // (PostgreSQL sends the three writes as one batched command.)
-        var shape = commands
+        var statements = commands
             .SelectMany(command => command.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            .Select(statement => statement.Split(' ', 2)[0])
             .ToList();
+        var shape = statements.Select(statement => statement.Split(' ', 2)[0]).ToList();
         Assert.True(
             shape.SequenceEqual(["SELECT", "SELECT", "UPDATE", "INSERT", "INSERT"]),
             $"{commands.Count} commands:\n{string.Join("\n----\n", commands)}");
         // ...saved together: one transaction, one commit.
         Assert.Equal(1, counter.Saves);
         // The redemption sets what changed (status, redemption date, concurrency token), not every column.
-        var redemption = commands.SelectMany(command => command.Split(';')).Single(statement => statement.TrimStart().StartsWith("UPDATE", StringComparison.Ordinal));
+        var redemption = statements.Single(statement => statement.StartsWith("UPDATE", StringComparison.Ordinal));
         Assert.DoesNotContain("Payload", redemption, StringComparison.Ordinal);
     }
 
@@ -115,10 +115,10 @@ public sealed class RoundTripTests(IdentityServerFactory factory) : IClassFixtur
 
         // The access token's entry (with its authorization), the user, its roles (asked for with the roles scope).
         // (PostgreSQL sends the three writes as one batched command.)
-        var shape = commands
+        var statements = commands
             .SelectMany(command => command.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            .Select(statement => statement.Split(' ', 2)[0])
             .ToList();
+        var shape = statements.Select(statement => statement.Split(' ', 2)[0]).ToList();
         Assert.True(shape.SequenceEqual(["SELECT", "SELECT", "SELECT"]), $"{commands.Count} commands:\n{string.Join("\n----\n", commands)}");
     }
 }
