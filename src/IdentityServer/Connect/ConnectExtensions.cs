@@ -117,6 +117,9 @@ public static class ConnectExtensions
 
             // PKCE "plain" offers no protection against a stolen code; only S256 is accepted.
             server.CodeChallengeMethods.Remove(CodeChallengeMethods.Plain);
+            // No client can register a key set here, so a client assertion could never be verified: discovery must not
+            // offer private_key_jwt (OpenIddict lists it by default), and a client that sends one gets a clear refusal.
+            server.ClientAuthenticationMethods.Remove(ClientAuthenticationMethods.PrivateKeyJwt);
         }
     }
 }

@@ -43,6 +43,23 @@ public sealed class ClientCredentialsTests(IdentityServerFactory factory) : ICla
     }
 
     [Fact]
+    public async Task A_client_assertion_instead_of_a_secret_is_refused()
+    {
+        // Shaped like a private_key_jwt assertion; no registered client has a key set to check one against.
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = IdentityServerFactory.AdminClientId,
+            ["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ["client_assertion"] = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJhZG1pbiJ9.c2lnbmF0dXJl",
+            ["scope"] = "admin",
+        });
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal("invalid_client", body.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task A_clients_own_access_token_is_not_stored_yet_introspects_active_for_its_resource()
     {
         await tokens.RegisterScopeAsync("stateless-api", "stateless-resource");

@@ -34,6 +34,21 @@ public sealed class DiscoveryAndAccessTokenTests(IdentityServerFactory factory) 
     }
 
     [Fact]
+    public async Task Discovery_offers_only_the_client_authentication_methods_a_registered_client_can_use()
+    {
+        using var response = await tokens.Http.GetAsync("/.well-known/openid-configuration");
+        var discovery = await TokenClient.ReadJsonAsync(response);
+
+        // Clients are registered with secrets; none can register a key set, so private_key_jwt is not offered.
+        foreach (var endpoint in new[] { "token", "introspection", "revocation" })
+        {
+            var methods = discovery.GetProperty($"{endpoint}_endpoint_auth_methods_supported").EnumerateArray()
+                .Select(v => v.GetString()).Order().ToList();
+            Assert.Equal(["client_secret_basic", "client_secret_post"], methods);
+        }
+    }
+
+    [Fact]
     public async Task Discovery_lists_a_scope_an_admin_creates_at_once_and_drops_it_once_deleted()
     {
         async Task<List<string?>> ScopesSupportedAsync()
