@@ -71,7 +71,10 @@ internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, To
         await RefuseConcurrentRedemptionAsync(context, tokens, logger, redemption);
     }
 
-    /// <summary>The loser of a race is treated like any reuse: its grant's tokens are revoked and it gets invalid_grant.</summary>
+    /// <summary>
+    /// The loser of a race (with another redemption, or with a revocation such as disabling the user) is treated like
+    /// any reuse: its grant's tokens are revoked and it gets invalid_grant.
+    /// </summary>
     internal static async Task RefuseConcurrentRedemptionAsync(
         ProcessSignInContext context, IOpenIddictTokenManager tokens, ILogger logger, TokenWrites.Redemption lost)
     {
@@ -84,10 +87,10 @@ internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, To
         context.Reject(
             error: Errors.InvalidGrant,
             description: lost.IsCode
-                ? "The specified authorization code has already been redeemed."
-                : "The specified refresh token has already been redeemed.");
+                ? "The specified authorization code was redeemed or revoked by a concurrent request."
+                : "The specified refresh token was redeemed or revoked by a concurrent request.");
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Token {TokenId} was redeemed by a concurrent request; refusing this one and revoking the tokens of authorization {AuthorizationId}.")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Token {TokenId} was redeemed or revoked by a concurrent request; refusing this one and revoking the tokens of authorization {AuthorizationId}.")]
     private static partial void LogConcurrentRedemption(ILogger logger, string tokenId, string? authorizationId);
 }

@@ -66,6 +66,31 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         Assert.Equal(Errors.InvalidGrant, afterReuseBody.GetProperty("error").GetString());
     }
 
+    [Fact]
+    public async Task A_refresh_that_checked_the_user_just_before_an_admin_disabled_them_gets_no_tokens()
+    {
+        var client = await tokens.RegisterCodeClientAsync("race-disable");
+        var userId = await tokens.RegisterUserAsync("racer4", "racer4-password");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer4", "racer4-password");
+
+        // The refresh has read the user (still enabled) and is about to redeem its token when the admin disables them.
+        var reached = factory.Hold.Arm();
+        var refresh = tokens.RefreshAsync(client, first.Token("refresh_token"));
+        await reached.WaitAsync(TimeSpan.FromSeconds(30));
+        await tokens.DisableUserAsync(userId, "racer4");
+        factory.Hold.Release();
+        var (status, body) = await refresh;
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
+        Assert.Equal(Errors.InvalidGrant, body.GetProperty("error").GetString());
+        using var scope = factory.Services.CreateScope();
+        var stored = scope.ServiceProvider.GetRequiredService<IOpenIddictTokenManager>();
+        await foreach (var token in stored.FindBySubjectAsync(userId))
+        {
+            Assert.False(await stored.HasStatusAsync(token, Statuses.Valid), "a token of the disabled user is still valid");
+        }
+    }
+
     private static void AssertOneWinner((HttpStatusCode Status, JsonElement Body)[] results)
     {
         var summary = string.Join(" | ", results.Select(r => $"{(int)r.Status} {r.Body}"));
@@ -121,9 +146,41 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         }
     }
 
+    /// <summary>Holds the next token request that is about to redeem its code or refresh token until released.</summary>
+    public sealed class Hold
+    {
+        private TaskCompletionSource? reached;
+        private TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <returns>Completes when a request is held.</returns>
+        public Task Arm()
+        {
+            release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var armed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref reached, armed);
+            return armed.Task;
+        }
+
+        public void Release() => release.TrySetResult();
+
+        public Task ArriveAsync()
+        {
+            if (Interlocked.Exchange(ref reached, null) is not { } armed)
+            {
+                return Task.CompletedTask;
+            }
+
+            armed.SetResult();
+            // A bound, not a delay: if the test never releases it the request fails instead of hanging.
+            return release.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
     public sealed class RaceFactory : IdentityServerFactory
     {
         public Rendezvous Rendezvous { get; } = new();
+
+        public Hold Hold { get; } = new();
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
@@ -136,6 +193,7 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
                             && (context.Request.IsAuthorizationCodeGrantType() || context.Request.IsRefreshTokenGrantType()))
                         {
                             await Rendezvous.ArriveAsync();
+                            await Hold.ArriveAsync();
                         }
                     })
                     // Just before the token entry is marked as redeemed: both requests have passed every check.
