@@ -122,7 +122,7 @@ internal static class UsersEndpoints
 
     private static async Task<IResult> UpdateAsync(
         string id, UserRequest request, UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationDbContext db,
-        AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
+        IOpenIddictTokenManager tokens, AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
     {
         var user = await users.FindByIdAsync(id);
         if (user is null)
@@ -176,7 +176,7 @@ internal static class UsersEndpoints
             // A disabled account keeps nothing it was issued: its access tokens stop introspecting active and opening
             // userinfo and the admin API at once, as its refresh tokens already fail. Its consents stay, for
             // re-enabling. In the same transaction as the change, and again at every PUT that leaves it disabled.
-            await UserTokens.RevokeAllAsync(db, user.Id, cancellationToken);
+            await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -185,7 +185,7 @@ internal static class UsersEndpoints
     }
 
     private static async Task<IResult> DeleteAsync(
-        string id, UserManager<ApplicationUser> users, IOpenIddictAuthorizationManager authorizations, ApplicationDbContext db,
+        string id, UserManager<ApplicationUser> users, IOpenIddictAuthorizationManager authorizations, IOpenIddictTokenManager tokens,
         AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
     {
         var user = await users.FindByIdAsync(id);
@@ -195,7 +195,7 @@ internal static class UsersEndpoints
         }
 
         // Nothing issued to the user may outlive the account: revoke its tokens and consents first.
-        await UserTokens.RevokeAllAsync(db, user.Id, cancellationToken);
+        await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
         await authorizations.RevokeBySubjectAsync(user.Id, cancellationToken);
         var deleted = await users.DeleteAsync(user);
         if (!deleted.Succeeded)

@@ -170,6 +170,71 @@ internal sealed class TokenWrites
             token.ConcurrencyToken = Guid.NewGuid().ToString();
         }
 
+        // OpenIddict's revocations (reuse of a redeemed token, disabling or deleting a user or a client, revoking a
+        // grant) set only the status, in one UPDATE. A redemption already past its checks would still win: its UPDATE is
+        // conditioned on the ConcurrencyToken it read, which stayed as it was, so it would overwrite "revoked" and
+        // issue fresh tokens from a chain just revoked. A new ConcurrencyToken makes that redemption lose instead.
+        public override async ValueTask<long> RevokeAsync(
+            string? subject, string? client, string? status, string? type, CancellationToken cancellationToken)
+        {
+            var tokens = await TokensAsync(cancellationToken);
+            if (!string.IsNullOrEmpty(subject))
+            {
+                tokens = tokens.Where(token => token.Subject == subject);
+            }
+
+            if (!string.IsNullOrEmpty(client))
+            {
+                tokens = tokens.Where(token => token.Application!.Id == client);
+            }
+
+            if (!string.IsNullOrEmpty(status))
+            {
+                tokens = tokens.Where(token => token.Status == status);
+            }
+
+            if (!string.IsNullOrEmpty(type))
+            {
+                tokens = tokens.Where(token => token.Type == type);
+            }
+
+            return await RevokeAllAsync(tokens, cancellationToken);
+        }
+
+        public override async ValueTask<long> RevokeByApplicationIdAsync(string identifier, CancellationToken cancellationToken)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(identifier);
+            var tokens = await TokensAsync(cancellationToken);
+            return await RevokeAllAsync(tokens.Where(token => token.Application!.Id == identifier), cancellationToken);
+        }
+
+        public override async ValueTask<long> RevokeByAuthorizationIdAsync(string identifier, CancellationToken cancellationToken)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(identifier);
+            var tokens = await TokensAsync(cancellationToken);
+            return await RevokeAllAsync(tokens.Where(token => token.Authorization!.Id == identifier), cancellationToken);
+        }
+
+        public override async ValueTask<long> RevokeBySubjectAsync(string subject, CancellationToken cancellationToken)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(subject);
+            var tokens = await TokensAsync(cancellationToken);
+            return await RevokeAllAsync(tokens.Where(token => token.Subject == subject), cancellationToken);
+        }
+
+        private async ValueTask<IQueryable<OpenIddictEntityFrameworkCoreToken>> TokensAsync(CancellationToken cancellationToken) =>
+            (await Context.GetDbContextAsync(cancellationToken)).Set<OpenIddictEntityFrameworkCoreToken>();
+
+        private static Task<int> RevokeAllAsync(IQueryable<OpenIddictEntityFrameworkCoreToken> tokens, CancellationToken cancellationToken)
+        {
+            var concurrencyToken = Guid.NewGuid().ToString();
+            return tokens
+                .Where(token => token.Status != OpenIddictConstants.Statuses.Revoked)
+                .ExecuteUpdateAsync(token => token
+                    .SetProperty(t => t.Status, OpenIddictConstants.Statuses.Revoked)
+                    .SetProperty(t => t.ConcurrencyToken, concurrencyToken), cancellationToken);
+        }
+
         /// <summary>The context that will save the row at the commit.</summary>
         private async ValueTask<DbContext> HoldAsync(OpenIddictEntityFrameworkCoreToken token, CancellationToken cancellationToken)
         {

@@ -83,11 +83,39 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
 
         Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
         Assert.Equal(Errors.InvalidGrant, body.GetProperty("error").GetString());
+        await AssertNoValidTokenAsync(userId);
+    }
+
+    [Fact]
+    public async Task A_refresh_in_flight_when_its_chain_is_revoked_for_reuse_gets_no_tokens()
+    {
+        // The thief's case: the victim's old refresh token comes back while the chain's newest one is being redeemed.
+        var client = await tokens.RegisterCodeClientAsync("race-reuse");
+        var userId = await tokens.RegisterUserAsync("racer5", "racer5-password");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer5", "racer5-password");
+        var (rotated, body) = await tokens.RefreshAsync(client, first.Token("refresh_token"));
+        Assert.True(rotated == HttpStatusCode.OK, body.ToString());
+
+        var reached = factory.Hold.Arm();
+        var refresh = tokens.RefreshAsync(client, body.Token("refresh_token"));
+        await reached.WaitAsync(TimeSpan.FromSeconds(30));
+        var (reused, _) = await tokens.RefreshAsync(client, first.Token("refresh_token"));
+        factory.Hold.Release();
+        var (status, refreshBody) = await refresh;
+
+        Assert.Equal(HttpStatusCode.BadRequest, reused);
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {refreshBody}");
+        Assert.Equal(Errors.InvalidGrant, refreshBody.GetProperty("error").GetString());
+        await AssertNoValidTokenAsync(userId);
+    }
+
+    private async Task AssertNoValidTokenAsync(string userId)
+    {
         using var scope = factory.Services.CreateScope();
         var stored = scope.ServiceProvider.GetRequiredService<IOpenIddictTokenManager>();
         await foreach (var token in stored.FindBySubjectAsync(userId))
         {
-            Assert.False(await stored.HasStatusAsync(token, Statuses.Valid), "a token of the disabled user is still valid");
+            Assert.False(await stored.HasStatusAsync(token, Statuses.Valid), $"token {await stored.GetIdAsync(token)} is still valid");
         }
     }
 
