@@ -82,6 +82,13 @@ internal static class TokenEndpoint
             }
 
             var identity = await principals.CreateAsync(user, request.GetScopes(), time.GetUtcNow(), cancellationToken);
+            // The user was read before the deliberately slow password check: an admin may have disabled or deleted
+            // them since, and this grant redeems nothing whose revocation would stop it later. Read them again.
+            if (await principals.FindActiveUserAsync(new ClaimsPrincipal(identity), signIn, cancellationToken) is null)
+            {
+                return InvalidGrant("The user is no longer allowed to sign in.");
+            }
+
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 
