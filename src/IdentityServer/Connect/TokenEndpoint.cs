@@ -108,10 +108,40 @@ internal static class TokenEndpoint
 
             var identity = new ClaimsIdentity(principal.Claims, TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
             UserPrincipalFactory.RefreshUserClaims(identity, active.User, active.Roles);
+            await KeepScopesTheClientStillHasAsync(identity, request.ClientId!, applications, scopes, cancellationToken);
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 
         return Refuse(Errors.UnsupportedGrantType, "The grant type is not supported.");
+    }
+
+    /// <summary>
+    /// A grant's scopes are checked against the client when it is given; a refresh chain would otherwise keep a
+    /// scope an admin has since withdrawn from the client or deleted, and its audience, for as long as it is used.
+    /// The new tokens get what the client may have now, as in Keycloak. (OpenIddict checks only a scope parameter.)
+    /// </summary>
+    private static async Task KeepScopesTheClientStillHasAsync(
+        ClaimsIdentity identity, string clientId, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
+        CancellationToken cancellationToken)
+    {
+        var application = await applications.FindByClientIdAsync(clientId, cancellationToken)
+            ?? throw new InvalidOperationException("The client was authenticated but cannot be found.");
+        var kept = new List<string>();
+        foreach (var scope in identity.GetScopes())
+        {
+            // openid and offline_access need no scope permission (OpenIddict's rule); the refresh_token grant
+            // permission, which offline_access depends on, OpenIddict checks itself.
+            var permitted = scope is Scopes.OpenId or Scopes.OfflineAccess
+                || await applications.HasPermissionAsync(application, Permissions.Prefixes.Scope + scope, cancellationToken);
+            var exists = StandardScopes.Registered.Contains(scope) || await scopes.FindByNameAsync(scope, cancellationToken) is not null;
+            if (permitted && exists)
+            {
+                kept.Add(scope);
+            }
+        }
+
+        identity.SetScopes(kept);
+        identity.SetResources(await StandardScopes.ResourcesAsync(scopes, identity.GetScopes(), cancellationToken));
     }
 
     private static IResult InvalidGrant(string description) => Refuse(Errors.InvalidGrant, description);

@@ -28,6 +28,28 @@ public sealed class RefreshTokenTests(IdentityServerFactory factory) : IClassFix
     }
 
     [Fact]
+    public async Task A_refresh_after_an_admin_withdraws_a_scope_from_the_client_no_longer_carries_it_or_its_audience()
+    {
+        await tokens.RegisterScopeAsync("ledger-read", "ledger-api");
+        await tokens.RegisterScopeAsync("ledger-write", "ledger-writer-api");
+        var client = await tokens.RegisterCodeClientAsync("refresh-scopes", scopes: "openid profile offline_access ledger-read ledger-write");
+        await tokens.RegisterUserAsync("rhea", "rhea-password-1");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "rhea", "rhea-password-1",
+            "openid profile offline_access ledger-read ledger-write");
+        Assert.Contains("ledger-writer-api", (await tokens.ValidateAccessTokenAsync(first.Token("access_token"), "ledger-writer-api")).Audiences);
+
+        var (updated, updateBody) = await tokens.AdminAsync(HttpMethod.Put, $"/admin/clients/{client.ClientId}",
+            new { scopes = new[] { "openid", "profile", "offline_access", "ledger-read" } });
+        Assert.True(updated == HttpStatusCode.OK, updateBody.ToString());
+        var (status, body) = await tokens.RefreshAsync(client, first.Token("refresh_token"));
+
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        var access = await tokens.ValidateAccessTokenAsync(body.Token("access_token"), "ledger-api");
+        Assert.Equal("openid profile offline_access ledger-read", access.GetClaim("scope").Value);
+        Assert.DoesNotContain("ledger-writer-api", access.Audiences);
+    }
+
+    [Fact]
     public async Task A_reused_refresh_token_fails_and_revokes_its_chain()
     {
         var client = await tokens.RegisterCodeClientAsync("refresh-reuse");
