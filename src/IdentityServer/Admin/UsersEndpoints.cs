@@ -1,10 +1,12 @@
 using System.ComponentModel.DataAnnotations;
 using System.Security.Claims;
+using IdentityServer.Connect;
 using IdentityServer.Persistence;
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace IdentityServer.Admin;
 
@@ -170,7 +172,14 @@ internal static class UsersEndpoints
             return IdentityProblem(updated);
         }
 
-        await SetRolesAsync(users, roles, user, request.Roles);
+        var removedRoles = await SetRolesAsync(users, roles, user, request.Roles);
+        if (user.Enabled && removedRoles.Contains(StandardScopes.Admin))
+        {
+            // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
+            // token's row, not the user's roles). Its refresh tokens stay: the next refresh drops the admin scope.
+            await tokens.RevokeAsync(user.Id, client: null, status: null, type: TokenTypeIdentifiers.AccessToken, cancellationToken);
+        }
+
         if (!user.Enabled)
         {
             // A disabled account keeps nothing it was issued: its access tokens stop introspecting active and opening
@@ -264,7 +273,9 @@ internal static class UsersEndpoints
         return errors;
     }
 
-    private static async Task SetRolesAsync(UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationUser user, IReadOnlyList<string>? wanted)
+    /// <returns>The roles the user lost.</returns>
+    private static async Task<IReadOnlyList<string>> SetRolesAsync(
+        UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationUser user, IReadOnlyList<string>? wanted)
     {
         var target = (wanted ?? []).Select(r => r.Trim()).Distinct(StringComparer.Ordinal).ToList();
         var current = await users.GetRolesAsync(user);
@@ -287,6 +298,8 @@ internal static class UsersEndpoints
         {
             await users.AddToRolesAsync(user, toAdd);
         }
+
+        return toRemove;
     }
 
     private static IResult IdentityProblem(IdentityResult result)

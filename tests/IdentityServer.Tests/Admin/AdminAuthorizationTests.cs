@@ -175,18 +175,22 @@ public sealed class AdminAuthorizationTests(IdentityServerFactory factory) : ICl
     }
 
     [Fact]
-    public async Task A_user_who_loses_the_admin_role_gets_no_admin_scope_at_the_next_refresh()
+    public async Task A_user_who_loses_the_admin_role_is_shut_out_at_once_and_gets_no_admin_scope_at_the_next_refresh()
     {
         var client = await Tokens.RegisterCodeClientAsync(Unique("console"), scopes: "openid offline_access admin");
         var username = Unique("demoted");
         var userId = await Tokens.RegisterUserAsync(username, "password-of-" + username, null, "admin");
         var body = await Tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, username, "password-of-" + username, "openid offline_access admin");
-        AssertStatus(await admin.GetAsync("/admin/scopes", body.GetProperty("access_token").GetString()), HttpStatusCode.OK);
+        var issuedAsAdmin = body.GetProperty("access_token").GetString();
+        AssertStatus(await admin.GetAsync("/admin/scopes", issuedAsAdmin), HttpStatusCode.OK);
 
         AssertStatus(await admin.PutAsync($"/admin/users/{userId}", new { username, roles = Array.Empty<string>(), enabled = true }), HttpStatusCode.OK);
+        AssertUnauthorized(await admin.GetAsync("/admin/scopes", issuedAsAdmin));
         var (status, refreshed) = await Tokens.RefreshAsync(client, body.GetProperty("refresh_token").GetString()!);
 
         Assert.True(status == HttpStatusCode.OK, refreshed.ToString());
+        var jwt = await Tokens.ValidateAccessTokenAsync(refreshed.GetProperty("access_token").GetString()!);
+        Assert.DoesNotContain("identityserver-admin", jwt.Audiences);
         AssertProblem(await admin.GetAsync("/admin/scopes", refreshed.GetProperty("access_token").GetString()), HttpStatusCode.Forbidden);
     }
 
