@@ -11,8 +11,9 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 namespace IdentityServer.Tests.Connect;
 
 /// <summary>
-/// Two token requests with the same code or refresh token, both past validation before either redeems it: the
-/// worst interleaving, forced with a rendezvous inside the server rather than hoped for with timing.
+/// A redemption past its checks racing with another redemption of the same code or refresh token, or with a
+/// revocation (reuse of the chain, an admin disabling the user): the worst interleavings, forced by holding requests
+/// inside the server rather than hoped for with timing.
 /// </summary>
 public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFactory factory)
     : IClassFixture<ConcurrentRedemptionTests.RaceFactory>
