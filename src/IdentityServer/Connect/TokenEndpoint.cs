@@ -126,15 +126,22 @@ internal static class TokenEndpoint
     {
         var application = await applications.FindByClientIdAsync(clientId, cancellationToken)
             ?? throw new InvalidOperationException("The client was authenticated but cannot be found.");
+        var granted = identity.GetScopes();
+        // Read from memory (the scope manager's cache), like every scope check of a token request.
+        var stored = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var scope in scopes.FindByNamesAsync([.. granted.Where(name => !StandardScopes.Registered.Contains(name))], cancellationToken))
+        {
+            stored.Add((await scopes.GetNameAsync(scope, cancellationToken))!);
+        }
+
         var kept = new List<string>();
-        foreach (var scope in identity.GetScopes())
+        foreach (var scope in granted)
         {
             // openid and offline_access need no scope permission (OpenIddict's rule); the refresh_token grant
             // permission, which offline_access depends on, OpenIddict checks itself.
             var permitted = scope is Scopes.OpenId or Scopes.OfflineAccess
                 || await applications.HasPermissionAsync(application, Permissions.Prefixes.Scope + scope, cancellationToken);
-            var exists = StandardScopes.Registered.Contains(scope) || await scopes.FindByNameAsync(scope, cancellationToken) is not null;
-            if (permitted && exists)
+            if (permitted && (StandardScopes.Registered.Contains(scope) || stored.Contains(scope)))
             {
                 kept.Add(scope);
             }

@@ -14,9 +14,12 @@ public sealed class RoundTripTests(IdentityServerFactory factory) : IClassFixtur
     [Fact]
     public async Task A_refresh_reads_the_token_and_the_user_and_writes_the_redemption_and_two_new_tokens_in_one_transaction()
     {
-        var client = await tokens.RegisterCodeClientAsync("round-trips-refresh");
+        // With an API scope, as real clients have: the refresh checks it against the client and reads its audience.
+        await tokens.RegisterScopeAsync("round-trips-refresh-api", "round-trips-refresh-resource");
+        var client = await tokens.RegisterCodeClientAsync("round-trips-refresh", scopes: "openid profile email offline_access round-trips-refresh-api");
         await tokens.RegisterUserAsync("rtrip", "rtrip-password-1", null, "reader", "writer");
-        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "rtrip", "rtrip-password-1");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "rtrip", "rtrip-password-1",
+            "openid profile email offline_access round-trips-refresh-api");
         var warm = await tokens.RefreshAsync(client, first.Token("refresh_token"));
         Assert.Equal(HttpStatusCode.OK, warm.Status);
 
