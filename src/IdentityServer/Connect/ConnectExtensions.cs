@@ -63,6 +63,7 @@ public static class ConnectExtensions
                 server.AddEventHandler(TokenWrites.Begin.Descriptor);
                 server.AddEventHandler(TokenWrites.Commit.Descriptor);
                 server.AddEventHandler(TokenWrites.Abandon.Descriptor);
+                server.AddEventHandler(RefuseDeletedClient.Descriptor);
 
                 // Identity tokens and a client's own access tokens need no database row; see TokenStoragePolicy.
                 server.AddEventHandler(TokenStoragePolicy.Descriptor);

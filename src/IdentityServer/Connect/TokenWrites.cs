@@ -79,10 +79,20 @@ internal sealed class TokenWrites
             {
                 await database.SaveChangesAsync(context.CancellationToken);
             }
-            catch (DbUpdateConcurrencyException) when (writes.Redeeming is { } lost)
+            catch (DbUpdateException exception) when (writes.Redeeming is { } lost)
             {
-                // Another request redeemed the same code or refresh token first; the transaction wrote nothing.
+                // The transaction wrote nothing. Either another request redeemed or revoked the same code or refresh
+                // token first (the conditional UPDATE matched no row), or the token went with its client, grant or user
+                // (deleted by an admin while this request ran: the new rows then break a foreign key). Anything else
+                // is a real failure.
                 database.ChangeTracker.Clear();
+                if (exception is not DbUpdateConcurrencyException
+                    && await database.Set<OpenIddictEntityFrameworkCoreToken>().AsNoTracking()
+                        .AnyAsync(token => token.Id == lost.TokenId, context.CancellationToken))
+                {
+                    throw;
+                }
+
                 // Resolved here only: the token manager is needed on this rare path, not by every sign-in.
                 var tokens = services.GetRequiredService<IOpenIddictTokenManager>();
                 await RedeemTokenOnce.RefuseConcurrentRedemptionAsync(context, tokens, logger, lost);

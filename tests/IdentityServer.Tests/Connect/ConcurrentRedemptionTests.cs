@@ -110,6 +110,47 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         await AssertNoValidTokenAsync(userId);
     }
 
+    [Fact]
+    public async Task A_refresh_in_flight_when_an_admin_deletes_its_client_gets_invalid_client_and_no_tokens()
+    {
+        var client = await tokens.RegisterCodeClientAsync("race-client-delete");
+        var userId = await tokens.RegisterUserAsync("racer6", "racer6-password");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer6", "racer6-password");
+
+        var reached = factory.Hold.Arm();
+        var refresh = tokens.RefreshAsync(client, first.Token("refresh_token"));
+        await reached.WaitAsync(TimeSpan.FromSeconds(30));
+        var (deleted, deleteBody) = await tokens.AdminAsync(HttpMethod.Delete, $"/admin/clients/{client.ClientId}");
+        factory.Hold.Release();
+        var (status, body) = await refresh;
+
+        Assert.True(deleted == HttpStatusCode.NoContent, deleteBody.ToString());
+        Assert.True(status == HttpStatusCode.Unauthorized, $"{(int)status} {body}");
+        Assert.Equal(Errors.InvalidClient, body.GetProperty("error").GetString());
+        await AssertNoValidTokenAsync(userId);
+    }
+
+    [Fact]
+    public async Task A_refresh_whose_client_is_deleted_just_before_its_tokens_are_saved_gets_invalid_grant_and_saves_nothing()
+    {
+        var client = await tokens.RegisterCodeClientAsync("race-client-delete-late");
+        var userId = await tokens.RegisterUserAsync("racer7", "racer7-password");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer7", "racer7-password");
+
+        // Every token is made; the rows (the redemption and the new tokens, which name the client) are not saved yet.
+        var reached = factory.BeforeSave.Arm();
+        var refresh = tokens.RefreshAsync(client, first.Token("refresh_token"));
+        await reached.WaitAsync(TimeSpan.FromSeconds(30));
+        var (deleted, deleteBody) = await tokens.AdminAsync(HttpMethod.Delete, $"/admin/clients/{client.ClientId}");
+        factory.BeforeSave.Release();
+        var (status, body) = await refresh;
+
+        Assert.True(deleted == HttpStatusCode.NoContent, deleteBody.ToString());
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
+        Assert.Equal(Errors.InvalidGrant, body.GetProperty("error").GetString());
+        await AssertNoValidTokenAsync(userId);
+    }
+
     private async Task AssertNoValidTokenAsync(string userId)
     {
         using var scope = factory.Services.CreateScope();
@@ -211,6 +252,8 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
 
         public Hold Hold { get; } = new();
 
+        public Hold BeforeSave { get; } = new();
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
@@ -227,6 +270,11 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
                     })
                     // Just before the token entry is marked as redeemed: both requests have passed every check.
                     .SetOrder(OpenIddictServerHandlers.RedeemTokenEntry.Descriptor.Order - 1)
+                    .SetType(OpenIddictServerHandlerType.Custom))
+                .AddEventHandler<OpenIddictServerEvents.ProcessSignInContext>(handler => handler
+                    .UseInlineHandler(context => context.EndpointType == OpenIddictServerEndpointType.Token
+                        && context.Request.IsRefreshTokenGrantType() ? new ValueTask(BeforeSave.ArriveAsync()) : default)
+                    .SetOrder(IdentityServer.Connect.TokenWrites.Commit.Descriptor.Order - 1)
                     .SetType(OpenIddictServerHandlerType.Custom))));
         }
     }
