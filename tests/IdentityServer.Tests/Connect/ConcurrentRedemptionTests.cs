@@ -70,17 +70,10 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
     [Fact]
     public async Task A_refresh_that_checked_the_user_just_before_an_admin_disabled_them_gets_no_tokens()
     {
-        var client = await tokens.RegisterCodeClientAsync("race-disable");
-        var userId = await tokens.RegisterUserAsync("racer4", "racer4-password");
-        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer4", "racer4-password");
+        var (client, userId, refreshToken) = await SignedInAsync("race-disable", "racer4");
 
         // The refresh has read the user (still enabled) and is about to redeem its token when the admin disables them.
-        var reached = factory.Hold.Arm();
-        var refresh = tokens.RefreshAsync(client, first.Token("refresh_token"));
-        await reached.WaitAsync(TimeSpan.FromSeconds(30));
-        await tokens.DisableUserAsync(userId, "racer4");
-        factory.Hold.Release();
-        var (status, body) = await refresh;
+        var (status, body) = await RefreshHeldAtAsync(factory.Hold, client, refreshToken, () => tokens.DisableUserAsync(userId, "racer4"));
 
         Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
         Assert.Equal(Errors.InvalidGrant, body.GetProperty("error").GetString());
@@ -91,40 +84,27 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
     public async Task A_refresh_in_flight_when_its_chain_is_revoked_for_reuse_gets_no_tokens()
     {
         // The thief's case: the victim's old refresh token comes back while the chain's newest one is being redeemed.
-        var client = await tokens.RegisterCodeClientAsync("race-reuse");
-        var userId = await tokens.RegisterUserAsync("racer5", "racer5-password");
-        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer5", "racer5-password");
-        var (rotated, body) = await tokens.RefreshAsync(client, first.Token("refresh_token"));
-        Assert.True(rotated == HttpStatusCode.OK, body.ToString());
+        var (client, userId, original) = await SignedInAsync("race-reuse", "racer5");
+        var (rotated, rotatedBody) = await tokens.RefreshAsync(client, original);
+        Assert.True(rotated == HttpStatusCode.OK, rotatedBody.ToString());
+        var reused = HttpStatusCode.OK;
 
-        var reached = factory.Hold.Arm();
-        var refresh = tokens.RefreshAsync(client, body.Token("refresh_token"));
-        await reached.WaitAsync(TimeSpan.FromSeconds(30));
-        var (reused, _) = await tokens.RefreshAsync(client, first.Token("refresh_token"));
-        factory.Hold.Release();
-        var (status, refreshBody) = await refresh;
+        var (status, body) = await RefreshHeldAtAsync(factory.Hold, client, rotatedBody.Token("refresh_token"),
+            async () => (reused, _) = await tokens.RefreshAsync(client, original));
 
         Assert.Equal(HttpStatusCode.BadRequest, reused);
-        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {refreshBody}");
-        Assert.Equal(Errors.InvalidGrant, refreshBody.GetProperty("error").GetString());
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
+        Assert.Equal(Errors.InvalidGrant, body.GetProperty("error").GetString());
         await AssertNoValidTokenAsync(userId);
     }
 
     [Fact]
     public async Task A_refresh_in_flight_when_an_admin_deletes_its_client_gets_invalid_client_and_no_tokens()
     {
-        var client = await tokens.RegisterCodeClientAsync("race-client-delete");
-        var userId = await tokens.RegisterUserAsync("racer6", "racer6-password");
-        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer6", "racer6-password");
+        var (client, userId, refreshToken) = await SignedInAsync("race-client-delete", "racer6");
 
-        var reached = factory.Hold.Arm();
-        var refresh = tokens.RefreshAsync(client, first.Token("refresh_token"));
-        await reached.WaitAsync(TimeSpan.FromSeconds(30));
-        var (deleted, deleteBody) = await tokens.AdminAsync(HttpMethod.Delete, $"/admin/clients/{client.ClientId}");
-        factory.Hold.Release();
-        var (status, body) = await refresh;
+        var (status, body) = await RefreshHeldAtAsync(factory.Hold, client, refreshToken, () => DeleteClientAsync(client));
 
-        Assert.True(deleted == HttpStatusCode.NoContent, deleteBody.ToString());
         Assert.True(status == HttpStatusCode.Unauthorized, $"{(int)status} {body}");
         Assert.Equal(Errors.InvalidClient, body.GetProperty("error").GetString());
         await AssertNoValidTokenAsync(userId);
@@ -133,22 +113,47 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
     [Fact]
     public async Task A_refresh_whose_client_is_deleted_just_before_its_tokens_are_saved_gets_invalid_grant_and_saves_nothing()
     {
-        var client = await tokens.RegisterCodeClientAsync("race-client-delete-late");
-        var userId = await tokens.RegisterUserAsync("racer7", "racer7-password");
-        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "racer7", "racer7-password");
+        var (client, userId, refreshToken) = await SignedInAsync("race-client-delete-late", "racer7");
 
         // Every token is made; the rows (the redemption and the new tokens, which name the client) are not saved yet.
-        var reached = factory.BeforeSave.Arm();
-        var refresh = tokens.RefreshAsync(client, first.Token("refresh_token"));
-        await reached.WaitAsync(TimeSpan.FromSeconds(30));
-        var (deleted, deleteBody) = await tokens.AdminAsync(HttpMethod.Delete, $"/admin/clients/{client.ClientId}");
-        factory.BeforeSave.Release();
-        var (status, body) = await refresh;
+        var (status, body) = await RefreshHeldAtAsync(factory.BeforeSave, client, refreshToken, () => DeleteClientAsync(client));
 
-        Assert.True(deleted == HttpStatusCode.NoContent, deleteBody.ToString());
         Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
         Assert.Equal(Errors.InvalidGrant, body.GetProperty("error").GetString());
         await AssertNoValidTokenAsync(userId);
+    }
+
+    private async Task<(TestClient Client, string UserId, string RefreshToken)> SignedInAsync(string clientId, string username)
+    {
+        var client = await tokens.RegisterCodeClientAsync(clientId);
+        var userId = await tokens.RegisterUserAsync(username, username + "-password");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, username, username + "-password");
+        return (client, userId, first.Token("refresh_token"));
+    }
+
+    /// <summary>Starts a refresh, holds it inside the server at <paramref name="hold"/>, does what the other party does, then lets it finish.</summary>
+    private async Task<(HttpStatusCode Status, JsonElement Body)> RefreshHeldAtAsync(
+        Hold hold, TestClient client, string refreshToken, Func<Task> meanwhile)
+    {
+        var reached = hold.Arm();
+        var refresh = tokens.RefreshAsync(client, refreshToken);
+        try
+        {
+            await reached.WaitAsync(TimeSpan.FromSeconds(30));
+            await meanwhile();
+        }
+        finally
+        {
+            hold.Release();
+        }
+
+        return await refresh;
+    }
+
+    private async Task DeleteClientAsync(TestClient client)
+    {
+        var (deleted, body) = await tokens.AdminAsync(HttpMethod.Delete, $"/admin/clients/{client.ClientId}");
+        Assert.True(deleted == HttpStatusCode.NoContent, body.ToString());
     }
 
     private async Task AssertNoValidTokenAsync(string userId)
