@@ -131,24 +131,9 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         return (client, userId, first.Token("refresh_token"));
     }
 
-    /// <summary>Starts a refresh, holds it inside the server at <paramref name="hold"/>, does what the other party does, then lets it finish.</summary>
-    private async Task<(HttpStatusCode Status, JsonElement Body)> RefreshHeldAtAsync(
-        Hold hold, TestClient client, string refreshToken, Func<Task> meanwhile)
-    {
-        var reached = hold.Arm();
-        var refresh = tokens.RefreshAsync(client, refreshToken);
-        try
-        {
-            await reached.WaitAsync(TimeSpan.FromSeconds(30));
-            await meanwhile();
-        }
-        finally
-        {
-            hold.Release();
-        }
-
-        return await refresh;
-    }
+    private Task<(HttpStatusCode Status, JsonElement Body)> RefreshHeldAtAsync(
+        ServerHold hold, TestClient client, string refreshToken, Func<Task> meanwhile) =>
+        hold.AroundAsync(() => tokens.RefreshAsync(client, refreshToken), meanwhile);
 
     private async Task DeleteClientAsync(TestClient client)
     {
@@ -221,43 +206,15 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         }
     }
 
-    /// <summary>Holds the next token request that is about to redeem its code or refresh token until released.</summary>
-    public sealed class Hold
-    {
-        private TaskCompletionSource? reached;
-        private TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        /// <returns>Completes when a request is held.</returns>
-        public Task Arm()
-        {
-            release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var armed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref reached, armed);
-            return armed.Task;
-        }
-
-        public void Release() => release.TrySetResult();
-
-        public Task ArriveAsync()
-        {
-            if (Interlocked.Exchange(ref reached, null) is not { } armed)
-            {
-                return Task.CompletedTask;
-            }
-
-            armed.SetResult();
-            // A bound, not a delay: if the test never releases it the request fails instead of hanging.
-            return release.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        }
-    }
-
     public sealed class RaceFactory : IdentityServerFactory
     {
         public Rendezvous Rendezvous { get; } = new();
 
-        public Hold Hold { get; } = new();
+        /// <summary>Just before the token entry is marked as redeemed.</summary>
+        public ServerHold Hold { get; } = new();
 
-        public Hold BeforeSave { get; } = new();
+        /// <summary>Just before the sign-in's token rows are saved.</summary>
+        public ServerHold BeforeSave { get; } = new();
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {

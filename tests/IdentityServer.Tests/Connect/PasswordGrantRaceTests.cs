@@ -20,18 +20,15 @@ public sealed class PasswordGrantRaceTests(PasswordGrantRaceTests.HeldVerifyFact
         var client = await tokens.RegisterCodeClientAsync("password-race", extraGrantTypes: ["password"]);
         var userId = await tokens.RegisterUserAsync("pia", "pia-password-1");
 
-        var reached = factory.Hold.Arm();
-        var grant = tokens.TokenAsync(new Dictionary<string, string>
-        {
-            ["grant_type"] = "password",
-            ["username"] = "pia",
-            ["password"] = "pia-password-1",
-            ["scope"] = "openid offline_access",
-        }, client.ClientId, client.Secret);
-        await reached.WaitAsync(TimeSpan.FromSeconds(30));
-        await tokens.DisableUserAsync(userId, "pia");
-        factory.Hold.Release();
-        var (status, body) = await grant;
+        var (status, body) = await factory.Hold.AroundAsync(
+            () => tokens.TokenAsync(new Dictionary<string, string>
+            {
+                ["grant_type"] = "password",
+                ["username"] = "pia",
+                ["password"] = "pia-password-1",
+                ["scope"] = "openid offline_access",
+            }, client.ClientId, client.Secret),
+            () => tokens.DisableUserAsync(userId, "pia"));
 
         Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
         Assert.Equal("invalid_grant", body.Error());
@@ -40,7 +37,7 @@ public sealed class PasswordGrantRaceTests(PasswordGrantRaceTests.HeldVerifyFact
 
     public sealed class HeldVerifyFactory : IdentityServerFactory
     {
-        public ConcurrentRedemptionTests.Hold Hold { get; } = new();
+        public ServerHold Hold { get; } = new();
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
@@ -51,7 +48,7 @@ public sealed class PasswordGrantRaceTests(PasswordGrantRaceTests.HeldVerifyFact
     }
 
     /// <summary>Verifies as the server does, first waiting while the test holds it (Identity's hasher is synchronous).</summary>
-    private sealed class HeldPasswordHasher(BcryptPasswordHasher inner, ConcurrentRedemptionTests.Hold hold) : IPasswordHasher<ApplicationUser>
+    private sealed class HeldPasswordHasher(BcryptPasswordHasher inner, ServerHold hold) : IPasswordHasher<ApplicationUser>
     {
         public string HashPassword(ApplicationUser user, string password) => inner.HashPassword(user, password);
 
