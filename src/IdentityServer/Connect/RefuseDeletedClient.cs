@@ -12,6 +12,8 @@ namespace IdentityServer.Connect;
 /// </summary>
 internal sealed class RefuseDeletedClient(IOpenIddictApplicationManager applications) : IOpenIddictServerHandler<ProcessSignInContext>
 {
+    public const string Description = "The client application no longer exists.";
+
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
         OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
             .UseScopedHandler<RefuseDeletedClient>()
@@ -25,7 +27,7 @@ internal sealed class RefuseDeletedClient(IOpenIddictApplicationManager applicat
         if (context.EndpointType is OpenIddictServerEndpointType.Token && !string.IsNullOrEmpty(context.ClientId)
             && await applications.FindByClientIdAsync(context.ClientId, context.CancellationToken) is null)
         {
-            context.Reject(error: Errors.InvalidClient, description: "The client application no longer exists.");
+            context.Reject(error: Errors.InvalidClient, description: Description);
         }
     }
 }

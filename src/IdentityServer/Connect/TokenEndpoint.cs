@@ -35,8 +35,11 @@ internal static class TokenEndpoint
 
         if (request.IsClientCredentialsGrantType())
         {
-            var application = await applications.FindByClientIdAsync(request.ClientId!, cancellationToken)
-                ?? throw new InvalidOperationException("The client was authenticated but cannot be found.");
+            // Authenticated a moment ago, but an admin may have deleted it since.
+            if (await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is not { } application)
+            {
+                return ClientGone();
+            }
 
             var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
             identity.SetClaim(Claims.Subject, request.ClientId)
@@ -108,7 +111,11 @@ internal static class TokenEndpoint
 
             var identity = new ClaimsIdentity(principal.Claims, TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
             UserPrincipalFactory.RefreshUserClaims(identity, active.User, active.Roles);
-            await KeepScopesTheClientStillHasAsync(identity, request.ClientId!, applications, scopes, cancellationToken);
+            if (!await KeepScopesTheClientStillHasAsync(identity, request.ClientId!, applications, scopes, cancellationToken))
+            {
+                return ClientGone();
+            }
+
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 
@@ -119,13 +126,17 @@ internal static class TokenEndpoint
     /// A grant's scopes are checked against the client when it is given; a refresh chain would otherwise keep a
     /// scope an admin has since withdrawn from the client or deleted, and its audience, for as long as it is used.
     /// The new tokens get what the client may have now, as in Keycloak. (OpenIddict checks only a scope parameter.)
+    /// False when the client no longer exists.
     /// </summary>
-    private static async Task KeepScopesTheClientStillHasAsync(
+    private static async Task<bool> KeepScopesTheClientStillHasAsync(
         ClaimsIdentity identity, string clientId, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
         CancellationToken cancellationToken)
     {
-        var application = await applications.FindByClientIdAsync(clientId, cancellationToken)
-            ?? throw new InvalidOperationException("The client was authenticated but cannot be found.");
+        if (await applications.FindByClientIdAsync(clientId, cancellationToken) is not { } application)
+        {
+            return false;
+        }
+
         var granted = identity.GetScopes();
         // Read from memory (the scope manager's cache), like every scope check of a token request.
         var stored = new HashSet<string>(StringComparer.Ordinal);
@@ -149,7 +160,11 @@ internal static class TokenEndpoint
 
         identity.SetScopes(kept);
         identity.SetResources(await StandardScopes.ResourcesAsync(scopes, identity.GetScopes(), cancellationToken));
+        return true;
     }
+
+    /// <summary>The same answer as <see cref="RefuseDeletedClient"/> gives when the client vanishes a moment later.</summary>
+    private static IResult ClientGone() => Refuse(Errors.InvalidClient, RefuseDeletedClient.Description);
 
     private static IResult InvalidGrant(string description) => Refuse(Errors.InvalidGrant, description);
 

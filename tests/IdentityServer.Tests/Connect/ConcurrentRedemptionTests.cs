@@ -103,7 +103,7 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
     {
         var (client, userId, refreshToken) = await SignedInAsync("race-client-delete", "racer6");
 
-        var (status, body) = await RefreshHeldAtAsync(factory.Hold, client, refreshToken, () => DeleteClientAsync(client));
+        var (status, body) = await RefreshHeldAtAsync(factory.Hold, client, refreshToken, () => DeleteClientAsync(client.ClientId));
 
         Assert.True(status == HttpStatusCode.Unauthorized, $"{(int)status} {body}");
         Assert.Equal(Errors.InvalidClient, body.GetProperty("error").GetString());
@@ -116,11 +116,40 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         var (client, userId, refreshToken) = await SignedInAsync("race-client-delete-late", "racer7");
 
         // Every token is made; the rows (the redemption and the new tokens, which name the client) are not saved yet.
-        var (status, body) = await RefreshHeldAtAsync(factory.BeforeSave, client, refreshToken, () => DeleteClientAsync(client));
+        var (status, body) = await RefreshHeldAtAsync(factory.BeforeSave, client, refreshToken, () => DeleteClientAsync(client.ClientId));
 
         Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
         Assert.Equal(Errors.InvalidGrant, body.GetProperty("error").GetString());
         await AssertNoValidTokenAsync(userId);
+    }
+
+    [Fact]
+    public async Task A_refresh_whose_client_is_deleted_just_after_it_authenticated_gets_invalid_client_and_no_tokens()
+    {
+        var (client, userId, refreshToken) = await SignedInAsync("race-client-delete-early", "racer8");
+
+        // The client has authenticated; the request has not reached the token endpoint's own code yet.
+        var (status, body) = await RefreshHeldAtAsync(factory.AfterClientAuthentication, client, refreshToken, () => DeleteClientAsync(client.ClientId));
+
+        Assert.True(status == HttpStatusCode.Unauthorized, $"{(int)status} {body}");
+        Assert.Equal(Errors.InvalidClient, body.GetProperty("error").GetString());
+        await AssertNoValidTokenAsync(userId);
+    }
+
+    [Fact]
+    public async Task A_client_credentials_request_whose_client_is_deleted_just_after_it_authenticated_gets_invalid_client()
+    {
+        var secret = await tokens.RegisterClientAsync(new
+        {
+            clientId = "race-cc-delete", clientType = "confidential", grantTypes = new[] { "client_credentials" },
+        });
+
+        var (status, body) = await factory.AfterClientAuthentication.AroundAsync(
+            () => tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials" }, "race-cc-delete", secret),
+            () => DeleteClientAsync("race-cc-delete"));
+
+        Assert.True(status == HttpStatusCode.Unauthorized, $"{(int)status} {body}");
+        Assert.Equal(Errors.InvalidClient, body.GetProperty("error").GetString());
     }
 
     private async Task<(TestClient Client, string UserId, string RefreshToken)> SignedInAsync(string clientId, string username)
@@ -135,9 +164,9 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         ServerHold hold, TestClient client, string refreshToken, Func<Task> meanwhile) =>
         hold.AroundAsync(() => tokens.RefreshAsync(client, refreshToken), meanwhile);
 
-    private async Task DeleteClientAsync(TestClient client)
+    private async Task DeleteClientAsync(string clientId)
     {
-        var (deleted, body) = await tokens.AdminAsync(HttpMethod.Delete, $"/admin/clients/{client.ClientId}");
+        var (deleted, body) = await tokens.AdminAsync(HttpMethod.Delete, $"/admin/clients/{clientId}");
         Assert.True(deleted == HttpStatusCode.NoContent, body.ToString());
     }
 
@@ -216,6 +245,9 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         /// <summary>Just before the sign-in's token rows are saved.</summary>
         public ServerHold BeforeSave { get; } = new();
 
+        /// <summary>After the client has authenticated, before the token endpoint's own code runs.</summary>
+        public ServerHold AfterClientAuthentication { get; } = new();
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
@@ -237,6 +269,10 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
                     .UseInlineHandler(context => context.EndpointType == OpenIddictServerEndpointType.Token
                         && context.Request.IsRefreshTokenGrantType() ? new ValueTask(BeforeSave.ArriveAsync()) : default)
                     .SetOrder(IdentityServer.Connect.TokenWrites.Commit.Descriptor.Order - 1)
+                    .SetType(OpenIddictServerHandlerType.Custom))
+                .AddEventHandler<OpenIddictServerEvents.HandleTokenRequestContext>(handler => handler
+                    .UseInlineHandler(_ => new ValueTask(AfterClientAuthentication.ArriveAsync()))
+                    .SetOrder(int.MinValue)
                     .SetType(OpenIddictServerHandlerType.Custom))));
         }
     }
