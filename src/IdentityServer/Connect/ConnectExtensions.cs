@@ -64,6 +64,8 @@ public static class ConnectExtensions
                 server.AddEventHandler(TokenWrites.Commit.Descriptor);
                 server.AddEventHandler(TokenWrites.Abandon.Descriptor);
                 server.AddEventHandler(RefuseDeletedClient.Descriptor);
+                // Revoking a refresh token ends its whole grant, access tokens included.
+                server.AddEventHandler(EndGrantOnRefreshTokenRevocation.Descriptor);
 
                 // Identity tokens and a client's own access tokens need no database row; see TokenStoragePolicy.
                 server.AddEventHandler(TokenStoragePolicy.Descriptor);

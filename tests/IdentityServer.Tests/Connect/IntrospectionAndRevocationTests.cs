@@ -89,6 +89,31 @@ public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factor
     }
 
     [Fact]
+    public async Task Revoking_a_refresh_token_also_ends_the_access_tokens_of_its_grant_but_not_another_logins()
+    {
+        // RFC 7009 2.1: revoking a refresh token should end the grant's access tokens too, as a "sign out of this app"
+        // expects (Keycloak ends the session). Another login of the same user to the same client keeps working.
+        var client = await tokens.RegisterCodeClientAsync("revoke-grant");
+        await tokens.RegisterUserAsync("jill", "jill-password-1");
+        var signedOut = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "jill", "jill-password-1");
+        var (refreshed, afterRefresh) = await tokens.RefreshAsync(client, signedOut.Token("refresh_token"));
+        Assert.True(refreshed == HttpStatusCode.OK, afterRefresh.ToString());
+        var other = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "jill", "jill-password-1");
+
+        using var revoked = await RevokeAsync(client, afterRefresh.Token("refresh_token"), "refresh_token");
+
+        Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        foreach (var accessToken in new[] { signedOut.Token("access_token"), afterRefresh.Token("access_token") })
+        {
+            Assert.False((await tokens.IntrospectAsync(accessToken, client.ClientId, client.Secret!)).GetProperty("active").GetBoolean());
+        }
+
+        Assert.True((await tokens.IntrospectAsync(other.Token("access_token"), client.ClientId, client.Secret!)).GetProperty("active").GetBoolean());
+        var (stillWorks, body) = await tokens.RefreshAsync(client, other.Token("refresh_token"));
+        Assert.True(stillWorks == HttpStatusCode.OK, body.ToString());
+    }
+
+    [Fact]
     public async Task Revoking_a_clients_own_access_token_is_refused_as_unsupported_and_it_expires_on_its_own()
     {
         // client_credentials tokens carry no database row (see TokenStoragePolicy); RFC 7009 lets a server
