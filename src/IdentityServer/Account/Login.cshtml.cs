@@ -9,8 +9,7 @@ namespace IdentityServer.Account;
 
 public sealed partial class LoginModel(
     UserManager<ApplicationUser> users,
-    SignInManager<ApplicationUser> signIn,
-    BcryptPasswordHasher hasher,
+    ApplicationSignInManager signIn,
     AuditTrail audit,
     ClientNames clientNames,
     IdentityServerMetrics metrics,
@@ -51,7 +50,7 @@ public sealed partial class LoginModel(
         var user = await users.FindByNameAsync(Username) ?? await users.FindByEmailAsync(Username);
         if (user is null)
         {
-            hasher.VerifyAgainstDummy(Password);
+            signIn.SpendOnePasswordCheck(Password);
             metrics.LoginFailed();
             LogFailedLogin(logger, "unknown user");
             await audit.RecordAsync("anonymous", "login.failed", "unknown-user", HttpContext.RequestAborted);

@@ -24,9 +24,8 @@ internal static class TokenEndpoint
         IOpenIddictApplicationManager applications,
         IOpenIddictScopeManager scopes,
         UserManager<ApplicationUser> users,
-        SignInManager<ApplicationUser> signIn,
+        ApplicationSignInManager signIn,
         UserPrincipalFactory principals,
-        BcryptPasswordHasher hasher,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -74,7 +73,7 @@ internal static class TokenEndpoint
                 ?? await users.FindByEmailAsync(request.Username ?? string.Empty);
             if (user is null)
             {
-                hasher.VerifyAgainstDummy(request.Password ?? string.Empty);
+                signIn.SpendOnePasswordCheck(request.Password ?? string.Empty);
                 return InvalidGrant("The username or password is incorrect.");
             }
 

@@ -14,7 +14,6 @@ namespace IdentityServer.Connect;
 /// and every code or refresh-token redemption, so a token always reflects the user as stored now.
 /// </summary>
 public sealed partial class UserPrincipalFactory(
-    UserManager<ApplicationUser> users,
     ApplicationDbContext db,
     IOpenIddictScopeManager scopeManager,
     ILogger<UserPrincipalFactory> logger)
@@ -58,9 +57,11 @@ public sealed partial class UserPrincipalFactory(
     }
 
     /// <summary>
-    /// Whether a user named in a code or refresh token may still receive tokens: the account exists, may sign in,
-    /// is not locked out and its password has not changed since the token was issued. Every refresh comes through
-    /// here, so the user and its roles are read in one query.
+    /// Whether a user named in a code or refresh token may still receive tokens: the account exists, is enabled and
+    /// its password has not changed since the token was issued. A lockout is not checked: it guards the password
+    /// against guessing, and anyone can trigger it, so it must not cut a user off from apps already signed in (the
+    /// authorization endpoint does not check it for a signed-in browser either). Every refresh comes through here, so
+    /// the user and its roles are read in one query.
     /// </summary>
     public async Task<UserWithRoles?> FindActiveUserAsync(
         ClaimsPrincipal principal, SignInManager<ApplicationUser> signIn, CancellationToken cancellationToken)
@@ -74,9 +75,9 @@ public sealed partial class UserPrincipalFactory(
         }
 
         var user = found.User;
-        if (!await signIn.CanSignInAsync(user) || await users.IsLockedOutAsync(user))
+        if (!await signIn.CanSignInAsync(user))
         {
-            LogRefused(logger, subject, "the user is disabled or locked out");
+            LogRefused(logger, subject, "the user is disabled");
             return null;
         }
 

@@ -8,8 +8,10 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 namespace IdentityServer.Users;
 
 /// <summary>
-/// Adds two things to Identity's sign-in: a disabled user cannot sign in, and the sign-in cookie records
-/// <c>auth_time</c> so the authorization endpoint can honour <c>max_age</c> and put it in ID tokens.
+/// Adds three things to Identity's sign-in: a disabled user cannot sign in; the sign-in cookie records
+/// <c>auth_time</c> so the authorization endpoint can honour <c>max_age</c> and put it in ID tokens; and every refused
+/// password check costs one BCrypt verify, so its timing does not tell an unknown, disabled or locked-out account
+/// from a mistyped password.
 /// </summary>
 public sealed class ApplicationSignInManager(
     UserManager<ApplicationUser> userManager,
@@ -19,11 +21,31 @@ public sealed class ApplicationSignInManager(
     ILogger<SignInManager<ApplicationUser>> logger,
     IAuthenticationSchemeProvider schemes,
     IUserConfirmation<ApplicationUser> confirmation,
+    BcryptPasswordHasher bcrypt,
     TimeProvider time)
     : SignInManager<ApplicationUser>(userManager, contextAccessor, claimsFactory, optionsAccessor, logger, schemes, confirmation)
 {
     public override async Task<bool> CanSignInAsync(ApplicationUser user) =>
         user.Enabled && await base.CanSignInAsync(user);
+
+    /// <summary>
+    /// Identity refuses a disabled or locked-out user before it checks the password, in microseconds where a wrong
+    /// password takes a BCrypt verify: an attacker could tell those accounts exist. The verify is spent anyway.
+    /// </summary>
+    public override async Task<SignInResult> CheckPasswordSignInAsync(ApplicationUser user, string password, bool lockoutOnFailure)
+    {
+        if (await PreSignInCheck(user) is { } refused)
+        {
+            SpendOnePasswordCheck(password);
+            return refused;
+        }
+
+        return await base.CheckPasswordSignInAsync(user, password, lockoutOnFailure);
+    }
+
+    /// <summary>Costs what checking a real account's password costs; for a username that matches no account.</summary>
+    public void SpendOnePasswordCheck(string password) =>
+        UserManager.PasswordHasher.VerifyHashedPassword(new ApplicationUser(), bcrypt.DummyHash, password);
 
     public override Task SignInWithClaimsAsync(ApplicationUser user, AuthenticationProperties? authenticationProperties, IEnumerable<Claim> additionalClaims)
     {

@@ -54,14 +54,8 @@ public sealed class BcryptPasswordHasher(IOptions<PasswordHashingOptions> option
             : PasswordVerificationResult.Success;
     }
 
-    /// <summary>Spends one verification's worth of time so that "no such user" is not faster than "wrong password".</summary>
-    public void VerifyAgainstDummy(string providedPassword)
-    {
-        if (Encoding.UTF8.GetByteCount(providedPassword) <= MaxPasswordBytes)
-        {
-            BCrypt.Net.BCrypt.Verify(providedPassword, dummyHash.Value);
-        }
-    }
+    /// <summary>A hash no password matches, at the configured cost: verifying against it costs what a real check costs.</summary>
+    public string DummyHash => dummyHash.Value;
 }
 
 /// <summary>Refuses passwords BCrypt could not hash in full.</summary>

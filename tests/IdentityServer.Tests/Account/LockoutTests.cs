@@ -42,4 +42,21 @@ public sealed class LockoutTests(IdentityServerFactory factory) : IClassFixture<
         Assert.Null(browser.Page!.GetElementById("login-error"));
         Assert.Contains("Signed in as", browser.Page.Body!.TextContent, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Locking_an_account_with_wrong_passwords_does_not_end_the_apps_it_is_already_signed_in_to()
+    {
+        // Lockout guards the password against guessing; anyone can trigger it, so it must not be a way to cut a user
+        // off from their apps (as in Keycloak, where a temporary lockout leaves sessions alone).
+        var username = "lock-" + Guid.NewGuid().ToString("N")[..8];
+        var (client, refreshToken) = await tokens.SignedInUserAsync(factory, "lockout-keeps-" + username, username);
+
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            await new BrowserSession(factory).SignInAsync("/account/login", username, "wrong-password-" + attempt);
+        }
+
+        var (status, body) = await tokens.RefreshAsync(client, refreshToken);
+        Assert.True(status == HttpStatusCode.OK, $"{(int)status} {body}");
+    }
 }
