@@ -162,7 +162,8 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
                 CreatedAt = services.GetRequiredService<TimeProvider>().GetUtcNow(),
             };
             var created = await users.CreateAsync(user, password);
-            if (!created.Succeeded && created.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.DuplicateUserName)))
+            if (!created.Succeeded && created.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.DuplicateUserName))
+                && await users.FindByNameAsync(username) is not null)
             {
                 // Another replica created it a moment ago.
                 throw new DbUpdateException("The admin user was created concurrently.");

@@ -36,7 +36,7 @@ public static class UsersExtensions
             .AddSignInManager<ApplicationSignInManager>()
             .AddClaimsPrincipalFactory<SessionPrincipalFactory>()
             .AddPasswordValidator<BcryptPasswordLengthValidator>()
-            .AddUserValidator<UniqueEmailValidator>()
+            .AddUserValidator<UniqueSignInNamesValidator>()
             .AddDefaultTokenProviders();
 
         builder.Services.AddSingleton<BcryptPasswordHasher>();

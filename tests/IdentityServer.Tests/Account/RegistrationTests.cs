@@ -112,6 +112,24 @@ public sealed class RegistrationTests(IdentityServerFactory factory) : IClassFix
     }
 
     [Fact]
+    public async Task A_username_that_is_another_accounts_email_keeps_the_user_on_the_registration_page_and_the_owner_still_signs_in_with_it()
+    {
+        await tokens.RegisterUserAsync("olga", "olga-password-1", email: "olga@example.test");
+        var client = await tokens.RegisterCodeClientAsync("reg-email-as-username");
+        var browser = new BrowserSession(factory);
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "create" }));
+
+        var form = Form("olga@example.test", "mallory-password-1");
+        form["email"] = "mallory@example.test";
+        var response = await browser.ClickAsync("register", form);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.NotNull(browser.Page!.GetElementById("register"));
+        Assert.Contains("taken", ErrorsOn(browser), StringComparison.OrdinalIgnoreCase);
+        await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "olga@example.test", "olga-password-1");
+    }
+
+    [Fact]
     public async Task A_password_over_72_bytes_is_refused_with_an_error()
     {
         var client = await tokens.RegisterCodeClientAsync("reg-long-password");

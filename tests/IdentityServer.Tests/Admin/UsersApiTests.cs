@@ -204,6 +204,27 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
     }
 
     [Fact]
+    public async Task A_username_that_is_another_users_email_or_an_email_that_is_another_users_username_is_a_409()
+    {
+        // People sign in with either; one account's username must never capture another's email login.
+        var owner = Unique("judy");
+        var (ownerId, _) = await CreateAsync(owner);
+        var ownerEmail = $"{owner}@example.test";
+        var (otherId, _) = await CreateAsync(Unique("leo"));
+
+        AssertProblem(await admin.PostAsync("/admin/users", NewUser(ownerEmail.ToUpperInvariant(), email: Unique("kim") + "@example.test")), HttpStatusCode.Conflict);
+        AssertProblem(await admin.PutAsync($"/admin/users/{otherId}", Profile(ownerEmail, email: Unique("kim") + "@example.test")), HttpStatusCode.Conflict);
+        var emailLikeUsername = Unique("nick") + "@example.test";
+        AssertStatus(await admin.PostAsync("/admin/users", NewUser(emailLikeUsername, email: Unique("nick") + "@example.test")), HttpStatusCode.Created);
+        AssertProblem(await admin.PutAsync($"/admin/users/{otherId}", Profile(Unique("leo"), email: emailLikeUsername)), HttpStatusCode.Conflict);
+
+        // An account may use its own email as its username.
+        var selfNamed = Unique("mia") + "@example.test";
+        AssertStatus(await admin.PostAsync("/admin/users", NewUser(selfNamed, email: selfNamed)), HttpStatusCode.Created);
+        AssertStatus(await admin.PutAsync($"/admin/users/{ownerId}", Profile(owner)), HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task Sending_a_password_in_an_update_is_a_400_keyed_by_password()
     {
         var username = Unique("ivan");
