@@ -75,10 +75,11 @@ public sealed partial class AuthorizeModel(
         var user = session.Succeeded ? await signIn.ValidateSecurityStampAsync(session.Principal) : null;
         var authTime = AuthTime(session.Principal);
 
-        var mustSignIn = user is null
-            || !await signIn.CanSignInAsync(user)
+        var allowed = user is not null && await signIn.CanSignInAsync(user);
+        var mustSignIn = !allowed
             || (request.HasPromptValue(PromptValues.Login) && consent is null)
-            || (request.MaxAge is { } maxAge && (authTime is null || time.GetUtcNow() - authTime.Value > TimeSpan.FromSeconds(maxAge)));
+            || (request.MaxAge is { } maxAge && (authTime is null || time.GetUtcNow() - authTime.Value > TimeSpan.FromSeconds(maxAge)))
+            || (request.IdTokenHint is not null && !await IsHintedUserAsync(user!));
 
         if (mustSignIn)
         {
@@ -87,7 +88,9 @@ public sealed partial class AuthorizeModel(
                 return Refuse(Errors.LoginRequired, "The user must sign in.");
             }
 
-            if (user is not null)
+            // A session that may no longer sign in ends here. A valid one is kept: signing in on the login page replaces
+            // it, and a user who walks away (anyone can send a browser to a prompt=login URL) stays signed in.
+            if (user is not null && !allowed)
             {
                 await signIn.SignOutAsync();
             }
@@ -154,6 +157,17 @@ public sealed partial class AuthorizeModel(
         identity.SetAuthorizationId(await authorizations.GetIdAsync(grant, cancellationToken));
 
         return SignIn(new ClaimsPrincipal(identity), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>
+    /// An id_token_hint names the user the client expects (OpenID Connect Core 3.1.2.1): if someone else is signed in,
+    /// they must sign in again, and prompt=none gets login_required rather than a code for the wrong user.
+    /// OpenIddict has validated the hint, if any, and gives its principal here.
+    /// </summary>
+    private async Task<bool> IsHintedUserAsync(ApplicationUser user)
+    {
+        var hint = await HttpContext.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        return hint.Principal?.GetClaim(Claims.Subject) is not { } hinted || string.Equals(hinted, user.Id, StringComparison.Ordinal);
     }
 
     private ForbidResult Refuse(string error, string description) =>

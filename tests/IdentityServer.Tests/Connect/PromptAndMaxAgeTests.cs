@@ -62,6 +62,49 @@ public sealed class PromptAndMaxAgeTests(IdentityServerFactory factory) : IClass
     }
 
     [Fact]
+    public async Task A_prompt_login_the_user_walks_away_from_leaves_them_signed_in()
+    {
+        // Anyone can send a browser to a prompt=login URL; showing the login page must not be a way to sign the user out.
+        var client = await tokens.RegisterCodeClientAsync("prompt-login-abandoned");
+        await tokens.RegisterUserAsync("quentin", "quentin-password-1");
+        var browser = new BrowserSession(factory);
+        await tokens.LogInAndRedeemAsync(browser, client, "quentin", "quentin-password-1");
+
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: With("prompt", "login")));
+        Assert.NotNull(browser.Page!.GetElementById("login"));
+
+        var pkce = Pkce.Create();
+        var silent = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, pkce, extra: With("prompt", "none")));
+        var code = await OAuthFlows.CodeFromAsync(silent, client);
+        Assert.Equal(HttpStatusCode.OK, (await tokens.RedeemCodeAsync(client, code, pkce)).Status);
+    }
+
+    [Fact]
+    public async Task An_id_token_hint_for_another_user_than_the_signed_in_one_gets_login_required_with_prompt_none_and_the_login_page_without()
+    {
+        var client = await tokens.RegisterCodeClientAsync("hint-other-user");
+        await tokens.RegisterUserAsync("hanna", "hanna-password-1");
+        await tokens.RegisterUserAsync("hugo", "hugo-password-1");
+        var hannasIdToken = (await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "hanna", "hanna-password-1")).Token("id_token");
+        var hugos = new BrowserSession(factory);
+        var hugosIdToken = (await tokens.LogInAndRedeemAsync(hugos, client, "hugo", "hugo-password-1")).Token("id_token");
+
+        var silent = await hugos.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "none", ["id_token_hint"] = hannasIdToken }));
+        Assert.Equal(HttpStatusCode.Redirect, silent.StatusCode);
+        Assert.Equal("login_required", BrowserSession.CallbackParameters(silent)["error"]);
+
+        var interactive = await hugos.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: With("id_token_hint", hannasIdToken)));
+        Assert.Equal(HttpStatusCode.OK, interactive.StatusCode);
+        Assert.NotNull(hugos.Page!.GetElementById("login"));
+
+        // The hint of the user who is signed in changes nothing.
+        var pkce = Pkce.Create();
+        var own = await hugos.GoAsync(OAuthFlows.AuthorizeUrl(client, pkce, extra: new Dictionary<string, string> { ["prompt"] = "none", ["id_token_hint"] = hugosIdToken }));
+        var code = await OAuthFlows.CodeFromAsync(own, client);
+        Assert.Equal(HttpStatusCode.OK, (await tokens.RedeemCodeAsync(client, code, pkce)).Status);
+    }
+
+    [Fact]
     public async Task Max_age_zero_forces_a_new_login_and_then_carries_on_to_the_client()
     {
         var client = await tokens.RegisterCodeClientAsync("max-age-zero");
