@@ -214,3 +214,13 @@ VALUES ('20261125183234_LookupIndexes', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+DROP INDEX "EmailIndex";
+
+CREATE UNIQUE INDEX "EmailIndex" ON "AspNetUsers" ("NormalizedEmail");
+
+INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261126083326_UniqueEmails', '10.0.15');
+
+COMMIT;
+

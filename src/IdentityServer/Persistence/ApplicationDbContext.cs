@@ -37,6 +37,10 @@ public abstract class ApplicationDbContext(DbContextOptions options)
         {
             user.Property(u => u.Enabled).HasDefaultValue(true);
             user.HasIndex(u => u.CreatedAt);
+            // People sign in with their email: two registrations racing past the uniqueness check must not both land
+            // (the validator reads before it writes). Identity makes this index unique only with RequireUniqueEmail,
+            // which would also make the address mandatory. Absent emails (NULL) do not collide.
+            user.HasIndex(u => u.NormalizedEmail).HasDatabaseName("EmailIndex").IsUnique();
         });
 
         builder.Entity<SigningKey>(key =>

@@ -32,6 +32,7 @@ public static class UsersExtensions
                 identity.ClaimsIdentity.EmailClaimType = Claims.Email;
             })
             .AddEntityFrameworkStores<ApplicationDbContext>()
+            .AddUserStore<ApplicationUserStore>()
             .AddUserManager<ApplicationUserManager>()
             .AddSignInManager<ApplicationSignInManager>()
             .AddClaimsPrincipalFactory<SessionPrincipalFactory>()

@@ -190,51 +190,6 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         Assert.Equal(Errors.InvalidGrant, loser.Body.GetProperty("error").GetString());
     }
 
-    /// <summary>Holds token requests that are about to redeem their code or refresh token until all expected ones are there.</summary>
-    public sealed class Rendezvous
-    {
-        private readonly Lock gate = new();
-        private TaskCompletionSource all = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int expected;
-        private int arrived;
-
-        public int Arrived => Volatile.Read(ref arrived);
-
-        public void Arm(int parties)
-        {
-            lock (gate)
-            {
-                expected = parties;
-                arrived = 0;
-                all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-        }
-
-        public Task ArriveAsync()
-        {
-            Task wait;
-            lock (gate)
-            {
-                if (expected == 0)
-                {
-                    return Task.CompletedTask;
-                }
-
-                arrived++;
-                if (arrived == expected)
-                {
-                    expected = 0;
-                    all.SetResult();
-                }
-
-                wait = all.Task;
-            }
-
-            // A bound, not a delay: if the other request never gets here the test fails instead of hanging.
-            return wait.WaitAsync(TimeSpan.FromSeconds(30));
-        }
-    }
-
     public sealed class RaceFactory : IdentityServerFactory
     {
         public Rendezvous Rendezvous { get; } = new();
