@@ -436,3 +436,32 @@ BEGIN
 END $EF$;
 COMMIT;
 
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261126084124_EndedSessions') THEN
+    CREATE TABLE "EndedSessions" (
+        "Id" character varying(64) NOT NULL,
+        "EndedAt" timestamp with time zone NOT NULL,
+        CONSTRAINT "PK_EndedSessions" PRIMARY KEY ("Id")
+    );
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261126084124_EndedSessions') THEN
+    CREATE INDEX "IX_EndedSessions_EndedAt" ON "EndedSessions" ("EndedAt");
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261126084124_EndedSessions') THEN
+    INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+    VALUES ('20261126084124_EndedSessions', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+

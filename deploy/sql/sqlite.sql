@@ -224,3 +224,16 @@ VALUES ('20261126083326_UniqueEmails', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+CREATE TABLE "EndedSessions" (
+    "Id" TEXT NOT NULL CONSTRAINT "PK_EndedSessions" PRIMARY KEY,
+    "EndedAt" INTEGER NOT NULL
+);
+
+CREATE INDEX "IX_EndedSessions_EndedAt" ON "EndedSessions" ("EndedAt");
+
+INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261126084114_EndedSessions', '10.0.15');
+
+COMMIT;
+

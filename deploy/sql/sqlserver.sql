@@ -483,3 +483,36 @@ END;
 COMMIT;
 GO
 
+BEGIN TRANSACTION;
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261126084134_EndedSessions'
+)
+BEGIN
+    CREATE TABLE [EndedSessions] (
+        [Id] nvarchar(64) NOT NULL,
+        [EndedAt] datetimeoffset NOT NULL,
+        CONSTRAINT [PK_EndedSessions] PRIMARY KEY ([Id])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261126084134_EndedSessions'
+)
+BEGIN
+    CREATE INDEX [IX_EndedSessions_EndedAt] ON [EndedSessions] ([EndedAt]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261126084134_EndedSessions'
+)
+BEGIN
+    INSERT INTO [__EFMigrationsHistory] ([MigrationId], [ProductVersion])
+    VALUES (N'20261126084134_EndedSessions', N'10.0.15');
+END;
+
+COMMIT;
+GO
+

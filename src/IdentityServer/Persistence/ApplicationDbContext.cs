@@ -21,6 +21,8 @@ public abstract class ApplicationDbContext(DbContextOptions options)
 
     public DbSet<DataProtectionKey> DataProtectionKeys { get; set; } = null!;
 
+    public DbSet<EndedSession> EndedSessions { get; set; } = null!;
+
     protected override void OnModelCreating(ModelBuilder builder)
     {
         base.OnModelCreating(builder);
@@ -41,6 +43,14 @@ public abstract class ApplicationDbContext(DbContextOptions options)
             // (the validator reads before it writes). Identity makes this index unique only with RequireUniqueEmail,
             // which would also make the address mandatory. Absent emails (NULL) do not collide.
             user.HasIndex(u => u.NormalizedEmail).HasDatabaseName("EmailIndex").IsUnique();
+        });
+
+        builder.Entity<EndedSession>(session =>
+        {
+            session.ToTable("EndedSessions");
+            session.HasKey(s => s.Id);
+            session.Property(s => s.Id).HasMaxLength(64);
+            session.HasIndex(s => s.EndedAt);
         });
 
         builder.Entity<SigningKey>(key =>

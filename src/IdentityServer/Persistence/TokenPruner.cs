@@ -1,19 +1,24 @@
+using IdentityServer.Users;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 
 namespace IdentityServer.Persistence;
 
-public sealed record PruneResult(DateTimeOffset Threshold, long Tokens, long Authorizations);
+public sealed record PruneResult(DateTimeOffset Threshold, long Tokens, long Authorizations, long EndedSessions);
 
 /// <summary>
 /// Deletes tokens and authorizations that can no longer be used (redeemed, revoked, expired, or ad-hoc authorizations
 /// without valid tokens) once they are older than <see cref="PruningOptions.RetainFor"/>; without it the token table
-/// grows by several rows for every sign-in and every refresh, forever.
+/// grows by several rows for every sign-in and every refresh, forever. Records of signed-out browser sessions go once
+/// no cookie carrying their id can still be alive (the sign-in cookie's lifetime after the sign-out).
 /// </summary>
 public sealed partial class TokenPruner(
     IServiceScopeFactory scopes,
     TimeProvider time,
     IOptions<PruningOptions> options,
+    IOptionsMonitor<CookieAuthenticationOptions> cookies,
     ILogger<TokenPruner> logger) : BackgroundService
 {
     private TaskCompletionSource<PruneResult> nextRun = NewRun();
@@ -67,14 +72,16 @@ public sealed partial class TokenPruner(
         var tokens = await scope.ServiceProvider.GetRequiredService<IOpenIddictTokenManager>().PruneAsync(threshold, cancellationToken);
         // Tokens first: an ad-hoc authorization is only prunable once its tokens are gone.
         var authorizations = await scope.ServiceProvider.GetRequiredService<IOpenIddictAuthorizationManager>().PruneAsync(threshold, cancellationToken);
-        LogPruned(logger, tokens, authorizations, threshold);
-        return new PruneResult(threshold, tokens, authorizations);
+        var sessions = await scope.ServiceProvider.GetRequiredService<BrowserSessions>()
+            .PruneAsync(cookies.Get(IdentityConstants.ApplicationScheme).ExpireTimeSpan, cancellationToken);
+        LogPruned(logger, tokens, authorizations, sessions, threshold);
+        return new PruneResult(threshold, tokens, authorizations, sessions);
     }
 
     private static TaskCompletionSource<PruneResult> NewRun() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Pruned {Tokens} token(s) and {Authorizations} authorization(s) older than {Threshold}.")]
-    private static partial void LogPruned(ILogger logger, long tokens, long authorizations, DateTimeOffset threshold);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Pruned {Tokens} token(s) and {Authorizations} authorization(s) older than {Threshold}, and {EndedSessions} ended browser session(s).")]
+    private static partial void LogPruned(ILogger logger, long tokens, long authorizations, long endedSessions, DateTimeOffset threshold);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Pruning tokens and authorizations failed; retrying at the next interval.")]
     private static partial void LogPruneFailed(ILogger logger, Exception exception);

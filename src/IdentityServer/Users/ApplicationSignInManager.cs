@@ -9,7 +9,8 @@ namespace IdentityServer.Users;
 
 /// <summary>
 /// Adds three things to Identity's sign-in: a disabled user cannot sign in; the sign-in cookie records
-/// <c>auth_time</c> so the authorization endpoint can honour <c>max_age</c> and put it in ID tokens; and every refused
+/// <c>auth_time</c> so the authorization endpoint can honour <c>max_age</c> and put it in ID tokens, and a session id
+/// that sign-out ends on the server (<see cref="BrowserSessions"/>); and every refused
 /// password check costs one BCrypt verify, so its timing does not tell an unknown, disabled or locked-out account
 /// from a mistyped password.
 /// </summary>
@@ -51,6 +52,7 @@ public sealed class ApplicationSignInManager(
     {
         var authTime = time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         return base.SignInWithClaimsAsync(user, authenticationProperties,
-            additionalClaims.Append(new Claim(Claims.AuthenticationTime, authTime, ClaimValueTypes.Integer64)));
+            additionalClaims.Append(new Claim(Claims.AuthenticationTime, authTime, ClaimValueTypes.Integer64))
+                .Append(BrowserSessions.NewSessionId()));
     }
 }

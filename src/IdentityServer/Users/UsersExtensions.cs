@@ -40,6 +40,7 @@ public static class UsersExtensions
             .AddUserValidator<UniqueSignInNamesValidator>()
             .AddDefaultTokenProviders();
 
+        builder.Services.AddScoped<BrowserSessions>();
         builder.Services.AddSingleton<BcryptPasswordHasher>();
         builder.Services.AddSingleton<IPasswordHasher<ApplicationUser>>(services => services.GetRequiredService<BcryptPasswordHasher>());
         builder.Services.AddOptions<IdentityOptions>()
@@ -52,14 +53,18 @@ public static class UsersExtensions
         builder.Services.Configure<SecurityStampValidatorOptions>(stamp =>
         {
             stamp.ValidationInterval = TimeSpan.FromMinutes(1);
-            // Keep the original sign-in time when the cookie is re-issued, or max_age would never expire.
+            // Keep the original sign-in time and session id when the cookie is re-issued: max_age would otherwise never
+            // expire, and signing out would no longer end the re-issued cookie.
             stamp.OnRefreshingPrincipal = context =>
             {
-                var authTime = context.CurrentPrincipal?.FindFirst(Claims.AuthenticationTime);
-                if (authTime is not null && context.NewPrincipal?.Identity is System.Security.Claims.ClaimsIdentity identity
-                    && !identity.HasClaim(c => c.Type == Claims.AuthenticationTime))
+                foreach (var type in new[] { Claims.AuthenticationTime, BrowserSessions.SessionIdClaim })
                 {
-                    identity.AddClaim(new System.Security.Claims.Claim(authTime.Type, authTime.Value, authTime.ValueType));
+                    var kept = context.CurrentPrincipal?.FindFirst(type);
+                    if (kept is not null && context.NewPrincipal?.Identity is System.Security.Claims.ClaimsIdentity identity
+                        && !identity.HasClaim(c => c.Type == type))
+                    {
+                        identity.AddClaim(new System.Security.Claims.Claim(kept.Type, kept.Value, kept.ValueType));
+                    }
                 }
 
                 return Task.CompletedTask;
@@ -77,6 +82,8 @@ public static class UsersExtensions
             cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             cookie.ExpireTimeSpan = TimeSpan.FromHours(8);
             cookie.SlidingExpiration = true;
+            // Identity set the security stamp check here; a session signed out on the server is refused after it.
+            cookie.Events.OnValidatePrincipal = BrowserSessions.RejectEnded(cookie.Events.OnValidatePrincipal);
         });
 
         return builder;

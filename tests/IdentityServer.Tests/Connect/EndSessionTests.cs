@@ -1,6 +1,9 @@
 using System.Net;
+using IdentityServer.Persistence;
 using IdentityServer.Tests.Infrastructure;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace IdentityServer.Tests.Connect;
 
@@ -34,6 +37,60 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
         var next = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create()));
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
         Assert.NotNull(browser.Page!.GetElementById("login"));
+    }
+
+    [Fact]
+    public async Task A_copy_of_the_session_cookie_no_longer_signs_anyone_in_once_the_user_has_signed_out()
+    {
+        // The session ends on the server, not only in the browser that signed out (as in Keycloak).
+        var client = await tokens.RegisterCodeClientAsync("endsession-copied-cookie");
+        await tokens.RegisterUserAsync("edda", "edda-password-1");
+        var browser = new BrowserSession(factory);
+        var body = await tokens.LogInAndRedeemAsync(browser, client, "edda", "edda-password-1");
+        var copiedCookies = browser.CookieHeader;
+        var thief = factory.CreateClient(new() { AllowAutoRedirect = false, HandleCookies = false });
+        Assert.Equal("code", await SilentAuthorizeOutcomeAsync(thief, client, copiedCookies));
+
+        await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, body.Token("id_token")));
+
+        Assert.Equal("login_required", await SilentAuthorizeOutcomeAsync(thief, client, copiedCookies));
+    }
+
+    [Fact]
+    public async Task A_signed_out_session_is_remembered_while_a_copy_of_its_cookie_could_live_and_forgotten_after()
+    {
+        var client = await tokens.RegisterCodeClientAsync("endsession-pruned");
+        await tokens.RegisterUserAsync("enno", "enno-password-1");
+        var browser = new BrowserSession(factory);
+        var body = await tokens.LogInAndRedeemAsync(browser, client, "enno", "enno-password-1");
+        await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, body.Token("id_token")));
+        var pruner = factory.Services.GetRequiredService<TokenPruner>();
+
+        // The sign-in cookie lives 8 hours from its last renewal, and it is never renewed once its session has ended.
+        factory.Time.Advance(TimeSpan.FromHours(7));
+        await pruner.PruneOnceAsync(CancellationToken.None);
+        Assert.True(await CountEndedSessionsAsync() >= 1);
+
+        factory.Time.Advance(TimeSpan.FromHours(2));
+        await pruner.PruneOnceAsync(CancellationToken.None);
+        Assert.Equal(0, await CountEndedSessionsAsync());
+    }
+
+    private async Task<int> CountEndedSessionsAsync()
+    {
+        await using var scope = factory.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().EndedSessions.CountAsync();
+    }
+
+    /// <summary>What a prompt=none authorization request sent with these cookies brings back to the client: "code" or the error.</summary>
+    private static async Task<string> SilentAuthorizeOutcomeAsync(HttpClient http, TestClient client, string cookieHeader)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get,
+            OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "none" }));
+        request.Headers.Add("Cookie", cookieHeader);
+        using var response = await http.SendAsync(request);
+        var parameters = BrowserSession.CallbackParameters(response);
+        return parameters.TryGetValue("code", out _) ? "code" : parameters["error"];
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using AngleSharp;
 using AngleSharp.Dom;
 using AngleSharp.Html.Dom;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Net.Http.Headers;
 
 namespace IdentityServer.Tests.Infrastructure;
 
@@ -13,6 +14,7 @@ namespace IdentityServer.Tests.Infrastructure;
 public sealed class BrowserSession(IdentityServerFactory factory)
 {
     private readonly HttpClient http = factory.CreateClient(new() { AllowAutoRedirect = false, HandleCookies = true });
+    private readonly Dictionary<string, string> cookies = new(StringComparer.Ordinal);
 
     public HttpClient Http => http;
 
@@ -20,6 +22,9 @@ public sealed class BrowserSession(IdentityServerFactory factory)
     public IDocument? Page { get; private set; }
 
     public Uri? PageUri { get; private set; }
+
+    /// <summary>The cookies the server has set on this browser, as a Cookie header: what a thief who copied them sends.</summary>
+    public string CookieHeader => string.Join("; ", cookies.Select(cookie => $"{cookie.Key}={cookie.Value}"));
 
     /// <summary>
     /// Navigates, following redirects on this server until the page is rendered or the browser is sent elsewhere
@@ -63,6 +68,7 @@ public sealed class BrowserSession(IdentityServerFactory factory)
         var current = response.RequestMessage!.RequestUri!;
         for (var hops = 0; hops < 10; hops++)
         {
+            RememberCookies(response);
             if (response.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.Found or HttpStatusCode.SeeOther or HttpStatusCode.RedirectKeepVerb or HttpStatusCode.MovedPermanently)
             {
                 var location = new Uri(current, response.Headers.Location!);
@@ -88,6 +94,27 @@ public sealed class BrowserSession(IdentityServerFactory factory)
         }
 
         throw new InvalidOperationException("Too many redirects.");
+    }
+
+    private void RememberCookies(HttpResponseMessage response)
+    {
+        if (!response.Headers.TryGetValues(HeaderNames.SetCookie, out var headers))
+        {
+            return;
+        }
+
+        foreach (var cookie in SetCookieHeaderValue.ParseList([.. headers]))
+        {
+            // A deleted cookie comes back empty (and expired).
+            if (cookie.Value.Length == 0)
+            {
+                cookies.Remove(cookie.Name.ToString());
+            }
+            else
+            {
+                cookies[cookie.Name.ToString()] = cookie.Value.ToString();
+            }
+        }
     }
 
     /// <summary>The query (or form_post) parameters the server sent the client with the browser.</summary>

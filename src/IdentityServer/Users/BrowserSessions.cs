@@ -1,0 +1,75 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using IdentityServer.Persistence;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+
+namespace IdentityServer.Users;
+
+/// <summary>
+/// Signing out ends the browser session on the server, as in Keycloak, not only in the browser that signed out: a
+/// copied session cookie stops working at once, on every instance sharing the database. Each sign-in cookie carries a
+/// random session id; sign-out records it, and every request that presents the cookie checks the record (one
+/// primary-key lookup, only for requests that carry the cookie: the pages and the authorization endpoint).
+/// </summary>
+public sealed class BrowserSessions(ApplicationDbContext db, TimeProvider time)
+{
+    public const string SessionIdClaim = "sid";
+
+    public static Claim NewSessionId() => new(SessionIdClaim, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
+
+    public async Task EndAsync(ClaimsPrincipal? session, CancellationToken cancellationToken)
+    {
+        if (SessionId(session) is not { } id || await db.Set<EndedSession>().AnyAsync(ended => ended.Id == id, cancellationToken))
+        {
+            return;
+        }
+
+        var ended = db.Set<EndedSession>().Add(new EndedSession { Id = id, EndedAt = time.GetUtcNow() });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException)
+        {
+            // Signed out twice at once (the same cookie, two tabs): the other request recorded it.
+            ended.State = EntityState.Detached;
+            if (!await db.Set<EndedSession>().AnyAsync(other => other.Id == id, cancellationToken))
+            {
+                throw;
+            }
+        }
+    }
+
+    public async Task<bool> HasEndedAsync(ClaimsPrincipal session, CancellationToken cancellationToken) =>
+        SessionId(session) is { } id && await db.Set<EndedSession>().AnyAsync(ended => ended.Id == id, cancellationToken);
+
+    /// <summary>A record outlives every cookie that carries its id: a cookie is renewed only while its session lives.</summary>
+    public Task<int> PruneAsync(TimeSpan cookieLifetime, CancellationToken cancellationToken)
+    {
+        var threshold = time.GetUtcNow() - cookieLifetime;
+        return db.Set<EndedSession>().Where(ended => ended.EndedAt < threshold).ExecuteDeleteAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs after Identity's security stamp check on every request that presents the sign-in cookie. (Cookies from
+    /// before session ids existed carry none and keep working until they expire.)
+    /// </summary>
+    internal static Func<CookieValidatePrincipalContext, Task> RejectEnded(Func<CookieValidatePrincipalContext, Task> checkStamp) =>
+        async context =>
+        {
+            await checkStamp(context);
+            if (context.Principal is { } principal
+                && await context.HttpContext.RequestServices.GetRequiredService<BrowserSessions>()
+                    .HasEndedAsync(principal, context.HttpContext.RequestAborted))
+            {
+                context.RejectPrincipal();
+                await context.HttpContext.SignOutAsync(IdentityConstants.ApplicationScheme);
+            }
+        };
+
+    private static string? SessionId(ClaimsPrincipal? session) =>
+        session?.FindFirst(SessionIdClaim)?.Value is { Length: > 0 and <= 64 } id ? id : null;
+}
