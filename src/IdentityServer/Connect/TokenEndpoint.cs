@@ -102,7 +102,7 @@ internal static class TokenEndpoint
                 return InvalidGrant("The token is no longer valid.");
             }
 
-            // Every redemption re-reads the user: deleted, disabled, locked out or re-passworded users get nothing.
+            // Every redemption re-reads the user: deleted, disabled or re-passworded users get nothing.
             if (await principals.FindActiveUserAsync(principal, signIn, cancellationToken) is not { } active)
             {
                 return InvalidGrant("The user is no longer allowed to sign in.");

@@ -56,6 +56,10 @@ public sealed class LockoutTests(IdentityServerFactory factory) : IClassFixture<
             await new BrowserSession(factory).SignInAsync("/account/login", username, "wrong-password-" + attempt);
         }
 
+        var locked = new BrowserSession(factory);
+        await locked.SignInAsync("/account/login", username, username + "-password");
+        Assert.NotNull(locked.Page!.GetElementById("login-error"));
+
         var (status, body) = await tokens.RefreshAsync(client, refreshToken);
         Assert.True(status == HttpStatusCode.OK, $"{(int)status} {body}");
     }

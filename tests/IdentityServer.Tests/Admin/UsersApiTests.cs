@@ -1,6 +1,11 @@
 using System.Net;
 using System.Text.Json;
+using IdentityServer.Persistence;
 using IdentityServer.Tests.Infrastructure;
+using IdentityServer.Users;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using static IdentityServer.Tests.Admin.AdminApi;
 
 namespace IdentityServer.Tests.Admin;
@@ -222,6 +227,41 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
         var selfNamed = Unique("mia") + "@example.test";
         AssertStatus(await admin.PostAsync("/admin/users", NewUser(selfNamed, email: selfNamed)), HttpStatusCode.Created);
         AssertStatus(await admin.PutAsync($"/admin/users/{ownerId}", Profile(owner)), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Accounts_whose_names_clashed_before_that_was_refused_still_lock_out_and_can_be_disabled()
+    {
+        var victim = Unique("vera");
+        var (victimId, _) = await CreateAsync(victim);
+        var squatter = Unique("sam");
+        var (squatterId, _) = await CreateAsync(squatter);
+        // As an earlier version allowed: the squatter's username is the victim's email.
+        var squatterName = $"{victim}@example.test";
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
+            var row = await db.Users.SingleAsync(u => u.Id == squatterId);
+            row.UserName = squatterName;
+            row.NormalizedUserName = squatterName.ToUpperInvariant();
+            await db.SaveChangesAsync();
+        }
+
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            await new BrowserSession(factory).SignInAsync("/account/login", victim, "wrong-password-" + attempt);
+        }
+
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var users = scope.ServiceProvider.GetRequiredService<UserManager<ApplicationUser>>();
+            Assert.True(await users.IsLockedOutAsync((await users.FindByIdAsync(victimId))!), "wrong passwords were not counted");
+        }
+
+        AssertStatus(await admin.PutAsync($"/admin/users/{victimId}", Profile(victim, enabled: false)), HttpStatusCode.OK);
+        AssertStatus(await admin.PutAsync($"/admin/users/{squatterId}", Profile(squatterName, email: $"{squatter}@example.test", enabled: false)), HttpStatusCode.OK);
+        // Renaming into a clash is still refused.
+        AssertProblem(await admin.PutAsync($"/admin/users/{squatterId}", Profile(squatterName, email: squatterName)), HttpStatusCode.Conflict);
     }
 
     [Fact]
