@@ -416,6 +416,13 @@ START TRANSACTION;
 DO $EF$
 BEGIN
     IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261126083336_UniqueEmails') THEN
+    UPDATE "AspNetUsers" SET "Email" = NULL, "NormalizedEmail" = NULL WHERE TRIM("NormalizedEmail") = '';
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261126083336_UniqueEmails') THEN
     DROP INDEX "EmailIndex";
     END IF;
 END $EF$;

@@ -215,6 +215,8 @@ VALUES ('20261125183234_LookupIndexes', '10.0.15');
 COMMIT;
 
 BEGIN TRANSACTION;
+UPDATE "AspNetUsers" SET "Email" = NULL, "NormalizedEmail" = NULL WHERE TRIM("NormalizedEmail") = '';
+
 DROP INDEX "EmailIndex";
 
 CREATE UNIQUE INDEX "EmailIndex" ON "AspNetUsers" ("NormalizedEmail");

@@ -460,6 +460,14 @@ IF NOT EXISTS (
     WHERE [MigrationId] = N'20261126083347_UniqueEmails'
 )
 BEGIN
+    UPDATE [AspNetUsers] SET [Email] = NULL, [NormalizedEmail] = NULL WHERE LTRIM(RTRIM([NormalizedEmail])) = N'';
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261126083347_UniqueEmails'
+)
+BEGIN
     DROP INDEX [EmailIndex] ON [AspNetUsers];
 END;
 

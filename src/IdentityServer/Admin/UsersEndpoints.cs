@@ -55,7 +55,7 @@ internal static class UsersEndpoints
         var user = new ApplicationUser
         {
             UserName = request.Username!.Trim(),
-            Email = request.Email?.Trim(),
+            Email = string.IsNullOrWhiteSpace(request.Email) ? null : request.Email.Trim(),
             Enabled = request.Enabled ?? true,
             CreatedAt = time.GetUtcNow(),
         };

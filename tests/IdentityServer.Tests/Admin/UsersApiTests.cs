@@ -265,6 +265,18 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
     }
 
     [Fact]
+    public async Task Users_created_with_a_blank_email_have_none_and_do_not_clash()
+    {
+        foreach (var blank in new[] { "", "  ", "" })
+        {
+            var username = Unique("noemail");
+            var created = await admin.PostAsync("/admin/users", NewUser(username, email: blank));
+            AssertStatus(created, HttpStatusCode.Created);
+            Assert.Equal(JsonValueKind.Null, created.Json.GetProperty("email").ValueKind);
+        }
+    }
+
+    [Fact]
     public async Task Sending_a_password_in_an_update_is_a_400_keyed_by_password()
     {
         var username = Unique("ivan");

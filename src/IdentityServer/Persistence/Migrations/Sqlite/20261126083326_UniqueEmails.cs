@@ -10,6 +10,9 @@ namespace IdentityServer.Persistence.Migrations.Sqlite
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            // Earlier versions stored a blank email as an empty string; several would collide in the unique index.
+            migrationBuilder.Sql("UPDATE \"AspNetUsers\" SET \"Email\" = NULL, \"NormalizedEmail\" = NULL WHERE TRIM(\"NormalizedEmail\") = '';");
+
             migrationBuilder.DropIndex(
                 name: "EmailIndex",
                 table: "AspNetUsers");
