@@ -23,6 +23,7 @@ public sealed class ApplicationSignInManager(
     IAuthenticationSchemeProvider schemes,
     IUserConfirmation<ApplicationUser> confirmation,
     BcryptPasswordHasher bcrypt,
+    BrowserSessions sessions,
     TimeProvider time)
     : SignInManager<ApplicationUser>(userManager, contextAccessor, claimsFactory, optionsAccessor, logger, schemes, confirmation)
 {
@@ -48,11 +49,34 @@ public sealed class ApplicationSignInManager(
     public void SpendOnePasswordCheck(string password) =>
         UserManager.PasswordHasher.VerifyHashedPassword(new ApplicationUser(), bcrypt.DummyHash, password);
 
-    public override Task SignInWithClaimsAsync(ApplicationUser user, AuthenticationProperties? authenticationProperties, IEnumerable<Claim> additionalClaims)
+    public override async Task SignInWithClaimsAsync(ApplicationUser user, AuthenticationProperties? authenticationProperties, IEnumerable<Claim> additionalClaims)
     {
         var authTime = time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        return base.SignInWithClaimsAsync(user, authenticationProperties,
+        await base.SignInWithClaimsAsync(user, authenticationProperties,
             additionalClaims.Append(new Claim(Claims.AuthenticationTime, authTime, ClaimValueTypes.Integer64))
-                .Append(BrowserSessions.NewSessionId()));
+                .Append(await SessionIdForAsync(user)));
+    }
+
+    /// <summary>
+    /// One session per browser, so that signing out ends every cookie it held: the same user signing in again
+    /// (prompt=login, max_age) continues their session id, as in Duende; another user signing in ends the previous
+    /// user's session first.
+    /// </summary>
+    private async Task<Claim> SessionIdForAsync(ApplicationUser user)
+    {
+        var previous = await Context.AuthenticateAsync(IdentityConstants.ApplicationScheme);
+        if (previous.Principal is not { } principal)
+        {
+            return BrowserSessions.NewSessionId();
+        }
+
+        if (principal.FindFirst(Options.ClaimsIdentity.UserIdClaimType)?.Value == user.Id
+            && principal.FindFirst(BrowserSessions.SessionIdClaim) is { } current)
+        {
+            return new Claim(current.Type, current.Value);
+        }
+
+        await sessions.EndAsync(principal, Context.RequestAborted);
+        return BrowserSessions.NewSessionId();
     }
 }

@@ -70,6 +70,32 @@ public sealed class BrowserSessions(ApplicationDbContext db, TimeProvider time)
             }
         };
 
+    /// <summary>
+    /// Identity re-issues the cookie from a fresh principal every minute (the security stamp check): the sign-in time
+    /// and the session id carry over. A cookie from before session ids existed gets one here, so that a sign-out ends
+    /// it too (it would otherwise slide on forever).
+    /// </summary>
+    public static void KeepAcrossReissue(ClaimsPrincipal? current, ClaimsPrincipal? reissued)
+    {
+        if (reissued?.Identity is not ClaimsIdentity identity)
+        {
+            return;
+        }
+
+        foreach (var type in new[] { OpenIddict.Abstractions.OpenIddictConstants.Claims.AuthenticationTime, SessionIdClaim })
+        {
+            if (current?.FindFirst(type) is { } kept && !identity.HasClaim(claim => claim.Type == type))
+            {
+                identity.AddClaim(new Claim(kept.Type, kept.Value, kept.ValueType));
+            }
+        }
+
+        if (!identity.HasClaim(claim => claim.Type == SessionIdClaim))
+        {
+            identity.AddClaim(NewSessionId());
+        }
+    }
+
     private static string? SessionId(ClaimsPrincipal? session) =>
         session?.FindFirst(SessionIdClaim)?.Value is { Length: > 0 and <= 64 } id ? id : null;
 }

@@ -57,16 +57,7 @@ public static class UsersExtensions
             // expire, and signing out would no longer end the re-issued cookie.
             stamp.OnRefreshingPrincipal = context =>
             {
-                foreach (var type in new[] { Claims.AuthenticationTime, BrowserSessions.SessionIdClaim })
-                {
-                    var kept = context.CurrentPrincipal?.FindFirst(type);
-                    if (kept is not null && context.NewPrincipal?.Identity is System.Security.Claims.ClaimsIdentity identity
-                        && !identity.HasClaim(c => c.Type == type))
-                    {
-                        identity.AddClaim(new System.Security.Claims.Claim(kept.Type, kept.Value, kept.ValueType));
-                    }
-                }
-
+                BrowserSessions.KeepAcrossReissue(context.CurrentPrincipal, context.NewPrincipal);
                 return Task.CompletedTask;
             };
         });

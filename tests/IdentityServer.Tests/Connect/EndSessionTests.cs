@@ -57,6 +57,46 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task Signing_in_again_as_the_same_user_keeps_one_session_so_signing_out_ends_every_cookie_of_it()
+    {
+        var client = await tokens.RegisterCodeClientAsync("endsession-relogin");
+        await tokens.RegisterUserAsync("elin", "elin-password-1");
+        var browser = new BrowserSession(factory);
+        await tokens.LogInAndRedeemAsync(browser, client, "elin", "elin-password-1");
+        var firstCookie = browser.CookieHeader;
+        await SignInAgainAsync(browser, client, "elin", "elin-password-1");
+
+        await browser.GoAsync(EndSessionUrl(postLogoutRedirectUri: null, idTokenHint: null));
+
+        var thief = factory.CreateClient(new() { AllowAutoRedirect = false, HandleCookies = false });
+        Assert.Equal("login_required", await SilentAuthorizeOutcomeAsync(thief, client, firstCookie));
+    }
+
+    [Fact]
+    public async Task Another_user_signing_in_on_the_same_browser_ends_the_previous_users_session()
+    {
+        var client = await tokens.RegisterCodeClientAsync("endsession-switch-user");
+        await tokens.RegisterUserAsync("elke", "elke-password-1");
+        await tokens.RegisterUserAsync("eric", "eric-password-1");
+        var browser = new BrowserSession(factory);
+        await tokens.LogInAndRedeemAsync(browser, client, "elke", "elke-password-1");
+        var elkesCookie = browser.CookieHeader;
+
+        await SignInAgainAsync(browser, client, "eric", "eric-password-1");
+
+        var thief = factory.CreateClient(new() { AllowAutoRedirect = false, HandleCookies = false });
+        Assert.Equal("login_required", await SilentAuthorizeOutcomeAsync(thief, client, elkesCookie));
+        Assert.Equal("code", await SilentAuthorizeOutcomeAsync(thief, client, browser.CookieHeader));
+    }
+
+    private static async Task SignInAgainAsync(BrowserSession browser, TestClient client, string username, string password)
+    {
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "login" }));
+        var signedIn = await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = username, ["password"] = password });
+        await OAuthFlows.CodeFromAsync(signedIn, client);
+    }
+
+    [Fact]
     public async Task A_signed_out_session_is_remembered_while_a_copy_of_its_cookie_could_live_and_forgotten_after()
     {
         var client = await tokens.RegisterCodeClientAsync("endsession-pruned");
