@@ -60,15 +60,25 @@ internal static class UsersEndpoints
             CreatedAt = time.GetUtcNow(),
         };
 
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var created = await users.CreateAsync(user, request.Password!);
-        if (!created.Succeeded)
+        // SQL Server's retrying execution strategy refuses a transaction begun outside it: the unit is retried whole.
+        var refused = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
-            return IdentityProblem(created);
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var created = await users.CreateAsync(user, request.Password!);
+            if (!created.Succeeded)
+            {
+                return IdentityProblem(created);
+            }
+
+            await SetRolesAsync(users, roles, user, request.Roles);
+            await transaction.CommitAsync(cancellationToken);
+            return null;
+        });
+        if (refused is not null)
+        {
+            return refused;
         }
 
-        await SetRolesAsync(users, roles, user, request.Roles);
-        await transaction.CommitAsync(cancellationToken);
         await audit.RecordAsync(actor, "user.created", user.Id, new { user.UserName, request.Roles, user.Enabled }, cancellationToken);
 
         var response = await ToResponseAsync(users, user);
@@ -156,39 +166,49 @@ internal static class UsersEndpoints
             return AdminProblems.Conflict($"A user named '{request.Username}' already exists.");
         }
 
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        user.UserName = request.Username!.Trim();
-        var email = string.IsNullOrWhiteSpace(request.Email) ? null : request.Email.Trim();
-        if (!string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase))
+        // As in CreateAsync: one retriable unit for SQL Server's execution strategy.
+        var refused = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
-            user.Email = email;
-            user.EmailConfirmed = false;
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            user.UserName = request.Username!.Trim();
+            var email = string.IsNullOrWhiteSpace(request.Email) ? null : request.Email.Trim();
+            if (!string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase))
+            {
+                user.Email = email;
+                user.EmailConfirmed = false;
+            }
+
+            user.Enabled = request.Enabled ?? user.Enabled;
+            var updated = await users.UpdateAsync(user);
+            if (!updated.Succeeded)
+            {
+                return IdentityProblem(updated);
+            }
+
+            var removedRoles = await SetRolesAsync(users, roles, user, request.Roles);
+            if (user.Enabled && removedRoles.Contains(StandardScopes.Admin))
+            {
+                // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
+                // token's row, not the user's roles). Its refresh tokens stay: the next refresh drops the admin scope.
+                await tokens.RevokeAsync(user.Id, client: null, status: null, type: TokenTypeIdentifiers.AccessToken, cancellationToken);
+            }
+
+            if (!user.Enabled)
+            {
+                // A disabled account keeps nothing it was issued: its access tokens stop introspecting active and opening
+                // userinfo and the admin API at once, as its refresh tokens already fail. Its consents stay, for
+                // re-enabling. In the same transaction as the change, and again at every PUT that leaves it disabled.
+                await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
+            return null;
+        });
+        if (refused is not null)
+        {
+            return refused;
         }
 
-        user.Enabled = request.Enabled ?? user.Enabled;
-        var updated = await users.UpdateAsync(user);
-        if (!updated.Succeeded)
-        {
-            return IdentityProblem(updated);
-        }
-
-        var removedRoles = await SetRolesAsync(users, roles, user, request.Roles);
-        if (user.Enabled && removedRoles.Contains(StandardScopes.Admin))
-        {
-            // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
-            // token's row, not the user's roles). Its refresh tokens stay: the next refresh drops the admin scope.
-            await tokens.RevokeAsync(user.Id, client: null, status: null, type: TokenTypeIdentifiers.AccessToken, cancellationToken);
-        }
-
-        if (!user.Enabled)
-        {
-            // A disabled account keeps nothing it was issued: its access tokens stop introspecting active and opening
-            // userinfo and the admin API at once, as its refresh tokens already fail. Its consents stay, for
-            // re-enabling. In the same transaction as the change, and again at every PUT that leaves it disabled.
-            await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
         await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, request.Roles, user.Enabled }, cancellationToken);
         return TypedResults.Ok(await ToResponseAsync(users, user));
     }
