@@ -172,7 +172,7 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
             if (!created.Succeeded)
             {
                 throw new InvalidOperationException(
-                    "Bootstrap:AdminPassword was refused: " + string.Join(" ", created.Errors.Select(e => e.Description)));
+                    "The bootstrap admin user (Bootstrap:AdminUsername, Bootstrap:AdminPassword) was refused: " + string.Join(" ", created.Errors.Select(e => e.Description)));
             }
 
             LogBootstrapped(logger, "user", username);
