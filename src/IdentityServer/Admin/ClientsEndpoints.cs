@@ -193,7 +193,9 @@ internal static partial class ClientsEndpoints
 
         descriptor.DisplayName = string.IsNullOrWhiteSpace(request.DisplayName) ? descriptor.ClientId : request.DisplayName.Trim();
         descriptor.ClientType = clientType;
-        descriptor.ApplicationType = clientType == ClientTypes.Public ? ApplicationTypes.Native : ApplicationTypes.Web;
+        // Never "native", even for public clients: OpenIddict would then match a loopback redirect URI registered without
+        // a port on any port (RFC 8252 7.3), and the contract matches redirect URIs exactly. Register the port in use.
+        descriptor.ApplicationType = ApplicationTypes.Web;
         descriptor.ConsentType = (request.ConsentType ?? ConsentTypes.Implicit).ToLowerInvariant();
 
         descriptor.RedirectUris.Clear();
@@ -305,7 +307,7 @@ internal static partial class ClientsEndpoints
         }
         else if (!ClientIdPattern().IsMatch(clientId))
         {
-            errors.Add("clientId", "Use 1 to 100 letters, digits and . _ - ~ : only.");
+            errors.Add("clientId", "Use 1 to 100 letters, digits and . _ - ~ : only, and not only dots.");
         }
 
         if (!isCreate && request.ClientId is not null && request.ClientId != clientId)
@@ -417,6 +419,7 @@ internal static partial class ClientsEndpoints
     /// </summary>
     private static bool IsPrivateUseScheme(Uri uri) => uri.Scheme.Contains('.', StringComparison.Ordinal);
 
-    [GeneratedRegex("^[A-Za-z0-9._~:-]{1,100}$")]
+    // Not dots alone: the id is a segment of the admin API's URLs, where "." and ".." are resolved away.
+    [GeneratedRegex(@"^(?!\.+$)[A-Za-z0-9._~:-]{1,100}$")]
     private static partial Regex ClientIdPattern();
 }

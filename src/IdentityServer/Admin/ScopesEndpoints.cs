@@ -93,7 +93,8 @@ internal static partial class ScopesEndpoints
     }
 
     private static async Task<IResult> DeleteAsync(
-        string name, IOpenIddictScopeManager scopes, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+        string name, IOpenIddictScopeManager scopes, IOpenIddictApplicationManager applications, AuditTrail audit, ClaimsPrincipal user,
+        CancellationToken cancellationToken)
     {
         var scope = await scopes.FindByNameAsync(name, cancellationToken);
         if (scope is null)
@@ -107,8 +108,28 @@ internal static partial class ScopesEndpoints
             return AdminProblems.BuiltIn("The admin scope opens the admin API and cannot be deleted.");
         }
 
+        // The clients that had it lose it, as in Keycloak: a client keeping the permission would be refused at its next
+        // edit (its stored scopes no longer exist) and would silently regain the scope if one were created again.
+        var permission = OpenIddictConstants.Permissions.Prefixes.Scope + name;
+        var holders = new List<object>();
+        await foreach (var application in applications.ListAsync(count: null, offset: null, cancellationToken))
+        {
+            if (await applications.HasPermissionAsync(application, permission, cancellationToken))
+            {
+                holders.Add(application);
+            }
+        }
+
+        foreach (var application in holders)
+        {
+            var descriptor = new OpenIddictApplicationDescriptor();
+            await applications.PopulateAsync(descriptor, application, cancellationToken);
+            descriptor.Permissions.Remove(permission);
+            await applications.UpdateAsync(application, descriptor, cancellationToken);
+        }
+
         await scopes.DeleteAsync(scope, cancellationToken);
-        await audit.RecordAsync(user, "scope.deleted", name, null, cancellationToken);
+        await audit.RecordAsync(user, "scope.deleted", name, new { Clients = holders.Count }, cancellationToken);
         return TypedResults.NoContent();
     }
 
@@ -144,7 +165,7 @@ internal static partial class ScopesEndpoints
         }
         else if (!ScopeNamePattern().IsMatch(name))
         {
-            errors.Add("name", "Use 1 to 100 printable characters without spaces, quotes or backslashes.");
+            errors.Add("name", "Use 1 to 100 printable characters without spaces, quotes, slashes, backslashes or '%', and not only dots.");
         }
 
         if (!isCreate && request.Name is not null && request.Name != name)
@@ -168,7 +189,8 @@ internal static partial class ScopesEndpoints
         return errors;
     }
 
-    // RFC 6749 scope-token: %x21 / %x23-5B / %x5D-7E.
-    [GeneratedRegex(@"^[\x21\x23-\x5B\x5D-\x7E]{1,100}$")]
+    // RFC 6749 scope-token (%x21 / %x23-5B / %x5D-7E) less '/' and '%', and not dots alone: the name is a segment of
+    // the admin API's URLs, where an encoded '/' is never decoded and "." or ".." is resolved away.
+    [GeneratedRegex(@"^(?!\.+$)[\x21\x23\x24\x26-\x2E\x30-\x5B\x5D-\x7E]{1,100}$")]
     private static partial Regex ScopeNamePattern();
 }

@@ -507,6 +507,7 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
     [InlineData("clientId", null)]
     [InlineData("clientId", "has spaces")]
     [InlineData("clientId", "slash/inside")]
+    [InlineData("clientId", "..")]
     [InlineData("clientType", "hybrid")]
     [InlineData("consentType", "sometimes")]
     [InlineData("allowedCorsOrigins", "https://app.example.test/path")]

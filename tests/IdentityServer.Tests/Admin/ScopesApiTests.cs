@@ -153,6 +153,24 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
     }
 
     [Fact]
+    public async Task Deleting_a_scope_takes_it_from_the_clients_that_had_it_and_they_stay_editable()
+    {
+        var name = Unique("withdrawn");
+        await Tokens.RegisterScopeAsync(name, "withdrawn-api");
+        var clientId = Unique("holder");
+        AssertStatus(await admin.PostAsync("/admin/clients", new { clientId, grantTypes = new[] { "client_credentials" }, scopes = new[] { name } }), HttpStatusCode.Created);
+
+        AssertStatus(await admin.DeleteAsync($"/admin/scopes/{name}"), HttpStatusCode.NoContent);
+
+        var edited = await admin.PutAsync($"/admin/clients/{clientId}", new { displayName = "Still editable" });
+        AssertStatus(edited, HttpStatusCode.OK);
+        Assert.DoesNotContain(name, edited.Json.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()));
+        // A scope created again later under that name is not the client's without an admin granting it anew.
+        await Tokens.RegisterScopeAsync(name, "withdrawn-api");
+        Assert.DoesNotContain(name, (await admin.GetAsync($"/admin/clients/{clientId}")).Json.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()));
+    }
+
+    [Fact]
     public async Task Every_change_to_a_scope_is_audited()
     {
         var name = Unique("audited");
@@ -204,6 +222,8 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
     [InlineData("has space")]
     [InlineData("quote\"inside")]
     [InlineData("back\\slash")]
+    [InlineData("api/read")]
+    [InlineData("100%")]
     public async Task An_invalid_scope_name_is_a_400_keyed_by_name(string? name)
     {
         AssertFieldError(await admin.PostAsync("/admin/scopes", new { name, resources = new[] { "x-api" } }), "name");

@@ -27,6 +27,22 @@ public sealed class RedirectUriValidationTests(IdentityServerFactory factory) : 
     }
 
     [Fact]
+    public async Task A_public_clients_loopback_redirect_uri_registered_without_a_port_is_not_matched_on_another_port()
+    {
+        // The contract matches redirect URIs exactly (OpenIddict would let a native app's loopback URI take any port).
+        await tokens.RegisterClientAsync(new
+        {
+            clientId = "loopback-no-port", clientType = "public", grantTypes = new[] { "authorization_code" },
+            redirectUris = new[] { "http://127.0.0.1/callback" }, scopes = new[] { "openid" },
+        });
+        var client = new TestClient("loopback-no-port", null, "http://127.0.0.1:4444/callback", "");
+
+        var response = await new BrowserSession(factory).GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), scope: "openid"));
+
+        await AssertErrorPageWithoutRedirect(response);
+    }
+
+    [Fact]
     public async Task A_redirect_uri_that_only_starts_like_the_registered_one_is_refused()
     {
         var client = await tokens.RegisterCodeClientAsync("redirect-prefix");
