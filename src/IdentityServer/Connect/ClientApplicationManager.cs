@@ -31,10 +31,8 @@ public sealed class ClientApplicationManager(
             // Straight from the database, past OpenIddict's per-request cache and EF Core's tracked entities, either
             // of which could still hold what an admin changed a moment ago and would be kept here for minutes.
             var version = clientCache.Version;
-            cached = await Store.GetAsync(
-                static (applications, id) => applications.AsNoTracking().Where(application => application.ClientId == id),
-                identifier, cancellationToken);
-            if (cached is null || !string.Equals(cached.ClientId, identifier, StringComparison.Ordinal))
+            cached = await ReadStoredAsync(identifier, cancellationToken);
+            if (cached is null)
             {
                 return null;
             }
@@ -43,6 +41,35 @@ public sealed class ClientApplicationManager(
         }
 
         return Copy(cached);
+    }
+
+    /// <summary>
+    /// A secret the in-memory copy refuses is checked once against the stored client before it is refused: an admin
+    /// may have rotated it through another instance, whose change clears only that instance's memory. The stored
+    /// client then replaces the copy, so the old secret stops here too. (A wrong secret thus costs one database read.)
+    /// </summary>
+    public override async ValueTask<bool> ValidateClientSecretAsync(
+        OpenIddictEntityFrameworkCoreApplication application, string secret, CancellationToken cancellationToken = default)
+    {
+        if (await base.ValidateClientSecretAsync(application, secret, cancellationToken))
+        {
+            return true;
+        }
+
+        if (application.ClientId is not { } clientId)
+        {
+            return false;
+        }
+
+        var version = clientCache.Version;
+        var stored = await ReadStoredAsync(clientId, cancellationToken);
+        if (stored is null || string.Equals(stored.ClientSecret, application.ClientSecret, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        clientCache.Set(clientId, stored, version);
+        return await base.ValidateClientSecretAsync(Copy(stored), secret, cancellationToken);
     }
 
     public ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindByClientIdUncachedAsync(
@@ -100,6 +127,14 @@ public sealed class ClientApplicationManager(
 
         verifiedSecrets.Remember(comparand, secret, version);
         return true;
+    }
+
+    private async ValueTask<OpenIddictEntityFrameworkCoreApplication?> ReadStoredAsync(string clientId, CancellationToken cancellationToken)
+    {
+        var stored = await Store.GetAsync(
+            static (applications, id) => applications.AsNoTracking().Where(application => application.ClientId == id),
+            clientId, cancellationToken);
+        return stored is not null && string.Equals(stored.ClientId, clientId, StringComparison.Ordinal) ? stored : null;
     }
 
     // Each caller gets its own detached copy, so nothing one request does to an entity reaches another.

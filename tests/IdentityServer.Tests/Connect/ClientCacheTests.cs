@@ -33,4 +33,22 @@ public sealed class ClientCacheTests(IdentityServerFactory factory) : IClassFixt
         Assert.Equal(HttpStatusCode.Unauthorized, oldStatus);
         Assert.False(string.IsNullOrEmpty(await tokens.ClientCredentialsTokenAsync("cache-race-worker", newSecret, "")));
     }
+
+    [Fact]
+    public async Task A_secret_rotated_through_another_instance_works_here_at_once_and_the_old_one_stops()
+    {
+        var oldSecret = await tokens.RegisterClientAsync(new { clientId = "rotated-elsewhere", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+        // This instance now holds the client in memory.
+        Assert.False(string.IsNullOrEmpty(await tokens.ClientCredentialsTokenAsync("rotated-elsewhere", oldSecret!, "")));
+
+        await using var other = new IdentityServer.Tests.Admin.SecondHost(factory);
+        var (status, rotated) = await new TokenClient(other).AdminAsync(HttpMethod.Post, "/admin/clients/rotated-elsewhere/secret");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var newSecret = rotated.GetProperty("clientSecret").GetString()!;
+
+        // Within the cache duration: a secret the memory copy refuses is checked against the stored client once.
+        Assert.False(string.IsNullOrEmpty(await tokens.ClientCredentialsTokenAsync("rotated-elsewhere", newSecret, "")));
+        var (oldStatus, _) = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials" }, "rotated-elsewhere", oldSecret);
+        Assert.Equal(HttpStatusCode.Unauthorized, oldStatus);
+    }
 }
