@@ -115,6 +115,16 @@ internal static class TokenEndpoint
                 return ClientGone();
             }
 
+            // A refresh may ask for fewer scopes than the grant holds: OpenIddict narrows the access token's scopes (and
+            // refuses any beyond the grant) but not its audiences. Those follow the scopes it will carry. The refresh
+            // token keeps every scope, and the next refresh takes its audiences from them again.
+            if (request.IsRefreshTokenGrantType() && request.Scope is not null)
+            {
+                var requested = request.GetScopes();
+                identity.SetResources(await StandardScopes.ResourcesAsync(
+                    scopes, [.. identity.GetScopes().Where(requested.Contains)], cancellationToken));
+            }
+
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 

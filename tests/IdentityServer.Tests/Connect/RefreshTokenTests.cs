@@ -50,6 +50,32 @@ public sealed class RefreshTokenTests(IdentityServerFactory factory) : IClassFix
     }
 
     [Fact]
+    public async Task A_refresh_asking_for_fewer_scopes_gets_an_access_token_for_only_their_audiences_and_keeps_the_rest_for_later()
+    {
+        await tokens.RegisterScopeAsync("atlas-read", "atlas-api");
+        await tokens.RegisterScopeAsync("atlas-admin", "atlas-admin-api");
+        var client = await tokens.RegisterCodeClientAsync("refresh-narrowed", scopes: "openid offline_access atlas-read atlas-admin");
+        await tokens.RegisterUserAsync("nora", "nora-password-1");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "nora", "nora-password-1",
+            "openid offline_access atlas-read atlas-admin");
+
+        // As oidc-client-ts does with refreshTokenAllowedScope: the same grant, a narrower access token.
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = first.Token("refresh_token"), ["scope"] = "openid atlas-read",
+        }, client.ClientId, client.Secret);
+
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        var narrowed = await tokens.ValidateAccessTokenAsync(body.Token("access_token"), "atlas-api");
+        Assert.Equal("openid atlas-read", narrowed.GetClaim("scope").Value);
+        Assert.DoesNotContain("atlas-admin-api", narrowed.Audiences);
+
+        var (later, laterBody) = await tokens.RefreshAsync(client, body.Token("refresh_token"));
+        Assert.True(later == HttpStatusCode.OK, laterBody.ToString());
+        Assert.Contains("atlas-admin-api", (await tokens.ValidateAccessTokenAsync(laterBody.Token("access_token"), "atlas-admin-api")).Audiences);
+    }
+
+    [Fact]
     public async Task A_reused_refresh_token_fails_and_revokes_its_chain()
     {
         var client = await tokens.RegisterCodeClientAsync("refresh-reuse");
