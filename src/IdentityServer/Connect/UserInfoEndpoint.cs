@@ -17,6 +17,18 @@ internal static class UserInfoEndpoint
     private static async Task<IResult> GetAsync(HttpContext context, ApplicationDbContext db, CancellationToken cancellationToken)
     {
         var principal = (await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
+        if (principal is not null && !principal.HasScope(Scopes.OpenId))
+        {
+            // OpenID Connect Core 5.3: userinfo is for tokens of OpenID Connect requests; an API-only token is not one.
+            return Results.Forbid(
+                new AuthenticationProperties(new Dictionary<string, string?>
+                {
+                    [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.InsufficientScope,
+                    [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = "The access token was not granted the openid scope.",
+                }),
+                [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+        }
+
         var subject = principal?.GetClaim(Claims.Subject);
         var user = subject is null ? null : await db.FindUserAsync(subject, cancellationToken);
         if (principal is null || user is not { Enabled: true })

@@ -54,6 +54,21 @@ public sealed class UserInfoTests(IdentityServerFactory factory) : IClassFixture
     }
 
     [Fact]
+    public async Task An_access_token_granted_without_openid_gets_403_insufficient_scope()
+    {
+        // OpenID Connect Core 5.3: userinfo answers tokens of OpenID Connect requests; an API-only token is not one.
+        await tokens.RegisterScopeAsync("userinfo-api-only", "userinfo-api");
+        var client = await tokens.RegisterCodeClientAsync("userinfo-no-openid", scopes: "userinfo-api-only");
+        await tokens.RegisterUserAsync("yann", "yann-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "yann", "yann-password-1", "userinfo-api-only");
+
+        var (status, _, response) = await UserInfoAsync(body.Token("access_token"));
+
+        Assert.Equal(HttpStatusCode.Forbidden, status);
+        Assert.Contains(response.Headers.WwwAuthenticate, header => header.Scheme == "Bearer" && header.Parameter!.Contains("insufficient_scope", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task With_profile_but_not_email_the_email_stays_hidden()
     {
         var client = await tokens.RegisterCodeClientAsync("userinfo-profile");
