@@ -66,7 +66,7 @@ public sealed partial class AuthorizeModel(
 
         if (request.HasPromptValue(PromptValues.Create) && consent is null)
         {
-            return Redirect("/account/register?ReturnUrl=" + Uri.EscapeDataString(ReturnUrlWithout(PromptValues.Create)));
+            return Redirect("/account/register?ReturnUrl=" + Uri.EscapeDataString(ReturnUrlWithout([PromptValues.Create])));
         }
 
         var session = await HttpContext.AuthenticateAsync(IdentityConstants.ApplicationScheme);
@@ -77,7 +77,8 @@ public sealed partial class AuthorizeModel(
 
         var allowed = user is not null && await signIn.CanSignInAsync(user);
         var mustSignIn = !allowed
-            || (request.HasPromptValue(PromptValues.Login) && consent is null)
+            // select_account: this server keeps one account per browser, so choosing one means signing in (as Keycloak).
+            || ((request.HasPromptValue(PromptValues.Login) || request.HasPromptValue(PromptValues.SelectAccount)) && consent is null)
             || (request.MaxAge is { } maxAge && (authTime is null || time.GetUtcNow() - authTime.Value > TimeSpan.FromSeconds(maxAge)))
             || (request.IdTokenHint is not null && !await IsHintedUserAsync(user!));
 
@@ -97,7 +98,7 @@ public sealed partial class AuthorizeModel(
 
             // prompt=login and max_age are honoured once: the request the user returns with after signing in no longer
             // carries them, or max_age=0 (auth_time has whole seconds, so any elapsed time exceeds it) would loop forever.
-            return Redirect("/account/login?ReturnUrl=" + Uri.EscapeDataString(ReturnUrlWithout(PromptValues.Login, dropMaxAge: true)));
+            return Redirect("/account/login?ReturnUrl=" + Uri.EscapeDataString(ReturnUrlWithout([PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true)));
         }
 
         var application = await applications.FindByClientIdAsync(request.ClientId!, cancellationToken)
@@ -187,8 +188,8 @@ public sealed partial class AuthorizeModel(
     private IEnumerable<KeyValuePair<string, StringValues>> IncomingParameters() =>
         Request.HasFormContentType ? Request.Form : Request.Query;
 
-    /// <summary>The authorization request to come back to, minus one prompt value (and max_age) so they are honoured once.</summary>
-    private string ReturnUrlWithout(string promptValue, bool dropMaxAge = false)
+    /// <summary>The authorization request to come back to, minus prompt values (and max_age) so they are honoured once.</summary>
+    private string ReturnUrlWithout(string[] promptValues, bool dropMaxAge = false)
     {
         var query = new QueryBuilder();
         foreach (var (name, values) in IncomingParameters())
@@ -202,7 +203,7 @@ public sealed partial class AuthorizeModel(
             {
                 var remaining = string.Join(' ', values.ToString()
                     .Split(' ', StringSplitOptions.RemoveEmptyEntries)
-                    .Where(value => value != promptValue));
+                    .Where(value => !promptValues.Contains(value)));
                 if (remaining.Length > 0)
                 {
                     query.Add(name, remaining);

@@ -62,6 +62,25 @@ public sealed class PromptAndMaxAgeTests(IdentityServerFactory factory) : IClass
     }
 
     [Fact]
+    public async Task Prompt_select_account_with_a_session_shows_the_login_page_and_another_account_can_sign_in()
+    {
+        var client = await tokens.RegisterCodeClientAsync("prompt-select-account");
+        await tokens.RegisterUserAsync("selma", "selma-password-1");
+        var otherId = await tokens.RegisterUserAsync("sven", "sven-password-1");
+        var browser = new BrowserSession(factory);
+        await tokens.LogInAndRedeemAsync(browser, client, "selma", "selma-password-1");
+
+        var pkce = Pkce.Create();
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, pkce, extra: With("prompt", "select_account")));
+        Assert.NotNull(browser.Page!.GetElementById("login"));
+        var afterLogin = await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = "sven", ["password"] = "sven-password-1" });
+
+        var (status, body) = await tokens.RedeemCodeAsync(client, await OAuthFlows.CodeFromAsync(afterLogin, client), pkce);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(otherId, ProtocolHelpers.Read(body.Token("id_token")).Subject);
+    }
+
+    [Fact]
     public async Task A_prompt_login_the_user_walks_away_from_leaves_them_signed_in()
     {
         // Anyone can send a browser to a prompt=login URL; showing the login page must not be a way to sign the user out.
