@@ -1,7 +1,9 @@
-using Microsoft.AspNetCore.Authentication;
 using IdentityServer.Users;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
+using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace IdentityServer.Connect;
 
@@ -16,12 +18,33 @@ internal static class EndSessionEndpoint
 
     private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions)
     {
-        // Ended on the server too, so that a copy of the cookie signs nobody in either.
         var session = await context.AuthenticateAsync(IdentityConstants.ApplicationScheme);
+        if (session.Principal is { } signedIn && !IsNavigation(context.Request) && !await HintNamesAsync(context, signedIn))
+        {
+            // Over HTTPS the session cookie goes with cross-site requests (silent renewal needs it), so an image or a
+            // script on any site could call this; a sign-out is a page the browser navigates to, or names its user.
+            return Results.Problem(
+                statusCode: StatusCodes.Status400BadRequest,
+                title: "Sign-out needs a navigation.",
+                detail: "Open this address in the browser, or send the id_token_hint of the signed-in user.");
+        }
+
+        // Ended on the server too, so that a copy of the cookie signs nobody in either.
         await sessions.EndAsync(session.Principal, context.RequestAborted);
         await context.SignOutAsync(IdentityConstants.ApplicationScheme);
         return Results.SignOut(
             new AuthenticationProperties { RedirectUri = "/account/signed-out" },
             [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+    }
+
+    // Browsers say what kind of request this is (Fetch Metadata); clients that do not are taken as navigations.
+    private static bool IsNavigation(HttpRequest request) =>
+        request.Headers["Sec-Fetch-Mode"] is not { Count: > 0 } mode || mode == "navigate";
+
+    // OpenIddict has validated the id_token_hint, if any, and gives its principal here.
+    private static async Task<bool> HintNamesAsync(HttpContext context, System.Security.Claims.ClaimsPrincipal signedIn)
+    {
+        var hint = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        return hint.Principal?.GetClaim(Claims.Subject) is { } hinted && hinted == signedIn.GetClaim(Claims.Subject);
     }
 }

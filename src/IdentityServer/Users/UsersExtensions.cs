@@ -69,7 +69,8 @@ public static class UsersExtensions
             cookie.AccessDeniedPath = "/account/login";
             cookie.Cookie.Name = "idsrv.session";
             cookie.Cookie.HttpOnly = true;
-            cookie.Cookie.SameSite = SameSiteMode.Lax;
+            cookie.Cookie.SameSite = SameSiteMode.Lax;   // over HTTPS: None (SessionCookieManager)
+            cookie.CookieManager = new SessionCookieManager();
             cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             cookie.ExpireTimeSpan = TimeSpan.FromHours(8);
             cookie.SlidingExpiration = true;

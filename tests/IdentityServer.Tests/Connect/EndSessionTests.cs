@@ -122,6 +122,44 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
         return await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().EndedSessions.CountAsync();
     }
 
+    [Fact]
+    public async Task An_image_on_another_site_pointing_at_end_session_does_not_sign_the_user_out()
+    {
+        var client = await tokens.RegisterCodeClientAsync("endsession-image");
+        await tokens.RegisterUserAsync("erin", "erin-password-1");
+        var browser = new BrowserSession(factory);
+        await tokens.LogInAndRedeemAsync(browser, client, "erin", "erin-password-1");
+
+        using var image = new HttpRequestMessage(HttpMethod.Get, EndSessionUrl(client.PostLogoutRedirectUri, idTokenHint: null));
+        image.Headers.Add("Sec-Fetch-Mode", "no-cors");
+        image.Headers.Add("Sec-Fetch-Dest", "image");
+        image.Headers.Add("Sec-Fetch-Site", "cross-site");
+        using var response = await browser.Http.SendAsync(image);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var pkce = Pkce.Create();
+        var silent = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, pkce, extra: new Dictionary<string, string> { ["prompt"] = "none" }));
+        Assert.Equal(HttpStatusCode.OK, (await tokens.RedeemCodeAsync(client, await OAuthFlows.CodeFromAsync(silent, client), pkce)).Status);
+    }
+
+    [Fact]
+    public async Task A_navigation_to_end_session_signs_the_user_out_even_without_a_hint()
+    {
+        var client = await tokens.RegisterCodeClientAsync("endsession-navigate");
+        await tokens.RegisterUserAsync("ezra", "ezra-password-1");
+        var browser = new BrowserSession(factory);
+        await tokens.LogInAndRedeemAsync(browser, client, "ezra", "ezra-password-1");
+
+        using var navigation = new HttpRequestMessage(HttpMethod.Get, EndSessionUrl(client.PostLogoutRedirectUri, idTokenHint: null));
+        navigation.Headers.Add("Sec-Fetch-Mode", "navigate");
+        navigation.Headers.Add("Sec-Fetch-Dest", "document");
+        using var response = await browser.Http.SendAsync(navigation);
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var silent = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "none" }));
+        Assert.Equal("login_required", BrowserSession.CallbackParameters(silent)["error"]);
+    }
+
     /// <summary>What a prompt=none authorization request sent with these cookies brings back to the client: "code" or the error.</summary>
     private static async Task<string> SilentAuthorizeOutcomeAsync(HttpClient http, TestClient client, string cookieHeader)
     {

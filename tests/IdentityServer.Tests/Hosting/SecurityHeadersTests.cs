@@ -22,7 +22,7 @@ public sealed class SecurityHeadersTests(IdentityServerFactory factory) : IClass
     }
 
     [Fact]
-    public async Task The_session_cookie_is_http_only_and_same_site_lax()
+    public async Task Over_plain_http_on_loopback_the_session_cookie_is_http_only_and_same_site_lax()
     {
         var tokens = new TokenClient(factory);
         var client = await tokens.RegisterCodeClientAsync("cookie-check");
@@ -40,6 +40,28 @@ public sealed class SecurityHeadersTests(IdentityServerFactory factory) : IClass
         var session = login.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("idsrv.session=", StringComparison.Ordinal));
         Assert.Contains("httponly", session, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("samesite=lax", session, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Over_https_the_session_cookie_is_secure_and_goes_with_cross_site_requests_for_silent_renewal()
+    {
+        // An app on another site renews with prompt=none in a hidden iframe: a Lax cookie would be left off there.
+        await new TokenClient(factory).RegisterUserAsync("cookie-user-tls", "cookie-password-1");
+        var client = factory.CreateClient(new() { BaseAddress = new Uri("https://localhost/"), AllowAutoRedirect = false, HandleCookies = true });
+        var page = await client.GetStringAsync("/account/login");
+        var antiforgery = System.Text.RegularExpressions.Regex.Match(page, "name=\"__RequestVerificationToken\"[^>]*value=\"([^\"]+)\"").Groups[1].Value;
+
+        using var login = await client.PostAsync("/account/login?ReturnUrl=%2F", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["Username"] = "cookie-user-tls",
+            ["Password"] = "cookie-password-1",
+            ["__RequestVerificationToken"] = antiforgery,
+        }));
+
+        var session = login.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("idsrv.session=", StringComparison.Ordinal));
+        Assert.Contains("samesite=none", session, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("secure", session, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("httponly", session, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
