@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using IdentityServer.Persistence;
 using IdentityServer.Tests.Infrastructure;
 using Microsoft.AspNetCore.WebUtilities;
@@ -22,10 +23,7 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     [Fact]
     public async Task Ending_the_session_signs_the_user_out_and_returns_to_the_client_with_its_state()
     {
-        var client = await tokens.RegisterCodeClientAsync("endsession-ok");
-        await tokens.RegisterUserAsync("ella", "ella-password-1");
-        var browser = new BrowserSession(factory);
-        var body = await tokens.LogInAndRedeemAsync(browser, client, "ella", "ella-password-1");
+        var (client, browser, body) = await SignedInAsync("endsession-ok", "ella");
 
         var response = await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, body.Token("id_token")));
 
@@ -43,10 +41,7 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     public async Task A_copy_of_the_session_cookie_no_longer_signs_anyone_in_once_the_user_has_signed_out()
     {
         // The session ends on the server, not only in the browser that signed out (as in Keycloak).
-        var client = await tokens.RegisterCodeClientAsync("endsession-copied-cookie");
-        await tokens.RegisterUserAsync("edda", "edda-password-1");
-        var browser = new BrowserSession(factory);
-        var body = await tokens.LogInAndRedeemAsync(browser, client, "edda", "edda-password-1");
+        var (client, browser, body) = await SignedInAsync("endsession-copied-cookie", "edda");
         var copiedCookies = browser.CookieHeader;
         var thief = factory.CreateClient(new() { AllowAutoRedirect = false, HandleCookies = false });
         Assert.Equal("code", await SilentAuthorizeOutcomeAsync(thief, client, copiedCookies));
@@ -59,10 +54,7 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     [Fact]
     public async Task Signing_in_again_as_the_same_user_keeps_one_session_so_signing_out_ends_every_cookie_of_it()
     {
-        var client = await tokens.RegisterCodeClientAsync("endsession-relogin");
-        await tokens.RegisterUserAsync("elin", "elin-password-1");
-        var browser = new BrowserSession(factory);
-        await tokens.LogInAndRedeemAsync(browser, client, "elin", "elin-password-1");
+        var (client, browser, _) = await SignedInAsync("endsession-relogin", "elin");
         var firstCookie = browser.CookieHeader;
         await SignInAgainAsync(browser, client, "elin", "elin-password-1");
 
@@ -99,10 +91,7 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     [Fact]
     public async Task A_signed_out_session_is_remembered_while_a_copy_of_its_cookie_could_live_and_forgotten_after()
     {
-        var client = await tokens.RegisterCodeClientAsync("endsession-pruned");
-        await tokens.RegisterUserAsync("enno", "enno-password-1");
-        var browser = new BrowserSession(factory);
-        var body = await tokens.LogInAndRedeemAsync(browser, client, "enno", "enno-password-1");
+        var (client, browser, body) = await SignedInAsync("endsession-pruned", "enno");
         await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, body.Token("id_token")));
         var pruner = factory.Services.GetRequiredService<TokenPruner>();
 
@@ -125,18 +114,9 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     [Fact]
     public async Task An_image_on_another_site_pointing_at_end_session_does_not_sign_the_user_out()
     {
-        var client = await tokens.RegisterCodeClientAsync("endsession-image");
-        await tokens.RegisterUserAsync("erin", "erin-password-1");
-        var browser = new BrowserSession(factory);
-        await tokens.LogInAndRedeemAsync(browser, client, "erin", "erin-password-1");
+        var (client, browser, _) = await SignedInAsync("endsession-image", "erin");
 
-        using var image = new HttpRequestMessage(HttpMethod.Get, EndSessionUrl(client.PostLogoutRedirectUri, idTokenHint: null));
-        image.Headers.Add("Sec-Fetch-Mode", "no-cors");
-        image.Headers.Add("Sec-Fetch-Dest", "image");
-        image.Headers.Add("Sec-Fetch-Site", "cross-site");
-        using var response = await browser.Http.SendAsync(image);
-
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, await EndSessionFetchedAsync(browser, client, "no-cors", "image"));
         var pkce = Pkce.Create();
         var silent = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, pkce, extra: new Dictionary<string, string> { ["prompt"] = "none" }));
         Assert.Equal(HttpStatusCode.OK, (await tokens.RedeemCodeAsync(client, await OAuthFlows.CodeFromAsync(silent, client), pkce)).Status);
@@ -145,19 +125,31 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     [Fact]
     public async Task A_navigation_to_end_session_signs_the_user_out_even_without_a_hint()
     {
-        var client = await tokens.RegisterCodeClientAsync("endsession-navigate");
-        await tokens.RegisterUserAsync("ezra", "ezra-password-1");
-        var browser = new BrowserSession(factory);
-        await tokens.LogInAndRedeemAsync(browser, client, "ezra", "ezra-password-1");
+        var (client, browser, _) = await SignedInAsync("endsession-navigate", "ezra");
 
-        using var navigation = new HttpRequestMessage(HttpMethod.Get, EndSessionUrl(client.PostLogoutRedirectUri, idTokenHint: null));
-        navigation.Headers.Add("Sec-Fetch-Mode", "navigate");
-        navigation.Headers.Add("Sec-Fetch-Dest", "document");
-        using var response = await browser.Http.SendAsync(navigation);
-
-        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, await EndSessionFetchedAsync(browser, client, "navigate", "document"));
         var silent = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "none" }));
         Assert.Equal("login_required", BrowserSession.CallbackParameters(silent)["error"]);
+    }
+
+    /// <summary>A client, a user, and a browser in which the user has signed in to it; and the token response.</summary>
+    private async Task<(TestClient Client, BrowserSession Browser, JsonElement Tokens)> SignedInAsync(string clientId, string username)
+    {
+        var client = await tokens.RegisterCodeClientAsync(clientId);
+        await tokens.RegisterUserAsync(username, username + "-password-1");
+        var browser = new BrowserSession(factory);
+        return (client, browser, await tokens.LogInAndRedeemAsync(browser, client, username, username + "-password-1"));
+    }
+
+    /// <summary>The end session request a browser makes for a page (navigate, document) or an image (no-cors, image).</summary>
+    private static async Task<HttpStatusCode> EndSessionFetchedAsync(BrowserSession browser, TestClient client, string mode, string destination)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, EndSessionUrl(client.PostLogoutRedirectUri, idTokenHint: null));
+        request.Headers.Add("Sec-Fetch-Mode", mode);
+        request.Headers.Add("Sec-Fetch-Dest", destination);
+        request.Headers.Add("Sec-Fetch-Site", "cross-site");
+        using var response = await browser.Http.SendAsync(request);
+        return response.StatusCode;
     }
 
     /// <summary>What a prompt=none authorization request sent with these cookies brings back to the client: "code" or the error.</summary>
@@ -174,10 +166,7 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     [Fact]
     public async Task After_ending_the_session_prompt_none_gets_login_required()
     {
-        var client = await tokens.RegisterCodeClientAsync("endsession-silent");
-        await tokens.RegisterUserAsync("emil", "emil-password-1");
-        var browser = new BrowserSession(factory);
-        var body = await tokens.LogInAndRedeemAsync(browser, client, "emil", "emil-password-1");
+        var (client, browser, body) = await SignedInAsync("endsession-silent", "emil");
         await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, body.Token("id_token")));
 
         var response = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "none" }));
@@ -188,10 +177,7 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     [Fact]
     public async Task An_unregistered_post_logout_redirect_uri_is_never_followed()
     {
-        var client = await tokens.RegisterCodeClientAsync("endsession-evil");
-        await tokens.RegisterUserAsync("eddy", "eddy-password-1");
-        var browser = new BrowserSession(factory);
-        var body = await tokens.LogInAndRedeemAsync(browser, client, "eddy", "eddy-password-1");
+        var (client, browser, body) = await SignedInAsync("endsession-evil", "eddy");
 
         var response = await browser.GoAsync(EndSessionUrl("https://evil.example/signed-out", body.Token("id_token")));
 
@@ -219,10 +205,7 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     [Fact]
     public async Task Without_a_post_logout_redirect_uri_the_user_lands_on_the_signed_out_page()
     {
-        var client = await tokens.RegisterCodeClientAsync("endsession-plain");
-        await tokens.RegisterUserAsync("enzo", "enzo-password-1");
-        var browser = new BrowserSession(factory);
-        await tokens.LogInAndRedeemAsync(browser, client, "enzo", "enzo-password-1");
+        var (client, browser, _) = await SignedInAsync("endsession-plain", "enzo");
 
         var response = await browser.GoAsync("/connect/endsession");
 
