@@ -4,8 +4,11 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using IdentityServer.Connect;
 using IdentityServer.Hosting;
+using IdentityServer.Persistence;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
+using OpenIddict.EntityFrameworkCore.Models;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace IdentityServer.Admin;
@@ -61,7 +64,7 @@ internal static partial class ClientsEndpoints
 
     private static async Task<IResult> CreateAsync(
         ClientRequest request, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
-        AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+        ApplicationDbContext db, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var errors = await ValidateAsync(request, request.ClientId, isCreate: true, scopes, cancellationToken);
         if (errors.Any)
@@ -76,7 +79,23 @@ internal static partial class ClientsEndpoints
 
         var descriptor = new OpenIddictApplicationDescriptor { ClientId = request.ClientId };
         var secret = Describe(descriptor, request);
-        await applications.CreateAsync(descriptor, cancellationToken);
+        try
+        {
+            await applications.CreateAsync(descriptor, cancellationToken);
+        }
+        catch (DbUpdateException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Another admin created it between the check above and this write; the unique index refused this one.
+            // (Read past OpenIddict's cache, which still remembers the check's "not found".)
+            if (await db.Set<OpenIddictEntityFrameworkCoreApplication>().AsNoTracking()
+                    .AnyAsync(application => application.ClientId == request.ClientId, CancellationToken.None))
+            {
+                return AdminProblems.Conflict($"A client with the id '{request.ClientId}' already exists.");
+            }
+
+            throw;
+        }
+
         await audit.RecordAsync(user, "client.created", request.ClientId!, new { request.ClientType, request.GrantTypes, request.Scopes }, cancellationToken);
 
         var created = ToResponse(descriptor) with { ClientSecret = secret };

@@ -1,7 +1,10 @@
 using System.Security.Claims;
 using System.Text.RegularExpressions;
 using IdentityServer.Connect;
+using IdentityServer.Persistence;
+using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
+using OpenIddict.EntityFrameworkCore.Models;
 
 namespace IdentityServer.Admin;
 
@@ -23,7 +26,8 @@ internal static partial class ScopesEndpoints
     }
 
     private static async Task<IResult> CreateAsync(
-        ScopeRequest request, IOpenIddictScopeManager scopes, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+        ScopeRequest request, IOpenIddictScopeManager scopes, ApplicationDbContext db, AuditTrail audit, ClaimsPrincipal user,
+        CancellationToken cancellationToken)
     {
         var errors = Validate(request, request.Name, isCreate: true);
         if (errors.Any)
@@ -38,7 +42,23 @@ internal static partial class ScopesEndpoints
 
         var descriptor = new OpenIddictScopeDescriptor { Name = request.Name };
         Describe(descriptor, request);
-        await scopes.CreateAsync(descriptor, cancellationToken);
+        try
+        {
+            await scopes.CreateAsync(descriptor, cancellationToken);
+        }
+        catch (DbUpdateException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Another admin created it between the check above and this write; the unique index refused this one.
+            // (Read past OpenIddict's cache, which still remembers the check's "not found".)
+            if (await db.Set<OpenIddictEntityFrameworkCoreScope>().AsNoTracking()
+                    .AnyAsync(scope => scope.Name == request.Name, CancellationToken.None))
+            {
+                return AdminProblems.Conflict($"A scope named '{request.Name}' already exists.");
+            }
+
+            throw;
+        }
+
         await audit.RecordAsync(user, "scope.created", request.Name!, new { request.Resources }, cancellationToken);
         return TypedResults.Created($"/admin/scopes/{Uri.EscapeDataString(request.Name!)}", ToResponse(descriptor));
     }
