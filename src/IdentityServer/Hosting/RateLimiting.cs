@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Net.Http.Headers;
+using System.Security.Cryptography;
 using System.Text;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
@@ -25,7 +26,7 @@ public sealed class RateLimitOptions
     [Range(1, 10_000_000)]
     public int ProtocolRequestsPerIp { get; set; } = 6000;
 
-    /// <summary>Token, introspection and revocation requests per window for one client id (HTTP Basic).</summary>
+    /// <summary>Token, introspection and revocation requests per window for one client credential (HTTP Basic id and secret).</summary>
     [Range(1, 10_000_000)]
     public int ProtocolRequestsPerClient { get; set; } = 6000;
 }
@@ -71,20 +72,29 @@ public static class RateLimiting
         }
 
         var ip = context.Connection.RemoteIpAddress?.ToString() ?? "local";
-        if (HttpMethods.IsPost(context.Request.Method) && PagePosts.Contains(context.Request.Path))
+        if (HttpMethods.IsPost(context.Request.Method) && PagePosts.Contains(LimitedPath(context)))
         {
             return Window("page:" + ip, limits.PagePostsPerIp, limits.Window);
         }
 
-        return ProtocolPaths.Contains(context.Request.Path)
+        return ProtocolPaths.Contains(LimitedPath(context))
             ? Window("protocol:" + ip, limits.ProtocolRequestsPerIp, limits.Window)
             : RateLimitPartition.GetNoLimiter(string.Empty);
     }
 
+    /// <summary>
+    /// Per client credential: the client id with a digest of the secret sent. Counting by the id alone let anyone
+    /// use up a client's budget with wrong secrets (the limiter runs before the client is authenticated); a real
+    /// client's requests all fall in one partition, and guesses are still counted, per IP, above.
+    /// </summary>
     private static RateLimitPartition<string> ByClient(HttpContext context, RateLimitOptions limits) =>
-        ProtocolPaths.Contains(context.Request.Path) && BasicClientId(context) is { } clientId
-            ? Window("client:" + clientId, limits.ProtocolRequestsPerClient, limits.Window)
+        ProtocolPaths.Contains(LimitedPath(context)) && BasicCredential(context) is { } credential
+            ? Window("client:" + credential, limits.ProtocolRequestsPerClient, limits.Window)
             : RateLimitPartition.GetNoLimiter(string.Empty);
+
+    // Routing and OpenIddict serve /account/login/ and /connect/token/ as well: a trailing slash must not step around.
+    private static PathString LimitedPath(HttpContext context) =>
+        context.Request.Path.Value is { Length: > 1 } path && path.EndsWith('/') ? new PathString(path.TrimEnd('/')) : context.Request.Path;
 
     private static RateLimitPartition<string> Window(string key, int permits, TimeSpan window) =>
         RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
@@ -94,8 +104,11 @@ public static class RateLimiting
             QueueLimit = 0,
         });
 
-    /// <summary>The client id from HTTP Basic credentials; form bodies are not read here, to keep the limiter cheap.</summary>
-    private static string? BasicClientId(HttpContext context)
+    /// <summary>
+    /// The client id from HTTP Basic credentials and a short digest of its secret (never the secret itself), or null;
+    /// form bodies are not read here, to keep the limiter cheap. Ids longer than any registrable one are not keyed.
+    /// </summary>
+    private static string? BasicCredential(HttpContext context)
     {
         if (!AuthenticationHeaderValue.TryParse(context.Request.Headers.Authorization, out var header)
             || !string.Equals(header.Scheme, "Basic", StringComparison.OrdinalIgnoreCase) || header.Parameter is null)
@@ -107,7 +120,13 @@ public static class RateLimiting
         {
             var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header.Parameter));
             var separator = decoded.IndexOf(':', StringComparison.Ordinal);
-            return separator > 0 ? Uri.UnescapeDataString(decoded[..separator]) : null;
+            if (separator is <= 0 or > 300)
+            {
+                return null;
+            }
+
+            var secretDigest = Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(decoded[(separator + 1)..])), 0, 12);
+            return Uri.UnescapeDataString(decoded[..separator]) + ":" + secretDigest;
         }
         catch (FormatException)
         {
@@ -121,7 +140,7 @@ public static class RateLimiting
         var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
         response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 
-        if (ProtocolPaths.Contains(context.HttpContext.Request.Path))
+        if (ProtocolPaths.Contains(LimitedPath(context.HttpContext)))
         {
             await response.WriteAsJsonAsync(new Dictionary<string, string>
             {

@@ -103,3 +103,46 @@ public sealed class LoopbackRateLimitingTests(LoopbackLowRateLimitsFactory facto
         }
     }
 }
+
+/// <summary>The limits cannot be stepped around by the way a request is written, nor turned against a client.</summary>
+public sealed class RateLimitEvasionTests(LowRateLimitsFactory factory) : IClassFixture<LowRateLimitsFactory>
+{
+    [Fact]
+    public async Task A_trailing_slash_does_not_step_around_the_login_limit_or_the_token_limit()
+    {
+        var http = factory.CreateClient(new() { AllowAutoRedirect = false });
+        var logins = new List<HttpStatusCode>();
+        var tokens = new List<HttpStatusCode>();
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            using var login = await http.PostAsync("/account/login/", new FormUrlEncodedContent(new Dictionary<string, string> { ["Username"] = "x", ["Password"] = "y" }));
+            logins.Add(login.StatusCode);
+            using var token = new HttpRequestMessage(HttpMethod.Post, "/connect/token/")
+            {
+                Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials" }),
+            };
+            token.Headers.Authorization = TokenClient.Basic("slash-client", "same-wrong-secret");
+            using var tokenResponse = await http.SendAsync(token);
+            tokens.Add(tokenResponse.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, logins[^1]);
+        Assert.Equal(HttpStatusCode.TooManyRequests, tokens[^1]);
+    }
+
+    [Fact]
+    public async Task Requests_with_wrong_secrets_do_not_use_up_the_real_clients_budget()
+    {
+        var tokens = new TokenClient(factory);
+        var secret = await tokens.RegisterClientAsync(new { clientId = "victim-client", clientType = "confidential", grantTypes = new[] { "client_credentials" } });
+        var form = new Dictionary<string, string> { ["grant_type"] = "client_credentials" };
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            await tokens.TokenAsync(form, "victim-client", "guess-" + attempt);
+        }
+
+        var (status, body) = await tokens.TokenAsync(form, "victim-client", secret);
+
+        Assert.True(status == HttpStatusCode.OK, $"{(int)status} {body}");
+    }
+}
