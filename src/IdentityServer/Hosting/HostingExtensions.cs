@@ -14,8 +14,30 @@ public static class HostingExtensions
 
         // Below Warning, OpenIddict writes whole requests and tokens (code_verifier, JWTs) into its messages;
         // no configuration may turn that on. Our own log events cover sign-ins, refusals and admin changes.
-        builder.Logging.AddFilter("OpenIddict", level => level >= LogLevel.Warning);
+        builder.Services.PostConfigure<LoggerFilterOptions>(KeepOpenIddictAtWarning);
         return builder;
+    }
+
+    /// <summary>
+    /// Logging applies the most specific rule, so a configured rule for a category below OpenIddict
+    /// (<c>Logging:LogLevel:OpenIddict.Server</c>) or for one provider (<c>Logging:Console:LogLevel:Default</c>) would
+    /// beat a plain filter. After configuration: every OpenIddict rule goes, and each provider named in a rule, and
+    /// every other, gets OpenIddict at Warning.
+    /// </summary>
+    private static void KeepOpenIddictAtWarning(LoggerFilterOptions options)
+    {
+        var kept = options.Rules.Where(rule => rule.CategoryName?.StartsWith("OpenIddict", StringComparison.OrdinalIgnoreCase) != true).ToList();
+        var providers = kept.Select(rule => rule.ProviderName).Where(name => name is not null).Distinct(StringComparer.Ordinal).ToList();
+        options.Rules.Clear();
+        foreach (var rule in kept)
+        {
+            options.Rules.Add(rule);
+        }
+
+        foreach (var provider in providers.Append(null))
+        {
+            options.Rules.Add(new LoggerFilterRule(provider, "OpenIddict", logLevel: null, filter: (_, _, level) => level >= LogLevel.Warning));
+        }
     }
 
     public static IEndpointRouteBuilder MapPages(this IEndpointRouteBuilder endpoints)

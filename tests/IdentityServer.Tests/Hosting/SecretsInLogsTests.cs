@@ -13,6 +13,10 @@ public class CapturedLogsFactory : IdentityServerFactory
     {
         With("Logging:LogLevel:Default", "Trace");
         With("Logging:LogLevel:OpenIddict", "Trace");
+        // More specific rules than the server's own filter: a category below OpenIddict, and one provider's default.
+        With("Logging:LogLevel:OpenIddict.Server", "Trace");
+        With("Logging:LogLevel:OpenIddict.Validation", "Trace");
+        With($"Logging:{typeof(CapturingLoggerProvider).FullName}:LogLevel:Default", "Trace");
         With("Logging:LogLevel:Microsoft", "Trace");
     }
 
