@@ -55,13 +55,17 @@ public static partial class TransportSecurity
         app.UseForwardedHeaders();
         return app.Use(async (context, next) =>
         {
-            if (!context.Request.IsHttps && !IsLoopback(context.Connection.LocalIpAddress) && !IsProbe(context.Request))
+            // On loopback too, the name asked for must be a loopback one: a same-host proxy forwarding a public name
+            // over plain HTTP (without saying so in trusted headers) would otherwise get pages, cookies and, with no
+            // configured issuer, a plain-HTTP public issuer.
+            if (!context.Request.IsHttps && !IsProbe(context.Request)
+                && (!IsLoopback(context.Connection.LocalIpAddress) || !IsLoopbackHost(context.Request.Host)))
             {
                 context.Response.StatusCode = StatusCodes.Status400BadRequest;
                 await Results.Problem(
                     statusCode: StatusCodes.Status400BadRequest,
                     title: "HTTPS is required.",
-                    detail: "This server accepts plain HTTP on loopback addresses only.").ExecuteAsync(context);
+                    detail: "This server accepts plain HTTP on loopback addresses and names only.").ExecuteAsync(context);
                 return;
             }
 
@@ -71,6 +75,13 @@ public static partial class TransportSecurity
 
     // The in-memory test server has no socket, hence no address: it is as local as loopback.
     private static bool IsLoopback(IPAddress? address) => address is null || IPAddress.IsLoopback(address);
+
+    // localhost, a name under .localhost (RFC 6761), or a loopback IP literal. HTTP/1.0 requests may carry no Host.
+    private static bool IsLoopbackHost(HostString host) =>
+        !host.HasValue
+        || host.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || host.Host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(host.Host.Trim('[', ']'), out var address) && IPAddress.IsLoopback(address));
 
     // Kubelets and load balancers probe the pod's own address over plain HTTP; the probes answer only
     // "Healthy" or "Unhealthy", so nothing is exposed by letting them through.

@@ -123,4 +123,24 @@ public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClass
         Assert.Equal(HttpStatusCode.OK, await GetAsync("/health/live"));
         Assert.Equal(HttpStatusCode.OK, await GetAsync("/health/ready"));
     }
+
+    [Fact]
+    public async Task Plain_http_on_loopback_for_a_public_host_name_is_refused_so_no_plain_http_issuer_leaves_loopback()
+    {
+        // As behind a same-host proxy that forwards port 80 without saying so: the issuer would be http://id.example.com/.
+        await using var direct = new ProxiedServerFactory(trustProxy: false);
+        async Task<HttpStatusCode> DiscoveryForAsync(string host)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/.well-known/openid-configuration");
+            request.Headers.Host = host;
+            request.Headers.Add(ProxiedServerFactory.RemoteIpHeader, "127.0.0.1");
+            using var response = await direct.CreateClient().SendAsync(request);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.BadRequest, await DiscoveryForAsync("id.example.com"));
+        Assert.Equal(HttpStatusCode.OK, await DiscoveryForAsync("localhost:5000"));
+        Assert.Equal(HttpStatusCode.OK, await DiscoveryForAsync("127.0.0.1:5000"));
+        Assert.Equal(HttpStatusCode.OK, await DiscoveryForAsync("[::1]:5000"));
+    }
 }
