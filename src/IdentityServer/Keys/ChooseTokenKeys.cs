@@ -15,7 +15,7 @@ namespace IdentityServer.Keys;
 /// takes the first credentials of its sorted lists; its sort puts symmetric keys first, so it would sign access tokens
 /// with HS256. Validation needs nothing here: OpenIddict validates with every signing and encryption key in the ring.
 /// </remarks>
-internal sealed class ChooseTokenKeys(KeyRing ring) : IOpenIddictServerHandler<GenerateTokenContext>
+internal sealed class ChooseTokenKeys(KeyRing ring, TimeProvider time) : IOpenIddictServerHandler<GenerateTokenContext>
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
         OpenIddictServerHandlerDescriptor.CreateBuilder<GenerateTokenContext>()
@@ -27,7 +27,7 @@ internal sealed class ChooseTokenKeys(KeyRing ring) : IOpenIddictServerHandler<G
 
     public ValueTask HandleAsync(GenerateTokenContext context)
     {
-        var keys = ring.Active;
+        var keys = ring.ActiveAt(time.GetUtcNow());
         if (context.TokenType is TokenTypeIdentifiers.AccessToken or TokenTypeIdentifiers.IdentityToken)
         {
             context.SigningCredentials = keys.PublicSigning;

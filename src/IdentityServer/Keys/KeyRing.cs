@@ -22,8 +22,33 @@ public sealed class KeyRing
     public IReadOnlyList<EncryptingCredentials> EncryptionCredentials =>
         (current ?? throw NotLoaded()).Encryption;
 
-    /// <summary>The keys new tokens are protected with, all from one load, so a rotation never mixes generations.</summary>
-    public ActiveKeys Active => (current ?? throw NotLoaded()).Active;
+    /// <summary>
+    /// The keys new tokens are protected with at <paramref name="now"/>: of each use, the loaded key active then. A
+    /// successor published ahead thus takes over when its time comes, not when this instance next reloads the ring
+    /// (up to <c>Keys:RefreshInterval</c> later, or never while the database is unreachable). With no loaded key
+    /// active then (the ring has not been reloaded for longer than a key is published ahead), the newest keeps signing.
+    /// </summary>
+    public ActiveKeys ActiveAt(DateTimeOffset now)
+    {
+        var snapshot = current ?? throw NotLoaded();
+        return new ActiveKeys(
+            ActiveOf(snapshot.PublicSigning, now),
+            ActiveOf(snapshot.InternalSigning, now),
+            ActiveOf(snapshot.InternalEncryption, now));
+    }
+
+    private static T ActiveOf<T>(IReadOnlyList<(SigningKey Key, T Credentials)> candidates, DateTimeOffset now)
+    {
+        foreach (var (key, credentials) in candidates)
+        {
+            if (IsActive(key, now))
+            {
+                return credentials;
+            }
+        }
+
+        return candidates.MaxBy(candidate => candidate.Key.ActivatesAt).Credentials;
+    }
 
     internal void Load(IEnumerable<SigningKey> keys, DateTimeOffset now)
     {
@@ -46,10 +71,16 @@ public sealed class KeyRing
         current = new Snapshot(
             [.. rsaSigning, .. hmacSigning],
             [.. keyWrap, .. rsaEncryption],
-            new ActiveKeys(
-                rsaSigning.FirstOrDefault() ?? throw Missing(KeyUses.Signing),
-                hmacSigning.FirstOrDefault() ?? throw Missing(KeyUses.HmacSigning),
-                keyWrap.FirstOrDefault() ?? throw Missing(KeyUses.KeyWrap)));
+            Candidates(ordered, KeyUses.Signing, rsaSigning),
+            Candidates(ordered, KeyUses.HmacSigning, hmacSigning),
+            Candidates(ordered, KeyUses.KeyWrap, keyWrap));
+    }
+
+    // The keys of one use beside their credentials, in load order (active at load first).
+    private static List<(SigningKey Key, T Credentials)> Candidates<T>(List<SigningKey> ordered, string use, List<T> credentials)
+    {
+        var keys = ordered.Where(k => k.Use == use).ToList();
+        return keys.Count == 0 ? throw Missing(use) : [.. keys.Zip(credentials)];
     }
 
     /// <summary>
@@ -80,7 +111,11 @@ public sealed class KeyRing
         new($"The key store loaded no '{use}' key; it creates one of each use before loading.");
 
     private sealed record Snapshot(
-        IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption, ActiveKeys Active);
+        IReadOnlyList<SigningCredentials> Signing,
+        IReadOnlyList<EncryptingCredentials> Encryption,
+        IReadOnlyList<(SigningKey Key, SigningCredentials Credentials)> PublicSigning,
+        IReadOnlyList<(SigningKey Key, SigningCredentials Credentials)> InternalSigning,
+        IReadOnlyList<(SigningKey Key, EncryptingCredentials Credentials)> InternalEncryption);
 }
 
 /// <param name="PublicSigning">RSA, for the tokens others validate from the JWKS: access and ID tokens.</param>
