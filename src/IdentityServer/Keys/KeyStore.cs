@@ -20,6 +20,7 @@ internal sealed partial class KeyStore(
     {
         var now = time.GetUtcNow();
         var keys = await LoadPublishedAsync(now, cancellationToken);
+        await KeepForTheConfiguredRetentionAsync(keys, cancellationToken);
         if (NeedsNewKeys(keys, now))
         {
             // Instances sharing the database must not each create a key: the first takes a lock on the key table,
@@ -39,6 +40,30 @@ internal sealed partial class KeyStore(
         }
 
         ring.Load(keys, now);
+    }
+
+    /// <summary>
+    /// A key's retirement was computed from the retention configured when it was made. An operator who raises
+    /// <c>Keys:RetentionAfterExpiry</c> (with the token lifetimes it must cover) keeps the keys already published that
+    /// much longer too, or live tokens they protect would be refused before they expire. Only keys not yet retired
+    /// are loaded here, so an early retirement (<c>RetiresAt</c> set in the past) stands.
+    /// </summary>
+    private async Task KeepForTheConfiguredRetentionAsync(List<SigningKey> keys, CancellationToken cancellationToken)
+    {
+        var retention = options.Value.RetentionAfterExpiry;
+        var extended = 0;
+        foreach (var key in keys.Where(k => k.RetiresAt < k.ExpiresAt + retention))
+        {
+            key.RetiresAt = key.ExpiresAt + retention;
+            db.SigningKeys.Attach(key).Property(k => k.RetiresAt).IsModified = true;
+            extended++;
+        }
+
+        if (extended > 0)
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            db.ChangeTracker.Clear();
+        }
     }
 
     private Task<List<SigningKey>> LoadPublishedAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
