@@ -80,7 +80,10 @@ public sealed partial class AuthorizeModel(
             // select_account: this server keeps one account per browser, so choosing one means signing in (as Keycloak).
             || ((request.HasPromptValue(PromptValues.Login) || request.HasPromptValue(PromptValues.SelectAccount)) && consent is null)
             || (request.MaxAge is { } maxAge && (authTime is null || time.GetUtcNow() - authTime.Value > TimeSpan.FromSeconds(maxAge)))
-            || (request.IdTokenHint is not null && !await IsHintedUserAsync(user!));
+            // An id_token_hint names the user the client expects (OpenID Connect Core 3.1.2.1): if someone else is
+            // signed in, they must sign in again, and prompt=none gets login_required rather than a code for them.
+            || (request.IdTokenHint is not null && await IdTokenHint.SubjectAsync(HttpContext) is { } hinted
+                && !string.Equals(hinted, user!.Id, StringComparison.Ordinal));
 
         if (mustSignIn)
         {
@@ -158,17 +161,6 @@ public sealed partial class AuthorizeModel(
         identity.SetAuthorizationId(await authorizations.GetIdAsync(grant, cancellationToken));
 
         return SignIn(new ClaimsPrincipal(identity), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
-    }
-
-    /// <summary>
-    /// An id_token_hint names the user the client expects (OpenID Connect Core 3.1.2.1): if someone else is signed in,
-    /// they must sign in again, and prompt=none gets login_required rather than a code for the wrong user.
-    /// OpenIddict has validated the hint, if any, and gives its principal here.
-    /// </summary>
-    private async Task<bool> IsHintedUserAsync(ApplicationUser user)
-    {
-        var hint = await HttpContext.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
-        return hint.Principal?.GetClaim(Claims.Subject) is not { } hinted || string.Equals(hinted, user.Id, StringComparison.Ordinal);
     }
 
     private ForbidResult Refuse(string error, string description) =>

@@ -19,7 +19,8 @@ internal static class EndSessionEndpoint
     private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions)
     {
         var session = await context.AuthenticateAsync(IdentityConstants.ApplicationScheme);
-        if (session.Principal is { } signedIn && !IsNavigation(context.Request) && !await HintNamesAsync(context, signedIn))
+        if (session.Principal is { } signedIn && !IsNavigation(context.Request)
+            && !(await IdTokenHint.SubjectAsync(context) is { } hinted && hinted == signedIn.GetClaim(Claims.Subject)))
         {
             // Over HTTPS the session cookie goes with cross-site requests (silent renewal needs it), so an image or a
             // script on any site could call this; a sign-out is a page the browser navigates to, or names its user.
@@ -40,11 +41,4 @@ internal static class EndSessionEndpoint
     // Browsers say what kind of request this is (Fetch Metadata); clients that do not are taken as navigations.
     private static bool IsNavigation(HttpRequest request) =>
         request.Headers["Sec-Fetch-Mode"] is not { Count: > 0 } mode || mode == "navigate";
-
-    // OpenIddict has validated the id_token_hint, if any, and gives its principal here.
-    private static async Task<bool> HintNamesAsync(HttpContext context, System.Security.Claims.ClaimsPrincipal signedIn)
-    {
-        var hint = await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
-        return hint.Principal?.GetClaim(Claims.Subject) is { } hinted && hinted == signedIn.GetClaim(Claims.Subject);
-    }
 }
