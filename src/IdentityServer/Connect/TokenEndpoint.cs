@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Security.Claims;
 using IdentityServer.Users;
 using Microsoft.AspNetCore;
@@ -115,15 +116,13 @@ internal static class TokenEndpoint
                 return ClientGone();
             }
 
-            // A refresh may ask for fewer scopes than the grant holds: OpenIddict narrows the access token's scopes (and
-            // refuses any beyond the grant) but not its audiences. Those follow the scopes it will carry. The refresh
-            // token keeps every scope, and the next refresh takes its audiences from them again.
-            if (request.IsRefreshTokenGrantType() && request.Scope is not null)
-            {
-                var requested = request.GetScopes();
-                identity.SetResources(await StandardScopes.ResourcesAsync(
-                    scopes, [.. identity.GetScopes().Where(requested.Contains)], cancellationToken));
-            }
+            // Audiences follow the scopes the access token will carry. A refresh may ask for fewer than the grant holds:
+            // OpenIddict narrows the access token's scopes (and refuses any beyond the grant) but not its audiences. The
+            // refresh token keeps every scope, and the next refresh takes its audiences from them again.
+            ImmutableArray<string> accessTokenScopes = request.IsRefreshTokenGrantType() && request.Scope is not null
+                ? [.. identity.GetScopes().Where(request.GetScopes().Contains)]
+                : identity.GetScopes();
+            identity.SetResources(await StandardScopes.ResourcesAsync(scopes, accessTokenScopes, cancellationToken));
 
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
@@ -135,7 +134,7 @@ internal static class TokenEndpoint
     /// A grant's scopes are checked against the client when it is given; a refresh chain would otherwise keep a
     /// scope an admin has since withdrawn from the client or deleted, and its audience, for as long as it is used.
     /// The new tokens get what the client may have now, as in Keycloak. (OpenIddict checks only a scope parameter.)
-    /// False when the client no longer exists.
+    /// False when the client no longer exists. The caller sets the audiences, from the scopes the access token carries.
     /// </summary>
     private static async Task<bool> KeepScopesTheClientStillHasAsync(
         ClaimsIdentity identity, string clientId, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
@@ -168,7 +167,6 @@ internal static class TokenEndpoint
         }
 
         identity.SetScopes(kept);
-        identity.SetResources(await StandardScopes.ResourcesAsync(scopes, identity.GetScopes(), cancellationToken));
         return true;
     }
 
