@@ -22,12 +22,12 @@ public sealed class BrowserSessions(ApplicationDbContext db, TimeProvider time)
 
     public async Task EndAsync(ClaimsPrincipal? session, CancellationToken cancellationToken)
     {
-        if (SessionId(session) is not { } id || await db.Set<EndedSession>().AnyAsync(ended => ended.Id == id, cancellationToken))
+        if (SessionId(session) is not { } id || await IsRecordedAsync(id, cancellationToken))
         {
             return;
         }
 
-        var ended = db.Set<EndedSession>().Add(new EndedSession { Id = id, EndedAt = time.GetUtcNow() });
+        var ended = db.EndedSessions.Add(new EndedSession { Id = id, EndedAt = time.GetUtcNow() });
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -36,7 +36,7 @@ public sealed class BrowserSessions(ApplicationDbContext db, TimeProvider time)
         {
             // Signed out twice at once (the same cookie, two tabs): the other request recorded it.
             ended.State = EntityState.Detached;
-            if (!await db.Set<EndedSession>().AnyAsync(other => other.Id == id, cancellationToken))
+            if (!await IsRecordedAsync(id, cancellationToken))
             {
                 throw;
             }
@@ -44,18 +44,18 @@ public sealed class BrowserSessions(ApplicationDbContext db, TimeProvider time)
     }
 
     public async Task<bool> HasEndedAsync(ClaimsPrincipal session, CancellationToken cancellationToken) =>
-        SessionId(session) is { } id && await db.Set<EndedSession>().AnyAsync(ended => ended.Id == id, cancellationToken);
+        SessionId(session) is { } id && await IsRecordedAsync(id, cancellationToken);
 
     /// <summary>A record outlives every cookie that carries its id: a cookie is renewed only while its session lives.</summary>
     public Task<int> PruneAsync(TimeSpan cookieLifetime, CancellationToken cancellationToken)
     {
         var threshold = time.GetUtcNow() - cookieLifetime;
-        return db.Set<EndedSession>().Where(ended => ended.EndedAt < threshold).ExecuteDeleteAsync(cancellationToken);
+        return db.EndedSessions.Where(ended => ended.EndedAt < threshold).ExecuteDeleteAsync(cancellationToken);
     }
 
     /// <summary>
-    /// Runs after Identity's security stamp check on every request that presents the sign-in cookie. (Cookies from
-    /// before session ids existed carry none and keep working until they expire.)
+    /// Runs after Identity's security stamp check on every request that presents the sign-in cookie. (A cookie from
+    /// before session ids existed carries none until <see cref="KeepAcrossReissue"/> gives it one.)
     /// </summary>
     internal static Func<CookieValidatePrincipalContext, Task> RejectEnded(Func<CookieValidatePrincipalContext, Task> checkStamp) =>
         async context =>
@@ -95,6 +95,9 @@ public sealed class BrowserSessions(ApplicationDbContext db, TimeProvider time)
             identity.AddClaim(NewSessionId());
         }
     }
+
+    private Task<bool> IsRecordedAsync(string id, CancellationToken cancellationToken) =>
+        db.EndedSessions.AnyAsync(ended => ended.Id == id, cancellationToken);
 
     private static string? SessionId(ClaimsPrincipal? session) =>
         session?.FindFirst(SessionIdClaim)?.Value is { Length: > 0 and <= 64 } id ? id : null;
