@@ -51,19 +51,20 @@ internal sealed partial class KeyStore(
     private async Task KeepForTheConfiguredRetentionAsync(List<SigningKey> keys, CancellationToken cancellationToken)
     {
         var retention = options.Value.RetentionAfterExpiry;
-        var extended = 0;
-        foreach (var key in keys.Where(k => k.RetiresAt < k.ExpiresAt + retention))
+        var shortened = keys.Where(k => k.RetiresAt < k.ExpiresAt + retention).ToList();
+        if (shortened.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var key in shortened)
         {
             key.RetiresAt = key.ExpiresAt + retention;
             db.SigningKeys.Attach(key).Property(k => k.RetiresAt).IsModified = true;
-            extended++;
         }
 
-        if (extended > 0)
-        {
-            await db.SaveChangesAsync(cancellationToken);
-            db.ChangeTracker.Clear();
-        }
+        await db.SaveChangesAsync(cancellationToken);
+        db.ChangeTracker.Clear();
     }
 
     private Task<List<SigningKey>> LoadPublishedAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
