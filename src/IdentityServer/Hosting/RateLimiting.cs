@@ -72,12 +72,13 @@ public static class RateLimiting
         }
 
         var ip = context.Connection.RemoteIpAddress?.ToString() ?? "local";
-        if (HttpMethods.IsPost(context.Request.Method) && PagePosts.Contains(LimitedPath(context)))
+        var path = LimitedPath(context);
+        if (HttpMethods.IsPost(context.Request.Method) && PagePosts.Contains(path))
         {
             return Window("page:" + ip, limits.PagePostsPerIp, limits.Window);
         }
 
-        return ProtocolPaths.Contains(LimitedPath(context))
+        return ProtocolPaths.Contains(path)
             ? Window("protocol:" + ip, limits.ProtocolRequestsPerIp, limits.Window)
             : RateLimitPartition.GetNoLimiter(string.Empty);
     }
