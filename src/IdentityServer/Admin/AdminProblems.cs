@@ -1,3 +1,5 @@
+using Microsoft.EntityFrameworkCore;
+
 namespace IdentityServer.Admin;
 
 /// <summary>Collects field-keyed validation errors, answered as one RFC 9457 problem with an <c>errors</c> object.</summary>
@@ -31,4 +33,29 @@ internal static class AdminProblems
 
     public static IResult BuiltIn(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Built in.", detail: detail);
+
+    /// <summary>
+    /// Runs a create that an "already exists" check has just allowed. If another admin created the same thing between
+    /// that check and this write, the unique index refuses it: then the 409 the check would have given (null when
+    /// created). <paramref name="existsNow"/> must read the table itself, past OpenIddict's cache, which still
+    /// remembers the check's "not found". Any other failed write is rethrown.
+    /// </summary>
+    public static async Task<IResult?> ConflictIfCreatedMeanwhileAsync(
+        Func<Task> create, Func<Task<bool>> existsNow, string conflict, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await create();
+            return null;
+        }
+        catch (DbUpdateException) when (!cancellationToken.IsCancellationRequested)
+        {
+            if (await existsNow())
+            {
+                return Conflict(conflict);
+            }
+
+            throw;
+        }
+    }
 }

@@ -72,28 +72,22 @@ internal static partial class ClientsEndpoints
             return errors.ToProblem();
         }
 
+        var taken = $"A client with the id '{request.ClientId}' already exists.";
         if (await applications.FindStoredByClientIdAsync(request.ClientId!, cancellationToken) is not null)
         {
-            return AdminProblems.Conflict($"A client with the id '{request.ClientId}' already exists.");
+            return AdminProblems.Conflict(taken);
         }
 
         var descriptor = new OpenIddictApplicationDescriptor { ClientId = request.ClientId };
         var secret = Describe(descriptor, request);
-        try
+        if (await AdminProblems.ConflictIfCreatedMeanwhileAsync(
+                async () => await applications.CreateAsync(descriptor, cancellationToken),
+                () => db.Set<OpenIddictEntityFrameworkCoreApplication>().AsNoTracking()
+                    .AnyAsync(application => application.ClientId == request.ClientId, CancellationToken.None),
+                taken,
+                cancellationToken) is { } conflict)
         {
-            await applications.CreateAsync(descriptor, cancellationToken);
-        }
-        catch (DbUpdateException) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Another admin created it between the check above and this write; the unique index refused this one.
-            // (Read past OpenIddict's cache, which still remembers the check's "not found".)
-            if (await db.Set<OpenIddictEntityFrameworkCoreApplication>().AsNoTracking()
-                    .AnyAsync(application => application.ClientId == request.ClientId, CancellationToken.None))
-            {
-                return AdminProblems.Conflict($"A client with the id '{request.ClientId}' already exists.");
-            }
-
-            throw;
+            return conflict;
         }
 
         await audit.RecordAsync(user, "client.created", request.ClientId!, new { request.ClientType, request.GrantTypes, request.Scopes }, cancellationToken);

@@ -35,28 +35,22 @@ internal static partial class ScopesEndpoints
             return errors.ToProblem();
         }
 
+        var taken = $"A scope named '{request.Name}' already exists.";
         if (StandardScopes.Registered.Contains(request.Name!) || await scopes.FindByNameAsync(request.Name!, cancellationToken) is not null)
         {
-            return AdminProblems.Conflict($"A scope named '{request.Name}' already exists.");
+            return AdminProblems.Conflict(taken);
         }
 
         var descriptor = new OpenIddictScopeDescriptor { Name = request.Name };
         Describe(descriptor, request);
-        try
+        if (await AdminProblems.ConflictIfCreatedMeanwhileAsync(
+                async () => await scopes.CreateAsync(descriptor, cancellationToken),
+                () => db.Set<OpenIddictEntityFrameworkCoreScope>().AsNoTracking()
+                    .AnyAsync(scope => scope.Name == request.Name, CancellationToken.None),
+                taken,
+                cancellationToken) is { } conflict)
         {
-            await scopes.CreateAsync(descriptor, cancellationToken);
-        }
-        catch (DbUpdateException) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Another admin created it between the check above and this write; the unique index refused this one.
-            // (Read past OpenIddict's cache, which still remembers the check's "not found".)
-            if (await db.Set<OpenIddictEntityFrameworkCoreScope>().AsNoTracking()
-                    .AnyAsync(scope => scope.Name == request.Name, CancellationToken.None))
-            {
-                return AdminProblems.Conflict($"A scope named '{request.Name}' already exists.");
-            }
-
-            throw;
+            return conflict;
         }
 
         await audit.RecordAsync(user, "scope.created", request.Name!, new { request.Resources }, cancellationToken);
