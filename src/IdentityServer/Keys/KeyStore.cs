@@ -19,6 +19,7 @@ internal sealed partial class KeyStore(
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        await DeleteRetiredAsync(now, cancellationToken);
         var keys = await LoadPublishedAsync(now, cancellationToken);
         await KeepForTheConfiguredRetentionAsync(keys, cancellationToken);
         if (NeedsNewKeys(keys, now))
@@ -65,6 +66,19 @@ internal sealed partial class KeyStore(
 
         await db.SaveChangesAsync(cancellationToken);
         db.ChangeTracker.Clear();
+    }
+
+    /// <summary>
+    /// A retired key protects no live token and is no longer published: its private key is deleted rather than kept
+    /// in the database for ever, where a leaked backup would still hold it (Duende deletes retired keys too).
+    /// </summary>
+    private async Task DeleteRetiredAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var deleted = await db.SigningKeys.Where(k => k.RetiresAt <= now).ExecuteDeleteAsync(cancellationToken);
+        if (deleted > 0)
+        {
+            LogRetiredKeysDeleted(logger, deleted);
+        }
     }
 
     private Task<List<SigningKey>> LoadPublishedAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
@@ -149,6 +163,9 @@ internal sealed partial class KeyStore(
         using var rsa = RSA.Create(size);
         return Convert.ToBase64String(rsa.ExportPkcs8PrivateKey());
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} retired key(s).")]
+    private static partial void LogRetiredKeysDeleted(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created {Use} key {KeyId}, active from {ActivatesAt}.")]
     private static partial void LogKeyCreated(ILogger logger, string keyId, string use, DateTimeOffset activatesAt);
