@@ -71,7 +71,7 @@ public static class RateLimiting
             return RateLimitPartition.GetNoLimiter(string.Empty);
         }
 
-        var ip = context.Connection.RemoteIpAddress?.ToString() ?? "local";
+        var ip = context.Connection.RemoteIpAddress is { } address ? Partition(address) : "local";
         var path = LimitedPath(context);
         if (HttpMethods.IsPost(context.Request.Method) && PagePosts.Contains(path))
         {
@@ -81,6 +81,28 @@ public static class RateLimiting
         return ProtocolPaths.Contains(path)
             ? Window("protocol:" + ip, limits.ProtocolRequestsPerIp, limits.Window)
             : RateLimitPartition.GetNoLimiter(string.Empty);
+    }
+
+    /// <summary>
+    /// An IPv6 host is handed a whole /64 and picks any address in it, so counting per address would give it 2^64
+    /// budgets: IPv6 clients are counted per /64 prefix. IPv4 (and IPv4 mapped into IPv6) per address.
+    /// </summary>
+    private static string Partition(System.Net.IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new System.Net.IPAddress(bytes).ToString() + "/64";
     }
 
     /// <summary>

@@ -35,6 +35,11 @@ public static partial class TransportSecurity
                 }
 
                 forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
+                // Behind a chain of proxies (a load balancer, then an ingress) the client is several hops back. The
+                // middleware walks the hops from the nearest and stops at the first sender that is not a known proxy,
+                // so no limit on the count is needed: with ASP.NET Core's default of one, every client behind two
+                // proxies looked like the outer proxy and shared its per-address rate limits.
+                forwarded.ForwardLimit = null;
                 foreach (var proxy in proxies.Value.KnownProxies)
                 {
                     forwarded.KnownProxies.Add(IPAddress.Parse(proxy));

@@ -143,4 +143,52 @@ public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClass
         Assert.Equal(HttpStatusCode.OK, await DiscoveryForAsync("127.0.0.1:5000"));
         Assert.Equal(HttpStatusCode.OK, await DiscoveryForAsync("[::1]:5000"));
     }
+
+    [Fact]
+    public async Task Behind_two_trusted_proxies_each_client_address_keeps_its_own_token_budget()
+    {
+        // A load balancer (the trusted proxy) in front of an ingress (the inner proxy), both known: the address the
+        // limits count is the client's, not the outer proxy's, so one busy client does not stop everyone.
+        const string innerProxy = "192.0.2.11";
+        await using var server = new ProxiedServerFactory();
+        server.With("ForwardedHeaders:KnownProxies:1", innerProxy).With("RateLimits:ProtocolRequestsPerIp", "2");
+        var statuses = new List<(string Client, HttpStatusCode Status)>();
+        foreach (var client in new[] { "198.51.100.7", "198.51.100.7", "198.51.100.7", "198.51.100.8" })
+        {
+            statuses.Add((client, await TokenRequestAsync(server, innerProxy, $"{client}, {ProxiedServerFactory.TrustedProxy}")));
+        }
+
+        Assert.Equal(
+            [("198.51.100.7", HttpStatusCode.BadRequest), ("198.51.100.7", HttpStatusCode.BadRequest),
+             ("198.51.100.7", HttpStatusCode.TooManyRequests), ("198.51.100.8", HttpStatusCode.BadRequest)],
+            statuses);
+    }
+
+    [Fact]
+    public async Task Ipv6_clients_are_counted_per_64_bit_prefix_as_one_host_holds_a_whole_prefix()
+    {
+        await using var server = new ProxiedServerFactory();
+        server.With("RateLimits:ProtocolRequestsPerIp", "2");
+        var statuses = new List<HttpStatusCode>();
+        foreach (var client in new[] { "2001:db8:1:2::10", "2001:db8:1:2:ffff::1", "2001:db8:1:2:abcd::99", "2001:db8:1:3::10" })
+        {
+            statuses.Add(await TokenRequestAsync(server, ProxiedServerFactory.TrustedProxy, client));
+        }
+
+        Assert.Equal([HttpStatusCode.BadRequest, HttpStatusCode.BadRequest, HttpStatusCode.TooManyRequests, HttpStatusCode.BadRequest], statuses);
+    }
+
+    // An unsupported grant: refused with 400 before any client check, so only the limiter can answer otherwise.
+    private static async Task<HttpStatusCode> TokenRequestAsync(IdentityServerFactory server, string proxy, string forwardedFor)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "urn:example:unknown" }),
+        };
+        request.Headers.Add(ProxiedServerFactory.RemoteIpHeader, proxy);
+        request.Headers.Add("X-Forwarded-Proto", "https");
+        request.Headers.Add("X-Forwarded-For", forwardedFor);
+        using var response = await server.CreateClient().SendAsync(request);
+        return response.StatusCode;
+    }
 }
