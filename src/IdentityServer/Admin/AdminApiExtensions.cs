@@ -23,7 +23,8 @@ public static class AdminApiExtensions
     {
         var admin = app.MapGroup("/admin")
             .WithMetadata(AdminApiEndpoint.Instance)
-            .WithTags("Admin");
+            .WithTags("Admin")
+            .AddEndpointFilter<RetryConcurrentChanges>();
 
         admin.MapClientsEndpoints();
         admin.MapScopesEndpoints();

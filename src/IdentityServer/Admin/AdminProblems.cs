@@ -31,6 +31,15 @@ internal static class AdminProblems
     public static IResult Conflict(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Already exists.", detail: detail);
 
+    public const string ChangedMeanwhileTitle = "Changed meanwhile.";
+
+    /// <summary>The row changed between this call's read and its write (see <see cref="RetryConcurrentChanges"/>).</summary>
+    public static IResult ChangedMeanwhile() =>
+        TypedResults.Problem(
+            statusCode: StatusCodes.Status409Conflict,
+            title: ChangedMeanwhileTitle,
+            detail: "It was changed by another request while this one was being handled; read it again and retry.");
+
     public static IResult BuiltIn(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Built in.", detail: detail);
 

@@ -72,7 +72,7 @@ internal static partial class ScopesEndpoints
 
     private static async Task<IResult> GetAsync(string name, IOpenIddictScopeManager scopes, CancellationToken cancellationToken)
     {
-        var scope = await scopes.FindByNameAsync(name, cancellationToken);
+        var scope = await scopes.FindStoredByNameAsync(name, cancellationToken);
         if (scope is null)
         {
             return AdminProblems.NotFound("Scope", name);
@@ -86,7 +86,7 @@ internal static partial class ScopesEndpoints
     private static async Task<IResult> UpdateAsync(
         string name, ScopeRequest request, IOpenIddictScopeManager scopes, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
-        var scope = await scopes.FindByNameAsync(name, cancellationToken);
+        var scope = await scopes.FindStoredByNameAsync(name, cancellationToken);
         if (scope is null)
         {
             return AdminProblems.NotFound("Scope", name);
@@ -110,7 +110,7 @@ internal static partial class ScopesEndpoints
         string name, IOpenIddictScopeManager scopes, IOpenIddictApplicationManager applications, AuditTrail audit, ClaimsPrincipal user,
         CancellationToken cancellationToken)
     {
-        var scope = await scopes.FindByNameAsync(name, cancellationToken);
+        var scope = await scopes.FindStoredByNameAsync(name, cancellationToken);
         if (scope is null)
         {
             return AdminProblems.NotFound("Scope", name);

@@ -324,6 +324,11 @@ internal static class UsersEndpoints
 
     private static IResult IdentityProblem(IdentityResult result)
     {
+        if (result.Errors.Any(e => e.Code is nameof(IdentityErrorDescriber.ConcurrencyFailure)))
+        {
+            return AdminProblems.ChangedMeanwhile();
+        }
+
         if (result.Errors.Any(e => e.Code is nameof(IdentityErrorDescriber.DuplicateUserName)))
         {
             return AdminProblems.Conflict("A user with that username already exists.");

@@ -88,6 +88,16 @@ public sealed class CachingScopeManager(
         return listed.Names;
     }
 
+    /// <summary>
+    /// The stored scope, past this cache and OpenIddict's per-request one: what an admin reads or changes (a write
+    /// retried after a concurrency conflict must read the row again).
+    /// </summary>
+    public async ValueTask<OpenIddictEntityFrameworkCoreScope?> FindStoredByNameAsync(string name, CancellationToken cancellationToken)
+    {
+        var scope = await Store.FindByNameAsync(name, cancellationToken);
+        return scope is not null && string.Equals(scope.Name, name, StringComparison.Ordinal) ? scope : null;
+    }
+
     // The descriptor overloads of Create and Update end in these, so every change of a scope passes here.
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
@@ -128,4 +138,12 @@ public sealed class CachingScopeManager(
         Properties = scope.Properties,
         Resources = scope.Resources,
     };
+}
+
+public static class ScopeManagerExtensions
+{
+    /// <summary>The stored scope, never a cached copy: for what an admin reads or changes.</summary>
+    public static async ValueTask<object?> FindStoredByNameAsync(
+        this IOpenIddictScopeManager scopes, string name, CancellationToken cancellationToken) =>
+        await ((CachingScopeManager)scopes).FindStoredByNameAsync(name, cancellationToken);
 }

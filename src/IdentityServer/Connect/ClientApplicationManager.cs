@@ -72,9 +72,15 @@ public sealed class ClientApplicationManager(
         return await base.ValidateClientSecretAsync(Copy(stored), secret, cancellationToken);
     }
 
-    public ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindByClientIdUncachedAsync(
-        string identifier, CancellationToken cancellationToken = default) =>
-        base.FindByClientIdAsync(identifier, cancellationToken);
+    public async ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindByClientIdUncachedAsync(
+        string identifier, CancellationToken cancellationToken = default)
+    {
+        // From the store, past OpenIddict's per-request cache too: a write retried after a concurrency conflict must
+        // read the row again. As OpenIddict's own lookup does, an id the database's collation matched only loosely is
+        // not this client.
+        var application = await Store.FindByClientIdAsync(identifier, cancellationToken);
+        return application is not null && string.Equals(application.ClientId, identifier, StringComparison.Ordinal) ? application : null;
+    }
 
     // The descriptor and secret overloads of Create and Update end in these, so every change of a client passes here.
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)

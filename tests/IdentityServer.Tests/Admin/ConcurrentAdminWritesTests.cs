@@ -1,0 +1,215 @@
+using System.Net;
+using IdentityServer.Tests.Infrastructure;
+using IdentityServer.Users;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using OpenIddict.EntityFrameworkCore;
+using OpenIddict.EntityFrameworkCore.Models;
+
+namespace IdentityServer.Tests.Admin;
+
+/// <summary>
+/// Two admin writes at once, forced by holding each write until the other has arrived. Two identical creates both pass
+/// the "already exists" check before either writes: the loser gets the 409 the check would have given. Two changes of
+/// one client, scope or user both read it before either writes: the one that finds it changed is done again on a
+/// fresh read, so both succeed and both changes stay (each PUT changes only the fields it names).
+/// </summary>
+public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFactory factory) : IClassFixture<ConcurrentAdminWritesTests.RaceFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    [Fact]
+    public async Task Of_two_identical_client_registrations_at_once_one_is_created_and_the_other_is_a_409()
+    {
+        var admin = await tokens.AdminTokenAsync();
+        var client = new { clientId = "twin-client", clientType = "confidential", grantTypes = new[] { "client_credentials" } };
+        factory.BeforeClientWrite.Arm(2);
+
+        var results = await Task.WhenAll(
+            tokens.AdminAsync(HttpMethod.Post, "/admin/clients", client, admin),
+            tokens.AdminAsync(HttpMethod.Post, "/admin/clients", client, admin));
+
+        AssertOneCreatedOneConflict(results, factory.BeforeClientWrite);
+    }
+
+    [Fact]
+    public async Task Of_two_identical_scope_creations_at_once_one_is_created_and_the_other_is_a_409()
+    {
+        var admin = await tokens.AdminTokenAsync();
+        var scope = new { name = "twin-scope", resources = new[] { "twin-api" } };
+        factory.BeforeScopeWrite.Arm(2);
+
+        var results = await Task.WhenAll(
+            tokens.AdminAsync(HttpMethod.Post, "/admin/scopes", scope, admin),
+            tokens.AdminAsync(HttpMethod.Post, "/admin/scopes", scope, admin));
+
+        AssertOneCreatedOneConflict(results, factory.BeforeScopeWrite);
+    }
+
+    [Fact]
+    public async Task Two_changes_of_one_client_at_once_both_succeed_and_both_stay()
+    {
+        var admin = await tokens.AdminTokenAsync();
+        await tokens.RegisterClientAsync(new
+        {
+            clientId = "edited-twice", clientType = "confidential", grantTypes = new[] { "authorization_code" },
+            redirectUris = new[] { "https://app.example.com/callback" }, scopes = new[] { "openid" },
+        });
+        factory.BeforeClientUpdate.Arm(2);
+
+        var results = await Task.WhenAll(
+            tokens.AdminAsync(HttpMethod.Put, "/admin/clients/edited-twice", new { displayName = "Renamed app" }, admin),
+            tokens.AdminAsync(HttpMethod.Put, "/admin/clients/edited-twice", new { allowedCorsOrigins = new[] { "https://app.example.com" } }, admin));
+
+        Assert.Equal(2, factory.BeforeClientUpdate.Arrived);
+        Assert.All(results, result => Assert.True(result.Status == HttpStatusCode.OK, $"{(int)result.Status} {result.Body}"));
+        var (_, stored) = await tokens.AdminAsync(HttpMethod.Get, "/admin/clients/edited-twice", token: admin);
+        Assert.Equal("Renamed app", stored.GetProperty("displayName").GetString());
+        Assert.Equal(["https://app.example.com"], stored.GetProperty("allowedCorsOrigins").EnumerateArray().Select(o => o.GetString()));
+    }
+
+    [Fact]
+    public async Task A_secret_rotation_and_a_change_of_the_same_client_at_once_both_succeed_and_the_new_secret_works()
+    {
+        var admin = await tokens.AdminTokenAsync();
+        await tokens.RegisterClientAsync(new { clientId = "rotated-while-edited", clientType = "confidential", grantTypes = new[] { "client_credentials" } });
+        factory.BeforeClientUpdate.Arm(2);
+
+        var results = await Task.WhenAll(
+            tokens.AdminAsync(HttpMethod.Post, "/admin/clients/rotated-while-edited/secret", token: admin),
+            tokens.AdminAsync(HttpMethod.Put, "/admin/clients/rotated-while-edited", new { displayName = "Rotated app" }, admin));
+
+        Assert.Equal(2, factory.BeforeClientUpdate.Arrived);
+        Assert.All(results, result => Assert.True(result.Status == HttpStatusCode.OK, $"{(int)result.Status} {result.Body}"));
+        var (status, body) = await tokens.TokenAsync(
+            new Dictionary<string, string> { ["grant_type"] = "client_credentials" },
+            "rotated-while-edited", results[0].Body.GetProperty("clientSecret").GetString()!);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+    }
+
+    [Fact]
+    public async Task Two_changes_of_one_scope_at_once_both_succeed_and_both_stay()
+    {
+        var admin = await tokens.AdminTokenAsync();
+        Assert.Equal(HttpStatusCode.Created, (await tokens.AdminAsync(HttpMethod.Post, "/admin/scopes", new { name = "edited-scope", resources = new[] { "api-one" } }, admin)).Status);
+        factory.BeforeScopeUpdate.Arm(2);
+
+        var results = await Task.WhenAll(
+            tokens.AdminAsync(HttpMethod.Put, "/admin/scopes/edited-scope", new { displayName = "Edited scope" }, admin),
+            tokens.AdminAsync(HttpMethod.Put, "/admin/scopes/edited-scope", new { resources = new[] { "api-two" } }, admin));
+
+        Assert.Equal(2, factory.BeforeScopeUpdate.Arrived);
+        Assert.All(results, result => Assert.True(result.Status == HttpStatusCode.OK, $"{(int)result.Status} {result.Body}"));
+        var (_, stored) = await tokens.AdminAsync(HttpMethod.Get, "/admin/scopes/edited-scope", token: admin);
+        Assert.Equal("Edited scope", stored.GetProperty("displayName").GetString());
+        Assert.Equal(["api-two"], stored.GetProperty("resources").EnumerateArray().Select(r => r.GetString()));
+    }
+
+    [Fact]
+    public async Task A_password_reset_and_a_change_of_the_same_user_at_once_both_succeed_and_the_new_password_works()
+    {
+        var admin = await tokens.AdminTokenAsync();
+        var userId = await tokens.RegisterUserAsync("edited-user", "first-password-1");
+        factory.BeforeUserUpdate.Arm(2);
+
+        var results = await Task.WhenAll(
+            tokens.AdminAsync(HttpMethod.Post, $"/admin/users/{userId}/password", new { password = "second-password-2" }, admin),
+            tokens.AdminAsync(HttpMethod.Put, $"/admin/users/{userId}", new { roles = new[] { "reader" } }, admin));
+
+        Assert.Equal(2, factory.BeforeUserUpdate.Arrived);
+        Assert.True(results[0].Status == HttpStatusCode.NoContent, $"{(int)results[0].Status} {results[0].Body}");
+        Assert.True(results[1].Status == HttpStatusCode.OK, $"{(int)results[1].Status} {results[1].Body}");
+        var (_, stored) = await tokens.AdminAsync(HttpMethod.Get, $"/admin/users/{userId}", token: admin);
+        Assert.Equal(["reader"], stored.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+        await using var scope = factory.Services.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<ApplicationUser>>();
+        Assert.True(await users.CheckPasswordAsync((await users.FindByIdAsync(userId))!, "second-password-2"));
+    }
+
+    private static void AssertOneCreatedOneConflict((HttpStatusCode Status, System.Text.Json.JsonElement Body)[] results, Rendezvous rendezvous)
+    {
+        var summary = string.Join(" | ", results.Select(r => $"{(int)r.Status} {r.Body}"));
+        Assert.Equal(2, rendezvous.Arrived);
+        Assert.True(results.Count(r => r.Status == HttpStatusCode.Created) == 1, summary);
+        Assert.True(results.Count(r => r.Status == HttpStatusCode.Conflict) == 1, summary);
+    }
+
+    public sealed class RaceFactory : IdentityServerFactory
+    {
+        public Rendezvous BeforeClientWrite { get; } = new();
+
+        public Rendezvous BeforeScopeWrite { get; } = new();
+
+        public Rendezvous BeforeClientUpdate { get; } = new();
+
+        public Rendezvous BeforeScopeUpdate { get; } = new();
+
+        public Rendezvous BeforeUserUpdate { get; } = new();
+
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.ConfigureTestServices(services =>
+            {
+                services.AddScoped<IOpenIddictApplicationStore<OpenIddictEntityFrameworkCoreApplication>>(provider => new HeldApplicationStore(
+                    provider.GetRequiredService<IMemoryCache>(), provider.GetRequiredService<IOpenIddictEntityFrameworkCoreContext>(),
+                    provider.GetRequiredService<IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions>>(), BeforeClientWrite, BeforeClientUpdate));
+                services.AddScoped<IOpenIddictScopeStore<OpenIddictEntityFrameworkCoreScope>>(provider => new HeldScopeStore(
+                    provider.GetRequiredService<IMemoryCache>(), provider.GetRequiredService<IOpenIddictEntityFrameworkCoreContext>(),
+                    provider.GetRequiredService<IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions>>(), BeforeScopeWrite, BeforeScopeUpdate));
+                services.AddScoped<IUserValidator<ApplicationUser>>(_ => new HeldUserValidator(BeforeUserUpdate));
+            });
+        }
+    }
+
+    private sealed class HeldApplicationStore(
+        IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options, Rendezvous beforeCreate, Rendezvous beforeUpdate)
+        : OpenIddictEntityFrameworkCoreApplicationStore(cache, context, options)
+    {
+        public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken)
+        {
+            await beforeCreate.ArriveAsync();
+            await base.CreateAsync(application, cancellationToken);
+        }
+
+        public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken)
+        {
+            await beforeUpdate.ArriveAsync();
+            await base.UpdateAsync(application, cancellationToken);
+        }
+    }
+
+    private sealed class HeldScopeStore(
+        IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options, Rendezvous beforeCreate, Rendezvous beforeUpdate)
+        : OpenIddictEntityFrameworkCoreScopeStore(cache, context, options)
+    {
+        public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken)
+        {
+            await beforeCreate.ArriveAsync();
+            await base.CreateAsync(scope, cancellationToken);
+        }
+
+        public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken)
+        {
+            await beforeUpdate.ArriveAsync();
+            await base.UpdateAsync(scope, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Identity validates a user just before every write of it (a PUT, a password reset), so a validator holds there.
+    /// </summary>
+    private sealed class HeldUserValidator(Rendezvous beforeUpdate) : IUserValidator<ApplicationUser>
+    {
+        public async Task<IdentityResult> ValidateAsync(UserManager<ApplicationUser> manager, ApplicationUser user)
+        {
+            await beforeUpdate.ArriveAsync();
+            return IdentityResult.Success;
+        }
+    }
+}
