@@ -66,6 +66,7 @@ public static class ConnectExtensions
                 server.AddEventHandler(RefuseDeletedClient.Descriptor);
                 // Revoking a refresh token ends its whole grant, access tokens included.
                 server.AddEventHandler(EndGrantOnRefreshTokenRevocation.Descriptor);
+                server.AddEventHandler(IntrospectionForThePresenter.Descriptor);
 
                 // Identity tokens and a client's own access tokens need no database row; see TokenStoragePolicy.
                 server.AddEventHandler(TokenStoragePolicy.Descriptor);

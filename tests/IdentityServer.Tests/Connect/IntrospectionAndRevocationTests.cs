@@ -22,7 +22,7 @@ public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factor
     }
 
     [Fact]
-    public async Task The_client_a_token_was_issued_to_sees_it_active_with_sub_and_client_id()
+    public async Task The_client_a_token_was_issued_to_sees_it_active_with_sub_client_id_scope_and_username()
     {
         var client = await tokens.RegisterCodeClientAsync("introspect-active");
         var userId = await tokens.RegisterUserAsync("ivan", "ivan-password-1");
@@ -33,6 +33,9 @@ public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factor
         Assert.True(introspection.GetProperty("active").GetBoolean(), introspection.ToString());
         Assert.Equal(userId, introspection.GetProperty("sub").GetString());
         Assert.Equal(client.ClientId, introspection.GetProperty("client_id").GetString());
+        // What the client asked for and got, as Keycloak tells it (the JWT says the same to whoever holds it).
+        Assert.Equal(["offline_access", "openid", "profile"], introspection.GetProperty("scope").GetString()!.Split(' ').Order());
+        Assert.Equal("ivan", introspection.GetProperty("username").GetString());
         Assert.Equal("http://localhost/", introspection.GetProperty("iss").GetString());
         Assert.True(introspection.GetProperty("exp").GetInt64() > factory.Time.GetUtcNow().ToUnixTimeSeconds());
     }

@@ -1,0 +1,41 @@
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// OpenIddict tells a token's scopes and username only to a caller in its audience (a resource API). The client the
+/// access token was issued to, introspecting it, got no <c>scope</c> either: RFC 7662's field clients rely on, which
+/// Keycloak returns to it. It already holds the token, a readable JWT carrying the same, so nothing new is disclosed.
+/// Only confidential clients reach this handler (introspection refuses public ones).
+/// </summary>
+internal sealed class IntrospectionForThePresenter : IOpenIddictServerHandler<HandleIntrospectionRequestContext>
+{
+    public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+        OpenIddictServerHandlerDescriptor.CreateBuilder<HandleIntrospectionRequestContext>()
+            .UseSingletonHandler<IntrospectionForThePresenter>()
+            .SetOrder(OpenIddictServerHandlers.Introspection.AttachApplicationClaims.Descriptor.Order + 500)
+            .SetType(OpenIddictServerHandlerType.Custom)
+            .Build();
+
+    public ValueTask HandleAsync(HandleIntrospectionRequestContext context)
+    {
+        if (context.GenericTokenPrincipal is { } principal
+            && principal.HasTokenType(TokenTypeIdentifiers.AccessToken)
+            && context.Scopes.Count == 0
+            && !string.IsNullOrEmpty(context.Request.ClientId)
+            && string.Equals(context.ClientId, context.Request.ClientId, StringComparison.Ordinal))
+        {
+            context.Scopes.UnionWith(principal.GetScopes());
+            // A user's name; a client's own token (client_credentials, its subject the client) names no user.
+            if (!string.Equals(context.Subject, context.ClientId, StringComparison.Ordinal))
+            {
+                context.Username ??= principal.Identity?.Name;
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
