@@ -8,7 +8,10 @@ using IdentityServer.Users;
 
 if (HealthCheckCommand.IsRequested(args)) return await HealthCheckCommand.RunAsync(args); // the image's HEALTHCHECK
 
-var builder = WebApplication.CreateBuilder(args);
+// Settings (appsettings.json) and pages come from the app's own folder wherever it is started, the repository root
+// included; ./data/ stays relative to where it is run. A build (not a publish) serves wwwroot from the project folder.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.WebHost.UseStaticWebAssets();
 
 builder.AddHostingDefaults();
 builder.AddTransportSecurity();

@@ -29,8 +29,11 @@ public sealed class HostProcess : IAsyncDisposable
 
     public string Output => string.Join(Environment.NewLine, output.TakeLast(200));
 
-    /// <summary>Starts the project at <paramref name="projectPath"/> (relative to the repository root).</summary>
-    public static HostProcess Start(string projectPath, int port, IDictionary<string, string> environment)
+    /// <summary>
+    /// Starts the project at <paramref name="projectPath"/> (relative to the repository root), in its own folder or in
+    /// <paramref name="workingDirectory"/> (as <c>dotnet run --project</c> does from wherever it is typed).
+    /// </summary>
+    public static HostProcess Start(string projectPath, int port, IDictionary<string, string> environment, string? workingDirectory = null)
     {
         var projectDirectory = Path.Combine(RepositoryRoot, projectPath);
         var name = Path.GetFileName(projectDirectory);
@@ -43,7 +46,7 @@ public sealed class HostProcess : IAsyncDisposable
         var baseAddress = new Uri($"http://127.0.0.1:{port}/");
         var start = new ProcessStartInfo(DotnetHost)
         {
-            WorkingDirectory = projectDirectory,
+            WorkingDirectory = workingDirectory ?? projectDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
