@@ -67,6 +67,10 @@ public static class ConnectExtensions
                 // Revoking a refresh token ends its whole grant, access tokens included.
                 server.AddEventHandler(EndGrantOnRefreshTokenRevocation.Descriptor);
                 server.AddEventHandler(IntrospectionForThePresenter.Descriptor);
+                foreach (var handler in ProtocolErrors.Descriptors)
+                {
+                    server.AddEventHandler(handler);
+                }
 
                 // Identity tokens and a client's own access tokens need no database row; see TokenStoragePolicy.
                 server.AddEventHandler(TokenStoragePolicy.Descriptor);

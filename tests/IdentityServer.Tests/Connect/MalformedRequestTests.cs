@@ -109,10 +109,22 @@ public sealed class MalformedRequestTests(IdentityServerFactory factory) : IClas
         var notAllowed = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "admin" }, "scope-greedy", secret);
         var unknown = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "no-such-scope" }, "scope-greedy", secret);
 
-        // OpenIddict answers a registered scope the client may not use with invalid_request, an unknown one with invalid_scope.
-        ProtocolHelpers.AssertOAuthError(notAllowed, HttpStatusCode.BadRequest, "invalid_request");
+        // RFC 6749 5.2: a scope the client may not use and a scope that does not exist are both invalid_scope.
+        ProtocolHelpers.AssertOAuthError(notAllowed, HttpStatusCode.BadRequest, "invalid_scope");
         ProtocolHelpers.AssertOAuthError(unknown, HttpStatusCode.BadRequest, "invalid_scope");
         Assert.Null(notAllowed.Body.OptionalToken("access_token"));
+    }
+
+    [Fact]
+    public async Task A_confidential_client_that_sends_no_secret_gets_invalid_client_with_401()
+    {
+        await tokens.RegisterClientAsync(new { clientId = "secretless-call", clientType = "confidential", grantTypes = new[] { "client_credentials" } });
+
+        var response = await tokens.TokenAsync(
+            new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["client_id"] = "secretless-call" }, clientId: null, clientSecret: null);
+
+        // RFC 6749 5.2: no client authentication included is invalid_client, and 401.
+        ProtocolHelpers.AssertOAuthError(response, HttpStatusCode.Unauthorized, "invalid_client");
     }
 
     public static TheoryData<string> GarbageAuthorizeRequests() =>
@@ -148,16 +160,39 @@ public sealed class MalformedRequestTests(IdentityServerFactory factory) : IClas
 
         var unsupported = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["response_type"] = "token" }));
         var badScope = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), scope: "openid not-a-scope"));
+        var notAllowedScope = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), scope: "openid admin"));
         var badPrompt = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "none login" }));
+        var badResponseMode = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["response_mode"] = "web_message" }));
 
-        // OpenIddict renders errors found while validating the request itself instead of redirecting (see PkceTests).
-        var expected = new[] { (unsupported, "unsupported_response_type"), (badScope, "invalid_scope"), (badPrompt, "invalid_request") };
+        // The client and its redirect_uri are good, so the client hears of it (RFC 6749 4.1.2.1), as with Keycloak.
+        var expected = new[]
+        {
+            (unsupported, "unsupported_response_type"), (badScope, "invalid_scope"), (notAllowedScope, "invalid_scope"),
+            (badPrompt, "invalid_request"), (badResponseMode, "invalid_request"),
+        };
         foreach (var (response, error) in expected)
         {
-            var body = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"got {(int)response.StatusCode} {response.Headers.Location} {body}");
+            await ProtocolHelpers.AssertSentBackToTheClientAsync(response, client, error);
+        }
+    }
+
+    [Fact]
+    public async Task Errors_for_an_unregistered_redirect_uri_or_an_unknown_client_stay_on_the_server()
+    {
+        var client = await tokens.RegisterCodeClientAsync("garbage-redirect");
+        var browser = new BrowserSession(factory);
+        var elsewhere = client with { RedirectUri = "https://attacker.example/callback" };
+        var unknown = client with { ClientId = "no-such-client" };
+
+        foreach (var url in new[]
+        {
+            OAuthFlows.AuthorizeUrl(elsewhere, Pkce.Create(), scope: "openid not-a-scope"),
+            OAuthFlows.AuthorizeUrl(unknown, Pkce.Create(), scope: "openid not-a-scope"),
+        })
+        {
+            var response = await browser.GoAsync(url);
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{url}: {(int)response.StatusCode} {response.Headers.Location}");
             Assert.Null(response.Headers.Location);
-            Assert.Contains(error, body, StringComparison.Ordinal);
         }
     }
 

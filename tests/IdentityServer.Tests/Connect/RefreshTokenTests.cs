@@ -76,6 +76,23 @@ public sealed class RefreshTokenTests(IdentityServerFactory factory) : IClassFix
     }
 
     [Fact]
+    public async Task A_refresh_asking_for_a_scope_beyond_the_grant_gets_invalid_scope()
+    {
+        await tokens.RegisterScopeAsync("vault-read", "vault-api");
+        var client = await tokens.RegisterCodeClientAsync("refresh-greedy", scopes: "openid offline_access vault-read");
+        await tokens.RegisterUserAsync("greta", "greta-password-1");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "greta", "greta-password-1", "openid offline_access");
+
+        var response = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = first.Token("refresh_token"), ["scope"] = "openid vault-read",
+        }, client.ClientId, client.Secret);
+
+        // RFC 6749 5.2: a scope that "exceeds the scope granted by the resource owner".
+        ProtocolHelpers.AssertOAuthError(response, HttpStatusCode.BadRequest, "invalid_scope");
+    }
+
+    [Fact]
     public async Task A_reused_refresh_token_fails_and_revokes_its_chain()
     {
         var client = await tokens.RegisterCodeClientAsync("refresh-reuse");

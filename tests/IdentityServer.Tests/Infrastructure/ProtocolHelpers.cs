@@ -42,4 +42,24 @@ public static class ProtocolHelpers
         Assert.True(response.Status == status && response.Body.Error() == error,
             $"expected {(int)status} {error}, got {(int)response.Status} {response.Body}");
     }
+
+    /// <summary>
+    /// An authorization request refused after its client and redirect_uri were found good: the browser goes back to the
+    /// client's redirect_uri with the error, the request's state and the issuer (RFC 6749 4.1.2.1, RFC 9207), never to
+    /// the login page and never with a code. Parameters come in the query, or in the fragment for a token response type.
+    /// </summary>
+    public static async Task<Dictionary<string, string>> AssertSentBackToTheClientAsync(HttpResponseMessage response, TestClient client, string error)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        var location = response.Headers.Location;
+        Assert.True(location is not null && location.ToString().StartsWith(client.RedirectUri, StringComparison.Ordinal),
+            $"expected a redirect to {client.RedirectUri}, got {(int)response.StatusCode} {location} {body}");
+        var parameters = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(location!.Query.Length > 1 ? location.Query : "?" + location.Fragment.TrimStart('#'))
+            .ToDictionary(p => p.Key, p => p.Value.ToString());
+        Assert.True(parameters.GetValueOrDefault("error") == error, $"expected error={error} in {location}");
+        Assert.Equal("xyz", parameters.GetValueOrDefault("state"));
+        Assert.Equal("http://localhost/", parameters.GetValueOrDefault("iss"));
+        Assert.False(parameters.ContainsKey("code"), location.ToString());
+        return parameters;
+    }
 }

@@ -1,0 +1,215 @@
+using System.Text.RegularExpressions;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+using Authentication = OpenIddict.Server.OpenIddictServerHandlers.Authentication;
+using Exchange = OpenIddict.Server.OpenIddictServerHandlers.Exchange;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// Refusals the way RFC 6749 words them and Keycloak answers them, where OpenIddict answers differently: errors in an
+/// authorization request go back to the client once its id and redirect_uri are good, scope problems are
+/// <c>invalid_scope</c>, a confidential client that sends no credentials is <c>invalid_client</c> (401), and a
+/// <c>code_challenge</c> must have RFC 7636's shape.
+/// </summary>
+internal static partial class ProtocolErrors
+{
+    public static IEnumerable<OpenIddictServerHandlerDescriptor> Descriptors =>
+    [
+        ErrorsBackToTheClient.Descriptor, ErrorsBackToTheClient.InAResponseModeTheClientReads.Descriptor,
+        CodeChallengeShape.Descriptor, ScopeNotAllowedAtAuthorization.Descriptor, ScopeNotAllowedAtToken.Descriptor,
+        ScopeBeyondTheGrant.Descriptor, NoClientCredentials.Descriptor,
+    ];
+
+    /// <summary>
+    /// OpenIddict shows every error found while validating an authorization request on a page of the server's own. RFC
+    /// 6749 4.1.2.1 keeps on the server only errors about the client or its redirect_uri: once the client exists and
+    /// the redirect_uri is one it registered (exactly), the client hears of the error there, with the request's state
+    /// and the issuer, and can tell its user (a single-page app would otherwise leave them on a bare error page).
+    /// </summary>
+    internal sealed class ErrorsBackToTheClient(IOpenIddictApplicationManager applications) : IOpenIddictServerHandler<ApplyAuthorizationResponseContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyAuthorizationResponseContext>()
+                .UseScopedHandler<ErrorsBackToTheClient>()
+                .SetOrder(Authentication.AttachRedirectUri.Descriptor.Order + 500)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ApplyAuthorizationResponseContext context)
+        {
+            if (!string.IsNullOrEmpty(context.RedirectUri) || string.IsNullOrEmpty(context.Response.Error)
+                || context.Request is not { ClientId: { Length: > 0 } clientId, RedirectUri: { Length: > 0 } redirectUri }
+                || context.Transaction.GetProperty<ValidateAuthorizationRequestContext>(typeof(ValidateAuthorizationRequestContext).FullName!) is not { IsRejected: true }
+                || await applications.FindByClientIdAsync(clientId, context.CancellationToken) is not { } application
+                || !await applications.ValidateRedirectUriAsync(application, redirectUri, context.CancellationToken))
+            {
+                return;
+            }
+
+            context.RedirectUri = redirectUri;
+        }
+
+        /// <summary>A response_mode the server refused cannot carry the error: the response type's default does.</summary>
+        internal sealed class InAResponseModeTheClientReads : IOpenIddictServerHandler<ApplyAuthorizationResponseContext>
+        {
+            public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+                OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyAuthorizationResponseContext>()
+                    .UseSingletonHandler<InAResponseModeTheClientReads>()
+                    .SetOrder(Authentication.InferResponseMode.Descriptor.Order + 500)
+                    .SetType(OpenIddictServerHandlerType.Custom)
+                    .Build();
+
+            public ValueTask HandleAsync(ApplyAuthorizationResponseContext context)
+            {
+                if (!string.IsNullOrEmpty(context.RedirectUri) && context.Request is { } request
+                    && context.ResponseMode is not (ResponseModes.Query or ResponseModes.Fragment or ResponseModes.FormPost))
+                {
+                    context.ResponseMode = request.HasResponseType(ResponseTypes.Token) || request.HasResponseType(ResponseTypes.IdToken)
+                        ? ResponseModes.Fragment
+                        : ResponseModes.Query;
+                }
+
+                return ValueTask.CompletedTask;
+            }
+        }
+    }
+
+    /// <summary>RFC 7636 4.2: 43 to 128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".</summary>
+    internal sealed partial class CodeChallengeShape : IOpenIddictServerHandler<ValidateAuthorizationRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateAuthorizationRequestContext>()
+                .UseSingletonHandler<CodeChallengeShape>()
+                .SetOrder(Authentication.ValidateProofKeyForCodeExchangeParameters.Descriptor.Order + 500)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateAuthorizationRequestContext context)
+        {
+            if (context.Request.CodeChallenge is { } challenge && !ChallengeGrammar().IsMatch(challenge))
+            {
+                context.Reject(Errors.InvalidRequest, "The 'code_challenge' parameter must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~' (RFC 7636).");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        [GeneratedRegex("^[A-Za-z0-9._~-]{43,128}$")]
+        private static partial Regex ChallengeGrammar();
+    }
+
+    /// <summary>A registered scope the client may not use: invalid_scope (OpenIddict says invalid_request).</summary>
+    internal sealed class ScopeNotAllowedAtAuthorization(IOpenIddictApplicationManager applications) : IOpenIddictServerHandler<ValidateAuthorizationRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateAuthorizationRequestContext>()
+                .AddFilter<OpenIddictServerHandlerFilters.RequireScopePermissionsEnabled>()
+                .UseScopedHandler<ScopeNotAllowedAtAuthorization>()
+                // Just before OpenIddict's own check, which then finds nothing left to refuse.
+                .SetOrder(Authentication.ValidateScopePermissions.Descriptor.Order - 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ValidateAuthorizationRequestContext context)
+        {
+            if (await NotAllowedAsync(applications, context.ClientId, context.Request, context.CancellationToken) is { } scope)
+            {
+                context.Reject(Errors.InvalidScope, $"This client application is not allowed to use the scope '{scope}'.");
+            }
+        }
+    }
+
+    /// <inheritdoc cref="ScopeNotAllowedAtAuthorization"/>
+    internal sealed class ScopeNotAllowedAtToken(IOpenIddictApplicationManager applications) : IOpenIddictServerHandler<ValidateTokenRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
+                .AddFilter<OpenIddictServerHandlerFilters.RequireClientIdParameter>()
+                .AddFilter<OpenIddictServerHandlerFilters.RequireScopePermissionsEnabled>()
+                .UseScopedHandler<ScopeNotAllowedAtToken>()
+                .SetOrder(Exchange.ValidateScopePermissions.Descriptor.Order - 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ValidateTokenRequestContext context)
+        {
+            if (await NotAllowedAsync(applications, context.ClientId, context.Request, context.CancellationToken) is { } scope)
+            {
+                context.Reject(Errors.InvalidScope, $"This client application is not allowed to use the scope '{scope}'.");
+            }
+        }
+    }
+
+    // The rule OpenIddict applies: openid and offline_access need no permission; every other scope does.
+    private static async Task<string?> NotAllowedAsync(
+        IOpenIddictApplicationManager applications, string? clientId, OpenIddictRequest request, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(clientId) || await applications.FindByClientIdAsync(clientId, cancellationToken) is not { } application)
+        {
+            return null;   // OpenIddict's own client checks answer that
+        }
+
+        foreach (var scope in request.GetScopes())
+        {
+            if (scope is not (Scopes.OpenId or Scopes.OfflineAccess)
+                && !await applications.HasPermissionAsync(application, Permissions.Prefixes.Scope + scope, cancellationToken))
+            {
+                return scope;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A refresh asking for a scope the grant never had: invalid_scope (RFC 6749 5.2), not invalid_grant.</summary>
+    internal sealed class ScopeBeyondTheGrant : IOpenIddictServerHandler<ValidateTokenRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
+                .UseSingletonHandler<ScopeBeyondTheGrant>()
+                .SetOrder(Exchange.ValidateGrantedScopes.Descriptor.Order - 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateTokenRequestContext context)
+        {
+            if (context.Request.IsRefreshTokenGrantType() && !string.IsNullOrEmpty(context.Request.Scope)
+                && context.RefreshTokenPrincipal?.GetScopes() is { Length: > 0 } granted
+                && context.Request.GetScopes().FirstOrDefault(scope => !granted.Contains(scope, StringComparer.Ordinal)) is { } beyond)
+            {
+                context.Reject(Errors.InvalidScope, $"The scope '{beyond}' was not granted to this refresh token.");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// A client_credentials request with no secret (nor assertion) has not authenticated its client: invalid_client and
+    /// 401 (RFC 6749 5.2 "no client authentication included"), not OpenIddict's invalid_request.
+    /// </summary>
+    internal sealed class NoClientCredentials : IOpenIddictServerHandler<ValidateTokenRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
+                .UseSingletonHandler<NoClientCredentials>()
+                .SetOrder(Exchange.ValidateClientCredentialsParameters.Descriptor.Order - 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateTokenRequestContext context)
+        {
+            if (context.Request.IsClientCredentialsGrantType() && string.IsNullOrEmpty(context.Request.ClientSecret)
+                && string.IsNullOrEmpty(context.Request.ClientAssertion) && string.IsNullOrEmpty(context.Request.ClientAssertionType)
+                && context.Transaction.RemoteCertificate is null)
+            {
+                context.Reject(Errors.InvalidClient, "The client must authenticate: send its client_secret (HTTP Basic or the form).");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+}
