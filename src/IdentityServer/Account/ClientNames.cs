@@ -11,20 +11,26 @@ public sealed class ClientNames(IOpenIddictApplicationManager applications)
     /// <summary>The display name of the client whose authorization request the return URL resumes, if any.</summary>
     public async Task<string?> ForReturnUrlAsync(string? returnUrl, CancellationToken cancellationToken)
     {
+        if (RequestParameter(returnUrl, "client_id") is not { } clientId)
+        {
+            return null;
+        }
+
+        var application = await applications.FindByClientIdAsync(clientId, cancellationToken);
+        return application is null
+            ? null
+            : await applications.GetLocalizedDisplayNameAsync(application, cancellationToken) ?? clientId;
+    }
+
+    /// <summary>One parameter of the authorization request the return URL resumes (once, not empty), if any.</summary>
+    public static string? RequestParameter(string? returnUrl, string name)
+    {
         if (string.IsNullOrEmpty(returnUrl) || !returnUrl.StartsWith(AuthorizePath + "?", StringComparison.Ordinal))
         {
             return null;
         }
 
-        var query = QueryHelpers.ParseQuery(returnUrl[AuthorizePath.Length..]);
-        if (!query.TryGetValue("client_id", out var clientId) || clientId.Count != 1 || string.IsNullOrEmpty(clientId[0]))
-        {
-            return null;
-        }
-
-        var application = await applications.FindByClientIdAsync(clientId[0]!, cancellationToken);
-        return application is null
-            ? null
-            : await applications.GetLocalizedDisplayNameAsync(application, cancellationToken) ?? clientId[0];
+        return QueryHelpers.ParseQuery(returnUrl[AuthorizePath.Length..]).TryGetValue(name, out var values)
+            && values.Count == 1 && !string.IsNullOrEmpty(values[0]) ? values[0] : null;
     }
 }

@@ -36,7 +36,12 @@ public sealed partial class LoginModel(
 
     private string SafeReturnUrl => ReturnUrls.Local(Url, ReturnUrl);
 
-    public async Task OnGetAsync() => ClientName = await clientNames.ForReturnUrlAsync(SafeReturnUrl, HttpContext.RequestAborted);
+    public async Task OnGetAsync()
+    {
+        ClientName = await clientNames.ForReturnUrlAsync(SafeReturnUrl, HttpContext.RequestAborted);
+        // The app may already know who is signing in (OpenID Connect's login_hint): the field starts filled in.
+        Username ??= ClientNames.RequestParameter(SafeReturnUrl, "login_hint") is { Length: <= 256 } hint ? hint : null;
+    }
 
     public async Task<IActionResult> OnPostAsync()
     {

@@ -45,4 +45,15 @@ public sealed class AuthorizationCodeFlowTests(IdentityServerFactory factory) : 
         Assert.False(string.IsNullOrWhiteSpace(wrongPasswordMessage));
         Assert.Equal(wrongPasswordMessage, unknownUserMessage);
     }
+
+    [Fact]
+    public async Task The_login_page_starts_with_the_username_the_apps_login_hint_names()
+    {
+        var client = await tokens.RegisterCodeClientAsync("web-app-hint");
+        var browser = new BrowserSession(factory);
+
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["login_hint"] = "hannah@example.test" }));
+
+        Assert.Equal("hannah@example.test", browser.Page!.GetElementById("username")!.GetAttribute("value"));
+    }
 }
