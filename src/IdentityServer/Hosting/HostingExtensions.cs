@@ -51,7 +51,11 @@ public static class HostingExtensions
     {
         // Pages live beside the feature they belong to (Account/, Connect/), not in a Pages/ folder.
         builder.Services.AddScoped<Account.ClientNames>();
-        builder.Services.AddRazorPages(pages => pages.RootDirectory = "/")
+        builder.Services.AddRazorPages(pages =>
+            {
+                pages.RootDirectory = "/";
+                pages.Conventions.AddFolderApplicationModelConvention("/Account", page => page.Filters.Add(new Account.StaleFormsStartAgain()));
+            })
             .AddMvcOptions(mvc => mvc.Filters.Add<SecurityHeaders.PageContentSecurityPolicyFilter>());
         // Like the session cookie: Secure whenever the request is (always, off loopback).
         builder.Services.AddAntiforgery(antiforgery => antiforgery.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest);

@@ -56,4 +56,26 @@ public sealed class AuthorizationCodeFlowTests(IdentityServerFactory factory) : 
 
         Assert.Equal("hannah@example.test", browser.Page!.GetElementById("username")!.GetAttribute("value"));
     }
+
+    [Fact]
+    public async Task A_login_form_left_open_in_a_second_tab_shows_the_login_page_again_instead_of_an_error()
+    {
+        var client = await tokens.RegisterCodeClientAsync("web-app-tabs");
+        await tokens.RegisterUserAsync("tabitha", "tabitha-password-1");
+        var browser = new BrowserSession(factory);
+        var authorize = OAuthFlows.AuthorizeUrl(client, Pkce.Create());
+        await browser.GoAsync(authorize);
+        var secondTab = browser.PageUri!;
+        var staleForm = browser.Page!.QuerySelectorAll("form input[type=hidden]")
+            .Select(input => KeyValuePair.Create(input.GetAttribute("name")!, input.GetAttribute("value") ?? string.Empty))
+            .Append(KeyValuePair.Create("Username", "tabitha")).Append(KeyValuePair.Create("Password", "tabitha-password-1"))
+            .ToList();
+        await browser.SignInAsync(authorize, "tabitha", "tabitha-password-1");   // the first tab signs in
+
+        // The second tab's anti-forgery token was made for the anonymous visitor this browser no longer is.
+        using var response = await browser.Http.PostAsync(secondTab, new FormUrlEncodedContent(staleForm));
+
+        Assert.True(response.StatusCode == HttpStatusCode.Redirect, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        Assert.Equal(secondTab.PathAndQuery, response.Headers.Location!.OriginalString);
+    }
 }
