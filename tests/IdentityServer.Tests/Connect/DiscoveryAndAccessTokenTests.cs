@@ -15,7 +15,7 @@ public sealed class DiscoveryAndAccessTokenTests(IdentityServerFactory factory) 
         List<string?> List(string name) => [.. discovery.GetProperty(name).EnumerateArray().Select(v => v.GetString())];
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("http://localhost/", discovery.GetProperty("issuer").GetString());
+        Assert.Equal("http://localhost", discovery.GetProperty("issuer").GetString());
         foreach (var (name, path) in new[]
         {
             ("authorization_endpoint", "/connect/authorize"), ("token_endpoint", "/connect/token"),
@@ -80,7 +80,7 @@ public sealed class DiscoveryAndAccessTokenTests(IdentityServerFactory factory) 
         Assert.Equal("at+jwt", jwt.Typ);
         Assert.Equal("RS256", jwt.Alg);
         Assert.False(string.IsNullOrEmpty(jwt.Kid));
-        Assert.Equal("http://localhost/", jwt.Issuer);
+        Assert.Equal("http://localhost", jwt.Issuer);
         Assert.Equal(userId, jwt.Subject);
         Assert.Equal(["invoices-api"], jwt.Audiences);
         Assert.Equal("jwt-claims", jwt.GetClaim("client_id").Value);
@@ -105,5 +105,27 @@ public sealed class DiscoveryAndAccessTokenTests(IdentityServerFactory factory) 
 
         Assert.False(asAccessToken.IsValid);
         Assert.Equal(HttpStatusCode.Unauthorized, userinfo.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("https://id.example.com", "https://id.example.com")]
+    [InlineData("https://id.example.com/", "https://id.example.com")]
+    [InlineData("https://example.com/identity", "https://example.com/identity")]
+    [InlineData("https://example.com/identity/", "https://example.com/identity/")]
+    public async Task A_configured_issuer_is_published_as_written_but_an_origin_never_gets_a_trailing_slash(string configured, string published)
+    {
+        await using var server = new IdentityServerFactory().With("IdentityServer:Issuer", configured);
+        var client = server.CreateClient(new() { BaseAddress = new Uri("https://localhost/") });
+
+        var discovery = await TokenClient.ReadJsonAsync(await client.GetAsync("/.well-known/openid-configuration"));
+        using var tokenRequest = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "admin" }),
+        };
+        tokenRequest.Headers.Authorization = TokenClient.Basic(IdentityServerFactory.AdminClientId, IdentityServerFactory.AdminClientSecret);
+        var body = await TokenClient.ReadJsonAsync(await client.SendAsync(tokenRequest));
+
+        Assert.Equal(published, discovery.GetProperty("issuer").GetString());
+        Assert.Equal(published, ProtocolHelpers.Read(body.Token("access_token")).Issuer);
     }
 }

@@ -81,7 +81,7 @@ public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClass
         // The proxy reaches the pod on its network address over plain HTTP; TLS ended at the proxy.
         var discovery = await DiscoveryAsync(factory, ProxiedServerFactory.TrustedProxy, localIp: "192.0.2.20");
 
-        Assert.Equal("https://id.example.com/", discovery.GetProperty("issuer").GetString());
+        Assert.Equal("https://id.example.com", discovery.GetProperty("issuer").GetString());
         foreach (var endpoint in new[] { "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint", "end_session_endpoint" })
         {
             Assert.StartsWith("https://id.example.com/", discovery.GetProperty(endpoint).GetString(), StringComparison.Ordinal);
@@ -93,7 +93,7 @@ public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClass
     {
         var discovery = await DiscoveryAsync(factory, "192.0.2.99");
 
-        Assert.Equal("http://localhost/", discovery.GetProperty("issuer").GetString());
+        Assert.Equal("http://localhost", discovery.GetProperty("issuer").GetString());
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClass
 
         var discovery = await DiscoveryAsync(direct, "127.0.0.1");
 
-        Assert.Equal("http://localhost/", discovery.GetProperty("issuer").GetString());
+        Assert.Equal("http://localhost", discovery.GetProperty("issuer").GetString());
     }
 
     [Fact]

@@ -58,7 +58,7 @@ public static class ProtocolHelpers
             .ToDictionary(p => p.Key, p => p.Value.ToString());
         Assert.True(parameters.GetValueOrDefault("error") == error, $"expected error={error} in {location}");
         Assert.Equal("xyz", parameters.GetValueOrDefault("state"));
-        Assert.Equal("http://localhost/", parameters.GetValueOrDefault("iss"));
+        Assert.Equal("http://localhost", parameters.GetValueOrDefault("iss"));
         Assert.False(parameters.ContainsKey("code"), location.ToString());
         return parameters;
     }

@@ -84,7 +84,7 @@ public sealed class TokenClient(IdentityServerFactory factory)
         var jwks = new JsonWebKeySet(await jwksResponse.Content.ReadAsStringAsync());
         var parameters = new TokenValidationParameters
         {
-            ValidIssuer = "http://localhost/",
+            ValidIssuer = "http://localhost",
             IssuerSigningKeys = jwks.GetSigningKeys(),
             ValidateAudience = audience is not null,
             ValidAudience = audience,
