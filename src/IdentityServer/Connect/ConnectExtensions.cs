@@ -99,6 +99,7 @@ public static class ConnectExtensions
             });
 
         builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromOptions>();
+        builder.Services.AddSingleton<IssuerAsAnOrigin>();
         return builder;
     }
 

@@ -1,4 +1,4 @@
-using OpenIddict.Abstractions;
+using Microsoft.Extensions.Options;
 using OpenIddict.Server;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
@@ -7,33 +7,35 @@ namespace IdentityServer.Connect;
 
 /// <summary>
 /// OpenIddict writes an issuer that is only an origin with a trailing slash (<c>http://127.0.0.1:5000/</c>): .NET's Uri
-/// always gives an empty path as "/". The contract's default issuer is the request's own origin, which has none, and
-/// Keycloak and Duende publish none; libraries that compare the issuer as a string (go-oidc, Spring Security, jose's
-/// <c>jwtVerify({ issuer })</c>) refused every token when configured with the origin. So the issuer goes out without
-/// it: in discovery, in every token's <c>iss</c>, in the <c>iss</c> authorization response parameter and in the
-/// introspection and userinfo answers. OpenIddict accepts both spellings in the tokens it validates, so tokens issued
-/// before keep working. An issuer with a path is left exactly as configured.
+/// always gives an empty path as "/". The contract's default issuer is the request's own origin, which has none, and a
+/// configured issuer is the operator's exact string; libraries compare <c>iss</c> as a string (Microsoft.IdentityModel,
+/// go-oidc, Spring Security, jose's <c>jwtVerify({ issuer })</c>). So the issuer goes out as the origin, or as
+/// <c>IdentityServer:Issuer</c> is written (with or without its trailing slash): in discovery, in every token's
+/// <c>iss</c>, in the <c>iss</c> authorization response parameter and in introspection answers. OpenIddict accepts both
+/// spellings in the tokens it validates (refresh tokens, codes, id_token_hint, the admin API's bearer tokens).
 /// </summary>
-internal static class IssuerAsAnOrigin
+internal sealed class IssuerAsAnOrigin(IOptions<ConnectOptions> options)
 {
     public static IEnumerable<OpenIddictServerHandlerDescriptor> Descriptors =>
     [
         InTokens.Descriptor,
-        InResponse<ApplyConfigurationResponseContext>.Descriptor("issuer", int.MinValue + 100_000),
+        InResponse<ApplyConfigurationResponseContext>.Descriptor(Metadata.Issuer, int.MinValue + 100_000),
         InResponse<ApplyAuthorizationResponseContext>.Descriptor(
             Parameters.Iss, OpenIddictServerHandlers.Authentication.AttachIssuer.Descriptor.Order + 500),
         InResponse<ApplyIntrospectionResponseContext>.Descriptor(Claims.Issuer, int.MinValue + 100_000),
-        InResponse<ApplyUserInfoResponseContext>.Descriptor(Claims.Issuer, int.MinValue + 100_000),
     ];
 
-    /// <summary><c>scheme://host[:port]/</c> becomes <c>scheme://host[:port]</c>; anything else is returned unchanged.</summary>
-    public static string? Spelled(string? issuer) =>
-        issuer is { Length: > 1 } && issuer[^1] == '/'
+    // A configured issuer written with its trailing slash keeps it.
+    private bool KeepsTrailingSlash => options.Value.Issuer?.OriginalString.EndsWith('/') == true;
+
+    /// <summary>OpenIddict's <c>scheme://host[:port]/</c> as published; any issuer with a path is returned unchanged.</summary>
+    public string? Published(string? issuer) =>
+        !KeepsTrailingSlash && issuer is { Length: > 1 } && issuer[^1] == '/'
             && Uri.TryCreate(issuer, UriKind.Absolute, out var uri) && uri.AbsolutePath == "/" && uri.Query.Length == 0
             ? issuer[..^1]
             : issuer;
 
-    private sealed class InTokens : IOpenIddictServerHandler<GenerateTokenContext>
+    private sealed class InTokens(IssuerAsAnOrigin issuer) : IOpenIddictServerHandler<GenerateTokenContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
             OpenIddictServerHandlerDescriptor.CreateBuilder<GenerateTokenContext>()
@@ -45,27 +47,26 @@ internal static class IssuerAsAnOrigin
 
         public ValueTask HandleAsync(GenerateTokenContext context)
         {
-            context.SecurityTokenDescriptor.Issuer = Spelled(context.SecurityTokenDescriptor.Issuer);
+            context.SecurityTokenDescriptor.Issuer = issuer.Published(context.SecurityTokenDescriptor.Issuer);
             return ValueTask.CompletedTask;
         }
     }
 
-    private sealed class InResponse<TContext>(string parameter) : IOpenIddictServerHandler<TContext>
+    private sealed class InResponse<TContext>(IssuerAsAnOrigin issuer, string parameter) : IOpenIddictServerHandler<TContext>
         where TContext : BaseRequestContext
     {
         public static OpenIddictServerHandlerDescriptor Descriptor(string parameter, int order) =>
             OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
-                .UseSingletonHandler(new InResponse<TContext>(parameter))
+                .UseSingletonHandler(services => new InResponse<TContext>(services.GetRequiredService<IssuerAsAnOrigin>(), parameter))
                 .SetOrder(order)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
 
         public ValueTask HandleAsync(TContext context)
         {
-            var response = context.Transaction.Response;
-            if (response is not null && (string?)response[parameter] is { } issuer)
+            if (context.Transaction.Response is { } response && (string?)response[parameter] is { } published)
             {
-                response[parameter] = Spelled(issuer);
+                response[parameter] = issuer.Published(published);
             }
 
             return ValueTask.CompletedTask;

@@ -109,10 +109,10 @@ public sealed class DiscoveryAndAccessTokenTests(IdentityServerFactory factory) 
 
     [Theory]
     [InlineData("https://id.example.com", "https://id.example.com")]
-    [InlineData("https://id.example.com/", "https://id.example.com")]
+    [InlineData("https://id.example.com/", "https://id.example.com/")]
     [InlineData("https://example.com/identity", "https://example.com/identity")]
     [InlineData("https://example.com/identity/", "https://example.com/identity/")]
-    public async Task A_configured_issuer_is_published_as_written_but_an_origin_never_gets_a_trailing_slash(string configured, string published)
+    public async Task A_configured_issuer_is_published_exactly_as_written(string configured, string published)
     {
         await using var server = new IdentityServerFactory().With("IdentityServer:Issuer", configured);
         var client = server.CreateClient(new() { BaseAddress = new Uri("https://localhost/") });
