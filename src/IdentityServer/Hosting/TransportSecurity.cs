@@ -18,7 +18,7 @@ public static partial class TransportSecurity
     {
         builder.Services.AddOptions<ProxyOptions>()
             .Bind(builder.Configuration.GetSection(ProxyOptions.SectionName))
-            .Validate(ProxyOptions.AllParse, "ForwardedHeaders:KnownProxies must hold IP addresses and ForwardedHeaders:KnownNetworks CIDR ranges (10.0.0.0/8).")
+            .Validate(ProxyOptions.AllParse, "ForwardedHeaders:KnownProxies must hold IP addresses, ForwardedHeaders:KnownNetworks CIDR ranges (10.0.0.0/8) and ForwardedHeaders:ForwardLimit a count from 1 to 10.")
             .ValidateOnStart();
 
         builder.Services.AddOptions<ForwardedHeadersOptions>()
@@ -35,11 +35,10 @@ public static partial class TransportSecurity
                 }
 
                 forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
-                // Behind a chain of proxies (a load balancer, then an ingress) the client is several hops back. The
-                // middleware walks the hops from the nearest and stops at the first sender that is not a known proxy,
-                // so no limit on the count is needed: with ASP.NET Core's default of one, every client behind two
-                // proxies looked like the outer proxy and shared its per-address rate limits.
-                forwarded.ForwardLimit = null;
+                // Behind a chain of proxies (a load balancer, then an ingress) the client is several hops back; each
+                // hop read must be a known proxy, and its X-Forwarded-Host and -Proto are believed too, so the count
+                // is the operator's to raise (ASP.NET Core's default is one).
+                forwarded.ForwardLimit = proxies.Value.ForwardLimit;
                 foreach (var proxy in proxies.Value.KnownProxies)
                 {
                     forwarded.KnownProxies.Add(IPAddress.Parse(proxy));
@@ -106,10 +105,18 @@ public static partial class TransportSecurity
         /// </summary>
         public List<string> KnownNetworks { get; set; } = [];
 
+        /// <summary>
+        /// How many proxies stand in front of the server: that many X-Forwarded-* entries are read, from the nearest,
+        /// stopping at the first one not sent by a known proxy. With too low a count every client behind a chain looks
+        /// like the outer proxy (one shared per-address rate limit).
+        /// </summary>
+        public int ForwardLimit { get; set; } = 1;
+
         internal bool Any => KnownProxies.Count > 0 || KnownNetworks.Count > 0;
 
         internal static bool AllParse(ProxyOptions options) =>
-            options.KnownProxies.All(proxy => IPAddress.TryParse(proxy, out _))
+            options.ForwardLimit is >= 1 and <= 10
+            && options.KnownProxies.All(proxy => IPAddress.TryParse(proxy, out _))
             && options.KnownNetworks.All(network => System.Net.IPNetwork.TryParse(network, out _));
     }
 

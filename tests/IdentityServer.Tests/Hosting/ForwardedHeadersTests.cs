@@ -147,11 +147,12 @@ public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClass
     [Fact]
     public async Task Behind_two_trusted_proxies_each_client_address_keeps_its_own_token_budget()
     {
-        // A load balancer (the trusted proxy) in front of an ingress (the inner proxy), both known: the address the
-        // limits count is the client's, not the outer proxy's, so one busy client does not stop everyone.
+        // A load balancer (the trusted proxy) in front of an ingress (the inner proxy), both known and counted: the
+        // address the limits count is the client's, not the outer proxy's, so one busy client does not stop everyone.
         const string innerProxy = "192.0.2.11";
         await using var server = new ProxiedServerFactory();
-        server.With("ForwardedHeaders:KnownProxies:1", innerProxy).With("RateLimits:ProtocolRequestsPerIp", "2");
+        server.With("ForwardedHeaders:KnownProxies:1", innerProxy).With("ForwardedHeaders:ForwardLimit", "2")
+            .With("RateLimits:ProtocolRequestsPerIp", "2");
         var statuses = new List<(string Client, HttpStatusCode Status)>();
         foreach (var client in new[] { "198.51.100.7", "198.51.100.7", "198.51.100.7", "198.51.100.8" })
         {
@@ -190,5 +191,28 @@ public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClass
         request.Headers.Add("X-Forwarded-For", forwardedFor);
         using var response = await server.CreateClient().SendAsync(request);
         return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task With_one_proxy_counted_a_client_cannot_pass_itself_off_as_another_address_or_host()
+    {
+        // The default: only the nearest hop is read. A client's own X-Forwarded-For and -Host entries, passed through
+        // by the proxy in front of the list, are not believed.
+        await using var server = new ProxiedServerFactory();
+        server.With("RateLimits:ProtocolRequestsPerIp", "2");
+        var statuses = new List<HttpStatusCode>();
+        foreach (var spoofed in new[] { "203.0.113.1", "203.0.113.2", "203.0.113.3" })
+        {
+            statuses.Add(await TokenRequestAsync(server, ProxiedServerFactory.TrustedProxy, $"{spoofed}, 198.51.100.9"));
+        }
+
+        Assert.Equal([HttpStatusCode.BadRequest, HttpStatusCode.BadRequest, HttpStatusCode.TooManyRequests], statuses);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/.well-known/openid-configuration");
+        request.Headers.Add(ProxiedServerFactory.RemoteIpHeader, ProxiedServerFactory.TrustedProxy);
+        request.Headers.Add("X-Forwarded-Proto", "https");
+        request.Headers.Add("X-Forwarded-Host", "evil.example, id.example.com");
+        request.Headers.Add("X-Forwarded-For", "203.0.113.1, 198.51.100.9");
+        var discovery = await TokenClient.ReadJsonAsync(await server.CreateClient().SendAsync(request));
+        Assert.Equal("https://id.example.com", discovery.GetProperty("issuer").GetString());
     }
 }
