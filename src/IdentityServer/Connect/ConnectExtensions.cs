@@ -67,7 +67,8 @@ public static class ConnectExtensions
                 // Revoking a refresh token ends its whole grant, access tokens included.
                 server.AddEventHandler(EndGrantOnRefreshTokenRevocation.Descriptor);
                 server.AddEventHandler(IntrospectionForThePresenter.Descriptor);
-                foreach (var handler in ProtocolErrors.Descriptors.Concat(IssuerAsAnOrigin.Descriptors))
+                ProtocolErrors.Register(server);
+                foreach (var handler in IssuerAsAnOrigin.Descriptors)
                 {
                     server.AddEventHandler(handler);
                 }

@@ -16,12 +16,22 @@ namespace IdentityServer.Connect;
 /// </summary>
 internal static partial class ProtocolErrors
 {
-    public static IEnumerable<OpenIddictServerHandlerDescriptor> Descriptors =>
-    [
-        ErrorsBackToTheClient.Descriptor, ErrorsBackToTheClient.InAResponseModeTheClientReads.Descriptor,
-        CodeChallengeShape.Descriptor, ScopeNotAllowedAtAuthorization.Descriptor, ScopeNotAllowedAtToken.Descriptor,
-        ScopeBeyondTheGrant.Descriptor, NoClientCredentials.Descriptor,
-    ];
+    public static void Register(OpenIddictServerBuilder server)
+    {
+        server.RemoveEventHandler(Authentication.ValidateScopePermissions.Descriptor);
+        server.RemoveEventHandler(Exchange.ValidateScopePermissions.Descriptor);
+        foreach (var handler in new[]
+        {
+            ErrorsBackToTheClient.Descriptor, ErrorsBackToTheClient.InAResponseModeTheClientReads.Descriptor,
+            CodeChallengeShape.Descriptor,
+            ScopeNotAllowed<ValidateAuthorizationRequestContext>.Replacing(Authentication.ValidateScopePermissions.Descriptor, context => context.ClientId),
+            ScopeNotAllowed<ValidateTokenRequestContext>.Replacing(Exchange.ValidateScopePermissions.Descriptor, context => context.ClientId),
+            ScopeBeyondTheGrant.Descriptor, NoClientCredentials.Descriptor,
+        })
+        {
+            server.AddEventHandler(handler);
+        }
+    }
 
     /// <summary>
     /// OpenIddict shows every error found while validating an authorization request on a page of the server's own. RFC
@@ -77,7 +87,10 @@ internal static partial class ProtocolErrors
         }
     }
 
-    /// <summary>RFC 7636 4.2: 43 to 128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~".</summary>
+    /// <summary>
+    /// Only S256 is accepted, and an S256 challenge is the base64url SHA-256 of the verifier: exactly 43 characters of
+    /// A-Z, a-z, 0-9, "-" and "_" (RFC 7636 4.2). Anything else can never match a verifier.
+    /// </summary>
     internal sealed partial class CodeChallengeShape : IOpenIddictServerHandler<ValidateAuthorizationRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
@@ -91,52 +104,35 @@ internal static partial class ProtocolErrors
         {
             if (context.Request.CodeChallenge is { } challenge && !ChallengeGrammar().IsMatch(challenge))
             {
-                context.Reject(Errors.InvalidRequest, "The 'code_challenge' parameter must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~' (RFC 7636).");
+                context.Reject(Errors.InvalidRequest, "The 'code_challenge' parameter must be an S256 challenge: 43 base64url characters (RFC 7636).");
             }
 
             return ValueTask.CompletedTask;
         }
 
-        [GeneratedRegex("^[A-Za-z0-9._~-]{43,128}$")]
+        [GeneratedRegex("^[A-Za-z0-9_-]{43}$")]
         private static partial Regex ChallengeGrammar();
     }
 
-    /// <summary>A registered scope the client may not use: invalid_scope (OpenIddict says invalid_request).</summary>
-    internal sealed class ScopeNotAllowedAtAuthorization(IOpenIddictApplicationManager applications) : IOpenIddictServerHandler<ValidateAuthorizationRequestContext>
+    /// <summary>
+    /// A registered scope the client may not use: invalid_scope, where OpenIddict's own check (which this replaces, at
+    /// its place in the pipeline) says invalid_request. One class for the authorization and token requests.
+    /// </summary>
+    internal sealed class ScopeNotAllowed<TContext>(IOpenIddictApplicationManager applications, Func<TContext, string?> clientId)
+        : IOpenIddictServerHandler<TContext>
+        where TContext : BaseValidatingContext
     {
-        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
-            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateAuthorizationRequestContext>()
+        public static OpenIddictServerHandlerDescriptor Replacing(OpenIddictServerHandlerDescriptor builtIn, Func<TContext, string?> clientId) =>
+            OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
                 .AddFilter<OpenIddictServerHandlerFilters.RequireScopePermissionsEnabled>()
-                .UseScopedHandler<ScopeNotAllowedAtAuthorization>()
-                // Just before OpenIddict's own check, which then finds nothing left to refuse.
-                .SetOrder(Authentication.ValidateScopePermissions.Descriptor.Order - 1)
+                .UseScopedHandler(services => new ScopeNotAllowed<TContext>(services.GetRequiredService<IOpenIddictApplicationManager>(), clientId))
+                .SetOrder(builtIn.Order)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
 
-        public async ValueTask HandleAsync(ValidateAuthorizationRequestContext context)
+        public async ValueTask HandleAsync(TContext context)
         {
-            if (await NotAllowedAsync(applications, context.ClientId, context.Request, context.CancellationToken) is { } scope)
-            {
-                context.Reject(Errors.InvalidScope, $"This client application is not allowed to use the scope '{scope}'.");
-            }
-        }
-    }
-
-    /// <inheritdoc cref="ScopeNotAllowedAtAuthorization"/>
-    internal sealed class ScopeNotAllowedAtToken(IOpenIddictApplicationManager applications) : IOpenIddictServerHandler<ValidateTokenRequestContext>
-    {
-        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
-            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
-                .AddFilter<OpenIddictServerHandlerFilters.RequireClientIdParameter>()
-                .AddFilter<OpenIddictServerHandlerFilters.RequireScopePermissionsEnabled>()
-                .UseScopedHandler<ScopeNotAllowedAtToken>()
-                .SetOrder(Exchange.ValidateScopePermissions.Descriptor.Order - 1)
-                .SetType(OpenIddictServerHandlerType.Custom)
-                .Build();
-
-        public async ValueTask HandleAsync(ValidateTokenRequestContext context)
-        {
-            if (await NotAllowedAsync(applications, context.ClientId, context.Request, context.CancellationToken) is { } scope)
+            if (await NotAllowedAsync(applications, clientId(context), context.Transaction.Request!, context.CancellationToken) is { } scope)
             {
                 context.Reject(Errors.InvalidScope, $"This client application is not allowed to use the scope '{scope}'.");
             }

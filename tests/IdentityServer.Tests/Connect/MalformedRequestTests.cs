@@ -180,14 +180,18 @@ public sealed class MalformedRequestTests(IdentityServerFactory factory) : IClas
     public async Task Errors_for_an_unregistered_redirect_uri_or_an_unknown_client_stay_on_the_server()
     {
         var client = await tokens.RegisterCodeClientAsync("garbage-redirect");
+        var other = await tokens.RegisterCodeClientAsync("garbage-redirect-other");
         var browser = new BrowserSession(factory);
         var elsewhere = client with { RedirectUri = "https://attacker.example/callback" };
+        var anotherClientsUri = client with { RedirectUri = other.RedirectUri };
         var unknown = client with { ClientId = "no-such-client" };
 
         foreach (var url in new[]
         {
             OAuthFlows.AuthorizeUrl(elsewhere, Pkce.Create(), scope: "openid not-a-scope"),
+            OAuthFlows.AuthorizeUrl(anotherClientsUri, Pkce.Create(), scope: "openid not-a-scope"),
             OAuthFlows.AuthorizeUrl(unknown, Pkce.Create(), scope: "openid not-a-scope"),
+            OAuthFlows.AuthorizeUrl(client with { RedirectUri = null! }, Pkce.Create(), scope: "openid not-a-scope"),
         })
         {
             var response = await browser.GoAsync(url);

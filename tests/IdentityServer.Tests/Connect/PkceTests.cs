@@ -37,11 +37,13 @@ public sealed class PkceTests(IdentityServerFactory factory) : IClassFixture<Ide
     }
 
     [Theory]
-    [InlineData("too-short")]                                          // RFC 7636 4.2: 43 to 128 characters
-    [InlineData("with spaces and other characters that are not allowed!!")]  // of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"
+    [InlineData("too-short")]                                                 // an S256 challenge is 43 characters
+    [InlineData("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cMx")]                // one too many
+    [InlineData("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw.cM")]                 // of base64url only
+    [InlineData("with spaces and other characters that are not allowed!!")]
     public async Task A_code_challenge_that_is_not_a_S256_challenge_is_refused(string challenge)
     {
-        var client = await tokens.RegisterCodeClientAsync("spa-bad-challenge-" + challenge.Length, isPublic: true);
+        var client = await tokens.RegisterCodeClientAsync("spa-bad-challenge-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(challenge)))[..8], isPublic: true);
         var browser = new BrowserSession(factory);
         var url = OAuthFlows.AuthorizeUrl(client, pkce: null, extra: new Dictionary<string, string>
         {

@@ -52,7 +52,7 @@ public static class ProtocolHelpers
     {
         var body = await response.Content.ReadAsStringAsync();
         var location = response.Headers.Location;
-        Assert.True(location is not null && location.ToString().StartsWith(client.RedirectUri, StringComparison.Ordinal),
+        Assert.True(location is not null && location.GetLeftPart(UriPartial.Path) == client.RedirectUri,
             $"expected a redirect to {client.RedirectUri}, got {(int)response.StatusCode} {location} {body}");
         var parameters = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(location!.Query.Length > 1 ? location.Query : "?" + location.Fragment.TrimStart('#'))
             .ToDictionary(p => p.Key, p => p.Value.ToString());
