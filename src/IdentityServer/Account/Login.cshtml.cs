@@ -40,7 +40,7 @@ public sealed partial class LoginModel(
     {
         ClientName = await clientNames.ForReturnUrlAsync(SafeReturnUrl, HttpContext.RequestAborted);
         // The app may already know who is signing in (OpenID Connect's login_hint): the field starts filled in.
-        Username ??= ClientNames.RequestParameter(SafeReturnUrl, "login_hint") is { Length: <= 256 } hint ? hint : null;
+        Username ??= ReturnUrls.RequestParameter(SafeReturnUrl, "login_hint") is { Length: <= 256 } hint ? hint : null;
     }
 
     public async Task<IActionResult> OnPostAsync()

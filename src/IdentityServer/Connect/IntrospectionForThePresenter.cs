@@ -9,7 +9,6 @@ namespace IdentityServer.Connect;
 /// OpenIddict tells a token's scopes and username only to a caller in its audience (a resource API). The client the
 /// access token was issued to, introspecting it, got no <c>scope</c> either: RFC 7662's field clients rely on, which
 /// Keycloak returns to it. It already holds the token, a readable JWT carrying the same, so nothing new is disclosed.
-/// Only confidential clients reach this handler (introspection refuses public ones).
 /// </summary>
 internal sealed class IntrospectionForThePresenter : IOpenIddictServerHandler<HandleIntrospectionRequestContext>
 {

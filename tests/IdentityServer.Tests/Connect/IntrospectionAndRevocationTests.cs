@@ -41,6 +41,20 @@ public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factor
     }
 
     [Fact]
+    public async Task A_client_introspecting_its_own_client_credentials_token_sees_its_scope_and_no_username()
+    {
+        await tokens.RegisterScopeAsync("ledger-sync", "ledger-api");
+        var secret = await tokens.RegisterClientAsync(new { clientId = "introspect-self", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = new[] { "ledger-sync" } });
+        var token = await tokens.ClientCredentialsTokenAsync("introspect-self", secret!, "ledger-sync");
+
+        var introspection = await tokens.IntrospectAsync(token, "introspect-self", secret!);
+
+        Assert.True(introspection.GetProperty("active").GetBoolean(), introspection.ToString());
+        Assert.Equal("ledger-sync", introspection.GetProperty("scope").GetString());
+        Assert.False(introspection.TryGetProperty("username", out _), introspection.ToString());   // no user behind it
+    }
+
+    [Fact]
     public async Task A_resource_api_in_the_tokens_audience_sees_it_active_with_sub_client_id_and_scope()
     {
         // OpenIddict shows a token's scopes and other claims only to a caller in its audience: the resource API.
