@@ -107,8 +107,8 @@ internal static partial class ScopesEndpoints
     }
 
     private static async Task<IResult> DeleteAsync(
-        string name, IOpenIddictScopeManager scopes, IOpenIddictApplicationManager applications, AuditTrail audit, ClaimsPrincipal user,
-        CancellationToken cancellationToken)
+        string name, IOpenIddictScopeManager scopes, IOpenIddictApplicationManager applications, ApplicationDbContext db, AuditTrail audit,
+        ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var scope = await scopes.FindStoredByNameAsync(name, cancellationToken);
         if (scope is null)
@@ -123,27 +123,34 @@ internal static partial class ScopesEndpoints
         }
 
         // The clients that had it lose it, as in Keycloak: a client keeping the permission would be refused at its next
-        // edit (its stored scopes no longer exist) and would silently regain the scope if one were created again.
+        // edit (its stored scopes no longer exist) and would silently regain the scope if one were created again. All in
+        // one transaction: a delete that fails (or loses a race and is retried) leaves every client as it was.
         var permission = OpenIddictConstants.Permissions.Prefixes.Scope + name;
-        var holders = new List<object>();
-        await foreach (var application in applications.ListAsync(count: null, offset: null, cancellationToken))
+        var holders = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
-            if (await applications.HasPermissionAsync(application, permission, cancellationToken))
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var holders = new List<object>();
+            await foreach (var application in applications.ListAsync(count: null, offset: null, cancellationToken))
             {
-                holders.Add(application);
+                if (await applications.HasPermissionAsync(application, permission, cancellationToken))
+                {
+                    holders.Add(application);
+                }
             }
-        }
 
-        foreach (var application in holders)
-        {
-            var descriptor = new OpenIddictApplicationDescriptor();
-            await applications.PopulateAsync(descriptor, application, cancellationToken);
-            descriptor.Permissions.Remove(permission);
-            await applications.UpdateAsync(application, descriptor, cancellationToken);
-        }
+            foreach (var application in holders)
+            {
+                var descriptor = new OpenIddictApplicationDescriptor();
+                await applications.PopulateAsync(descriptor, application, cancellationToken);
+                descriptor.Permissions.Remove(permission);
+                await applications.UpdateAsync(application, descriptor, cancellationToken);
+            }
 
-        await scopes.DeleteAsync(scope, cancellationToken);
-        await audit.RecordAsync(user, "scope.deleted", name, new { Clients = holders.Count }, cancellationToken);
+            await scopes.DeleteAsync(scope, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return holders.Count;
+        });
+        await audit.RecordAsync(user, "scope.deleted", name, new { Clients = holders }, cancellationToken);
         return TypedResults.NoContent();
     }
 

@@ -71,6 +71,9 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
         var (_, stored) = await tokens.AdminAsync(HttpMethod.Get, "/admin/clients/edited-twice", token: admin);
         Assert.Equal("Renamed app", stored.GetProperty("displayName").GetString());
         Assert.Equal(["https://app.example.com"], stored.GetProperty("allowedCorsOrigins").EnumerateArray().Select(o => o.GetString()));
+        // One audit event per call, the retried one included.
+        var (_, audit) = await tokens.AdminAsync(HttpMethod.Get, "/admin/audit?action=client.updated&target=edited-twice", token: admin);
+        Assert.Equal(2, audit.GetProperty("items").GetArrayLength());
     }
 
     [Fact]
