@@ -51,7 +51,7 @@ public sealed class ScaleOutTests(Cluster cluster) : IClassFixture<Cluster>, IDi
         Assert.Contains(jwks.Keys, key => key.Kid == kid);
         var validation = await new JsonWebTokenHandler().ValidateTokenAsync(accessToken, new TokenValidationParameters
         {
-            ValidIssuer = cluster.Public.GetLeftPart(UriPartial.Authority),   // the issuer is an origin: no trailing slash
+            ValidIssuer = cluster.Public.GetLeftPart(UriPartial.Authority),   // the configured issuer, as written
             IssuerSigningKeys = jwks.GetSigningKeys(),
             ValidateAudience = false,
             ValidTypes = ["at+jwt"],

@@ -43,7 +43,7 @@ public sealed class Cluster : IAsyncLifetime
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["Database__Provider"] = "PostgreSql",
             ["ConnectionStrings__IdentityServer"] = postgres + ";Database=" + databaseName,
-            ["IdentityServer__Issuer"] = issuer.ToString(),
+            ["IdentityServer__Issuer"] = issuer.GetLeftPart(UriPartial.Authority),   // the origin, published as written
             ["ForwardedHeaders__KnownProxies__0"] = "127.0.0.1",
             ["Bootstrap__AdminClientId"] = AdminClientId,
             ["Bootstrap__AdminClientSecret"] = AdminClientSecret,
