@@ -3,6 +3,7 @@ using IdentityServer.Admin;
 using IdentityServer.Persistence;
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Net.Http.Headers;
 using OpenIddict.EntityFrameworkCore.Models;
 
 namespace IdentityServer.Connect;
@@ -31,6 +32,9 @@ internal sealed class ClientCorsPolicyProvider(ApplicationDbContext db) : ICorsP
         {
             return null;
         }
+
+        // The answer (allowed or not) is chosen per origin; ASP.NET Core says so only for policies naming several.
+        context.Response.Headers.Append(HeaderNames.Vary, HeaderNames.Origin);
 
         if (!await IsAllowedAsync(origin.TrimEnd('/'), context.RequestAborted))
         {

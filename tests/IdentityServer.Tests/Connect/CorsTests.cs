@@ -64,6 +64,22 @@ public sealed class CorsTests(IdentityServerFactory factory) : IClassFixture<Ide
     }
 
     [Fact]
+    public async Task Answers_that_depend_on_the_origin_say_so_to_caches()
+    {
+        await RegisterSpaAsync("spa-cached", "https://cached.example.test");
+
+        foreach (var origin in new[] { "https://cached.example.test", "https://other.example.test" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/.well-known/openid-configuration");
+            request.Headers.Add("Origin", origin);
+            using var response = await tokens.Http.SendAsync(request);
+
+            // Allowed for one origin, not for another: a shared cache must not hand one's answer to the other.
+            Assert.Contains("Origin", response.Headers.Vary);
+        }
+    }
+
+    [Fact]
     public async Task The_authorization_endpoint_never_answers_cross_origin()
     {
         await RegisterSpaAsync("spa-authorize", "https://spa.example.test");
