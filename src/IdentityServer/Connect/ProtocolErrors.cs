@@ -184,28 +184,30 @@ internal static partial class ProtocolErrors
     }
 
     /// <summary>
-    /// A client_credentials request with no secret (nor assertion) has not authenticated its client: invalid_client and
-    /// 401 (RFC 6749 5.2 "no client authentication included"), not OpenIddict's invalid_request.
+    /// A confidential client's client_credentials request with no secret (nor assertion) has not authenticated the
+    /// client: invalid_client and 401 (RFC 6749 5.2 "no client authentication included"), not OpenIddict's
+    /// invalid_request. A public client has nothing to send, and hears from OpenIddict that it may not use the grant.
     /// </summary>
-    internal sealed class NoClientCredentials : IOpenIddictServerHandler<ValidateTokenRequestContext>
+    internal sealed class NoClientCredentials(IOpenIddictApplicationManager applications) : IOpenIddictServerHandler<ValidateTokenRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
             OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
-                .UseSingletonHandler<NoClientCredentials>()
+                .UseScopedHandler<NoClientCredentials>()
                 .SetOrder(Exchange.ValidateClientCredentialsParameters.Descriptor.Order - 1)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
 
-        public ValueTask HandleAsync(ValidateTokenRequestContext context)
+        public async ValueTask HandleAsync(ValidateTokenRequestContext context)
         {
             if (context.Request.IsClientCredentialsGrantType() && string.IsNullOrEmpty(context.Request.ClientSecret)
                 && string.IsNullOrEmpty(context.Request.ClientAssertion) && string.IsNullOrEmpty(context.Request.ClientAssertionType)
-                && context.Transaction.RemoteCertificate is null)
+                && context.Transaction.RemoteCertificate is null
+                && (string.IsNullOrEmpty(context.ClientId)
+                    || await applications.FindByClientIdAsync(context.ClientId, context.CancellationToken) is not { } client
+                    || !await applications.HasClientTypeAsync(client, ClientTypes.Public, context.CancellationToken)))
             {
                 context.Reject(Errors.InvalidClient, "The client must authenticate: send its client_secret (HTTP Basic or the form).");
             }
-
-            return ValueTask.CompletedTask;
         }
     }
 }

@@ -127,6 +127,18 @@ public sealed class MalformedRequestTests(IdentityServerFactory factory) : IClas
         ProtocolHelpers.AssertOAuthError(response, HttpStatusCode.Unauthorized, "invalid_client");
     }
 
+    [Fact]
+    public async Task A_public_client_asking_for_client_credentials_hears_it_may_not_use_the_grant()
+    {
+        var client = await tokens.RegisterCodeClientAsync("public-no-cc", isPublic: true);
+
+        var response = await tokens.TokenAsync(
+            new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["client_id"] = client.ClientId }, clientId: null, clientSecret: null);
+
+        Assert.True(response.Status == HttpStatusCode.BadRequest && response.Body.Error() is "unauthorized_client" or "invalid_request",
+            $"{(int)response.Status} {response.Body}");
+    }
+
     public static TheoryData<string> GarbageAuthorizeRequests() =>
     [
         "/connect/authorize",
