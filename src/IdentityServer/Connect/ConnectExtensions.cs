@@ -67,6 +67,7 @@ public static class ConnectExtensions
                 // Revoking a refresh token ends its whole grant, access tokens included.
                 server.AddEventHandler(EndGrantOnRefreshTokenRevocation.Descriptor);
                 server.AddEventHandler(IntrospectionForThePresenter.Descriptor);
+                server.AddEventHandler(OneAttemptPerCode.Descriptor);
                 ProtocolErrors.Register(server);
                 foreach (var handler in IssuerAsAnOrigin.Descriptors)
                 {

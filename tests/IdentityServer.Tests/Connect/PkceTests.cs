@@ -80,7 +80,7 @@ public sealed class PkceTests(IdentityServerFactory factory) : IClassFixture<Ide
     }
 
     [Fact]
-    public async Task A_wrong_code_verifier_gets_invalid_grant()
+    public async Task A_wrong_code_verifier_gets_invalid_grant_and_uses_the_code_up()
     {
         var client = await tokens.RegisterCodeClientAsync("spa-wrong-verifier", isPublic: true);
         await tokens.RegisterUserAsync("vera", "vera-password-1");
@@ -89,8 +89,29 @@ public sealed class PkceTests(IdentityServerFactory factory) : IClassFixture<Ide
         var code = await OAuthFlows.CodeFromAsync(await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, pkce), "vera", "vera-password-1"), client);
 
         var response = await tokens.RedeemCodeAsync(client, code, Pkce.Create());
+        var withTheRightVerifier = await tokens.RedeemCodeAsync(client, code, pkce);
 
         ProtocolHelpers.AssertOAuthError(response, HttpStatusCode.BadRequest, "invalid_grant");
+        // A code is good for one attempt (as with Keycloak and Duende): a guessed verifier gets no second try.
+        ProtocolHelpers.AssertOAuthError(withTheRightVerifier, HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
+    [Fact]
+    public async Task A_code_presented_by_another_client_stays_usable_by_its_own()
+    {
+        var client = await tokens.RegisterCodeClientAsync("spa-own-code", isPublic: true);
+        var thief = await tokens.RegisterCodeClientAsync("spa-code-thief", isPublic: true);
+        await tokens.RegisterUserAsync("owen", "owen-password-1");
+        var browser = new BrowserSession(factory);
+        var pkce = Pkce.Create();
+        var code = await OAuthFlows.CodeFromAsync(await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, pkce), "owen", "owen-password-1"), client);
+
+        var stolen = await tokens.RedeemCodeAsync(thief with { RedirectUri = client.RedirectUri }, code, pkce);
+        var own = await tokens.RedeemCodeAsync(client, code, pkce);
+
+        // Another client cannot spend someone else's code, used up or not.
+        ProtocolHelpers.AssertOAuthError(stolen, HttpStatusCode.BadRequest, "invalid_grant");
+        Assert.True(own.Status == HttpStatusCode.OK, own.Body.ToString());
     }
 
     [Fact]
