@@ -52,7 +52,9 @@ public sealed partial class AuthorizeModel(
 
         if (!await antiforgery.IsRequestValidAsync(HttpContext))
         {
-            return BadRequest();
+            // A stale form (another tab signed in since) or a forged post: nothing is granted, and the browser asks for
+            // the same authorization again, which shows the consent page anew if it is still needed.
+            return Redirect(ReturnUrlWithout([]));
         }
 
         return await HandleAsync(consent);

@@ -115,7 +115,7 @@ public sealed class ConsentTests(IdentityServerFactory factory) : IClassFixture<
     }
 
     [Fact]
-    public async Task A_consent_post_without_the_anti_forgery_token_is_refused()
+    public async Task A_consent_post_without_the_anti_forgery_token_grants_nothing_and_asks_again()
     {
         var client = await tokens.RegisterCodeClientAsync("consent-csrf", consentType: "explicit");
         await tokens.RegisterUserAsync("iris", "iris-password-1");
@@ -128,7 +128,14 @@ public sealed class ConsentTests(IdentityServerFactory factory) : IClassFixture<
 
         using var forged = await browser.Http.PostAsync("/connect/authorize", new FormUrlEncodedContent(fields));
 
-        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
-        Assert.Null(forged.Headers.Location);
+        // Back to the same authorization request on this server (not to the client, so no code), without the answer.
+        Assert.Equal(HttpStatusCode.Redirect, forged.StatusCode);
+        var again = forged.Headers.Location!.OriginalString;
+        Assert.StartsWith("/connect/authorize?", again, StringComparison.Ordinal);
+        Assert.DoesNotContain("consent=", again, StringComparison.Ordinal);
+        Assert.Contains("client_id=consent-csrf", again, StringComparison.Ordinal);
+        var shown = await browser.GoAsync(again);
+        Assert.NotNull(browser.Page!.GetElementById("accept"));
+        Assert.Null(shown.Headers.Location);
     }
 }
