@@ -7,7 +7,7 @@ namespace IdentityServer.Connect;
 
 /// <summary>
 /// OpenIddict tells a token's scopes and username only to a caller in its audience (a resource API). The client the
-/// access token was issued to, introspecting it, got no <c>scope</c> either: RFC 7662's field clients rely on, which
+/// access or refresh token was issued to, introspecting it, got no <c>scope</c> either: RFC 7662's field clients rely on, which
 /// Keycloak returns to it. It already holds the token, a readable JWT carrying the same, so nothing new is disclosed.
 /// </summary>
 internal sealed class IntrospectionForThePresenter : IOpenIddictServerHandler<HandleIntrospectionRequestContext>
@@ -22,7 +22,7 @@ internal sealed class IntrospectionForThePresenter : IOpenIddictServerHandler<Ha
     public ValueTask HandleAsync(HandleIntrospectionRequestContext context)
     {
         if (context.GenericTokenPrincipal is { } principal
-            && principal.HasTokenType(TokenTypeIdentifiers.AccessToken)
+            && (principal.HasTokenType(TokenTypeIdentifiers.AccessToken) || principal.HasTokenType(TokenTypeIdentifiers.RefreshToken))
             && context.Scopes.Count == 0
             && !string.IsNullOrEmpty(context.Request.ClientId)
             && string.Equals(context.ClientId, context.Request.ClientId, StringComparison.Ordinal))

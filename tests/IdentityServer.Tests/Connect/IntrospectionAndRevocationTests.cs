@@ -36,6 +36,12 @@ public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factor
         // What the client asked for and got, as Keycloak tells it (the JWT says the same to whoever holds it).
         Assert.Equal(["offline_access", "openid", "profile"], introspection.GetProperty("scope").GetString()!.Split(' ').Order());
         Assert.Equal("ivan", introspection.GetProperty("username").GetString());
+        // Its refresh token likewise.
+        var refresh = await tokens.IntrospectAsync(body.Token("refresh_token"), client.ClientId, client.Secret!);
+        Assert.True(refresh.GetProperty("active").GetBoolean(), refresh.ToString());
+        Assert.Equal("refresh_token", refresh.GetProperty("token_usage").GetString());
+        Assert.Equal(["offline_access", "openid", "profile"], refresh.GetProperty("scope").GetString()!.Split(' ').Order());
+        Assert.Equal("ivan", refresh.GetProperty("username").GetString());
         Assert.Equal("http://localhost", introspection.GetProperty("iss").GetString());
         Assert.True(introspection.GetProperty("exp").GetInt64() > factory.Time.GetUtcNow().ToUnixTimeSeconds());
     }
