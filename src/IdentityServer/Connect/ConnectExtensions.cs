@@ -102,6 +102,8 @@ public static class ConnectExtensions
 
         builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromOptions>();
         builder.Services.AddSingleton<IssuerAsAnOrigin>();
+        builder.Services.AddSingleton<OneAttemptPerCode.RefusedCodeRedemption>();
+        builder.Services.AddSingleton<ProtocolErrors.NoClientCredentials.WithoutASecret>();
         return builder;
     }
 

@@ -15,6 +15,7 @@ internal sealed class OneAttemptPerCode(IOpenIddictTokenManager tokens) : IOpenI
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
         OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyTokenResponseContext>()
+            .AddFilter<RefusedCodeRedemption>()
             .UseScopedHandler<OneAttemptPerCode>()
             .SetOrder(int.MinValue + 100_000)
             .SetType(OpenIddictServerHandlerType.Custom)
@@ -22,10 +23,9 @@ internal sealed class OneAttemptPerCode(IOpenIddictTokenManager tokens) : IOpenI
 
     public async ValueTask HandleAsync(ApplyTokenResponseContext context)
     {
-        if (string.IsNullOrEmpty(context.Error) || context.Request?.IsAuthorizationCodeGrantType() != true
-            || context.Transaction.GetProperty<ValidateTokenRequestContext>(typeof(ValidateTokenRequestContext).FullName!)
+        if (context.Transaction.GetProperty<ValidateTokenRequestContext>(typeof(ValidateTokenRequestContext).FullName!)
                 is not { IsRejected: true, AuthorizationCodePrincipal: { } code }
-            || context.Request.ClientId is not { Length: > 0 } clientId || !code.HasPresenter(clientId)
+            || context.Request!.ClientId is not { Length: > 0 } clientId || !code.HasPresenter(clientId)
             || code.GetTokenId() is not { Length: > 0 } tokenId
             || await tokens.FindByIdAsync(tokenId, context.CancellationToken) is not { } entry
             || !await tokens.HasStatusAsync(entry, Statuses.Valid, context.CancellationToken))
@@ -34,5 +34,12 @@ internal sealed class OneAttemptPerCode(IOpenIddictTokenManager tokens) : IOpenI
         }
 
         await tokens.TryRevokeAsync(entry, context.CancellationToken);
+    }
+
+    /// <summary>Only refused code redemptions reach the handler, which would otherwise be built for every token response.</summary>
+    internal sealed class RefusedCodeRedemption : IOpenIddictServerHandlerFilter<ApplyTokenResponseContext>
+    {
+        public ValueTask<bool> IsActiveAsync(ApplyTokenResponseContext context) =>
+            ValueTask.FromResult(!string.IsNullOrEmpty(context.Error) && context.Request?.IsAuthorizationCodeGrantType() == true);
     }
 }

@@ -192,6 +192,7 @@ internal static partial class ProtocolErrors
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
             OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
+                .AddFilter<WithoutASecret>()
                 .UseScopedHandler<NoClientCredentials>()
                 .SetOrder(Exchange.ValidateClientCredentialsParameters.Descriptor.Order - 1)
                 .SetType(OpenIddictServerHandlerType.Custom)
@@ -199,15 +200,21 @@ internal static partial class ProtocolErrors
 
         public async ValueTask HandleAsync(ValidateTokenRequestContext context)
         {
-            if (context.Request.IsClientCredentialsGrantType() && string.IsNullOrEmpty(context.Request.ClientSecret)
-                && string.IsNullOrEmpty(context.Request.ClientAssertion) && string.IsNullOrEmpty(context.Request.ClientAssertionType)
-                && context.Transaction.RemoteCertificate is null
-                && (string.IsNullOrEmpty(context.ClientId)
-                    || await applications.FindByClientIdAsync(context.ClientId, context.CancellationToken) is not { } client
-                    || !await applications.HasClientTypeAsync(client, ClientTypes.Public, context.CancellationToken)))
+            if (string.IsNullOrEmpty(context.ClientId)
+                || await applications.FindByClientIdAsync(context.ClientId, context.CancellationToken) is not { } client
+                || !await applications.HasClientTypeAsync(client, ClientTypes.Public, context.CancellationToken))
             {
                 context.Reject(Errors.InvalidClient, "The client must authenticate: send its client_secret (HTTP Basic or the form).");
             }
+        }
+
+        /// <summary>Only client_credentials requests that carry no credential reach the handler.</summary>
+        internal sealed class WithoutASecret : IOpenIddictServerHandlerFilter<ValidateTokenRequestContext>
+        {
+            public ValueTask<bool> IsActiveAsync(ValidateTokenRequestContext context) => ValueTask.FromResult(
+                context.Request.IsClientCredentialsGrantType() && string.IsNullOrEmpty(context.Request.ClientSecret)
+                && string.IsNullOrEmpty(context.Request.ClientAssertion) && string.IsNullOrEmpty(context.Request.ClientAssertionType)
+                && context.Transaction.RemoteCertificate is null);
         }
     }
 }
