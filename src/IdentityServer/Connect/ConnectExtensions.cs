@@ -97,7 +97,11 @@ public static class ConnectExtensions
                 // Check each token against its database entry, so a token revoked by deleting its client or user
                 // (or by revocation) stops opening the admin API at once rather than when it expires.
                 validation.EnableTokenEntryValidation();
-                validation.UseAspNetCore();
+                // The admin API reads its bearer token from the Authorization header only: tokens in URLs and forms end
+                // up in logs, browser history and Referer headers (RFC 6750 2.3, RFC 9700).
+                validation.UseAspNetCore()
+                    .DisableAccessTokenExtractionFromQueryString()
+                    .DisableAccessTokenExtractionFromBodyForm();
             });
 
         builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromOptions>();

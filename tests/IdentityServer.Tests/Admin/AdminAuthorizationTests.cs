@@ -64,6 +64,21 @@ public sealed class AdminAuthorizationTests(IdentityServerFactory factory) : ICl
     }
 
     [Fact]
+    public async Task An_admin_token_only_counts_in_the_authorization_header_not_in_the_url_or_a_form()
+    {
+        // Tokens in URLs end up in logs, history and Referer headers (RFC 6750 2.3, RFC 9700): Keycloak and Duende
+        // read the Authorization header only.
+        var token = await Tokens.AdminTokenAsync();
+
+        using var inQuery = await Tokens.Http.GetAsync("/admin/scopes?access_token=" + Uri.EscapeDataString(token));
+        using var inForm = await Tokens.Http.PostAsync("/admin/clients/admin-cli/secret",
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["access_token"] = token }));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, inQuery.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, inForm.StatusCode);
+    }
+
+    [Fact]
     public async Task A_garbage_bearer_token_is_a_401_problem()
     {
         AssertUnauthorized(await admin.GetAsync("/admin/clients", token: "not-a-token"));
