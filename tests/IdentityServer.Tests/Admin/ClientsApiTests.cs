@@ -338,6 +338,21 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_deleted_clients_tokens_stay_dead_when_a_client_of_the_same_id_is_registered_again()
+    {
+        var id = Unique("reborn");
+        var (scope, resourceClient, resourceSecret) = await admin.ResourceServerAsync(id);
+        var secret = await Tokens.RegisterClientAsync(Worker(id, [scope]));
+        var token = await Tokens.ClientCredentialsTokenAsync(id, secret!, scope);
+        AssertStatus(await admin.DeleteAsync($"/admin/clients/{id}"), HttpStatusCode.NoContent);
+
+        // Another client under the same id, without even that scope: the first one's token is not its own.
+        await Tokens.RegisterClientAsync(Worker(id, []));
+
+        Assert.False(await admin.IsActiveAsync(token, resourceClient, resourceSecret));
+    }
+
+    [Fact]
     public async Task Deleting_a_client_makes_its_users_refresh_tokens_fail()
     {
         var id = Unique("doomed");
