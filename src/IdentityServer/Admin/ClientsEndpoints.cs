@@ -114,7 +114,7 @@ internal static partial class ClientsEndpoints
 
     private static async Task<IResult> UpdateAsync(
         string clientId, ClientRequest request, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
-        AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+        IOpenIddictTokenManager tokens, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var application = await applications.FindStoredByClientIdAsync(clientId, cancellationToken);
         if (application is null)
@@ -145,8 +145,16 @@ internal static partial class ClientsEndpoints
         var descriptor = new OpenIddictApplicationDescriptor();
         await applications.PopulateAsync(descriptor, application, cancellationToken);
         var keepSecret = descriptor.ClientSecret;
+        var hadAdmin = HasOwnAdminAccess(descriptor);
         var newSecret = Describe(descriptor, request, keepSecret);
         await applications.UpdateAsync(application, descriptor, cancellationToken);
+        if (hadAdmin && !HasOwnAdminAccess(descriptor))
+        {
+            // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
+            // token's row, not the client's permissions), as for a user whose admin role is removed.
+            await tokens.RevokeAsync(clientId, await applications.GetIdAsync(application, cancellationToken), status: null,
+                type: TokenTypeIdentifiers.AccessToken, cancellationToken);
+        }
         await audit.RecordAsync(user, "client.updated", clientId, new { request.ClientType, request.GrantTypes, request.Scopes }, cancellationToken);
 
         return TypedResults.Ok(ToResponse(descriptor) with { ClientSecret = newSecret });
@@ -188,6 +196,10 @@ internal static partial class ClientsEndpoints
         await audit.RecordAsync(user, "client.secret_rotated", clientId, null, cancellationToken);
         return TypedResults.Ok(new ClientSecretResponse(clientId, secret));
     }
+
+    private static bool HasOwnAdminAccess(OpenIddictApplicationDescriptor descriptor) =>
+        descriptor.Permissions.Contains(Permissions.Prefixes.Scope + StandardScopes.Admin)
+        && descriptor.Permissions.Contains(Permissions.GrantTypes.ClientCredentials);
 
     /// <summary>256 random bits: strong enough that the secret never needs to be typed or remembered.</summary>
     public static string NewSecret() => WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(32));

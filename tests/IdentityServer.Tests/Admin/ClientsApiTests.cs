@@ -338,6 +338,20 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_client_whose_admin_scope_is_withdrawn_is_shut_out_of_the_admin_api_at_once()
+    {
+        var id = Unique("ex-admin");
+        var secret = await Tokens.RegisterClientAsync(Worker(id, ["admin"]));
+        var token = await Tokens.ClientCredentialsTokenAsync(id, secret!, "admin");
+        AssertStatus(await admin.GetAsync("/admin/scopes", token: token), HttpStatusCode.OK);
+
+        AssertStatus(await admin.PutAsync($"/admin/clients/{id}", new { scopes = Array.Empty<string>() }), HttpStatusCode.OK);
+
+        // As for a user whose admin role is removed: its admin tokens stop now, not when they expire.
+        AssertProblem(await admin.GetAsync("/admin/scopes", token: token), HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
     public async Task A_deleted_clients_tokens_stay_dead_when_a_client_of_the_same_id_is_registered_again()
     {
         var id = Unique("reborn");
