@@ -67,6 +67,12 @@ internal static partial class ClientsEndpoints
         ApplicationDbContext db, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var errors = await ValidateAsync(request, request.ClientId, isCreate: true, scopes, cancellationToken);
+        if (!errors.Any && await db.Users.AsNoTracking().AnyAsync(account => account.Id == request.ClientId, cancellationToken))
+        {
+            // A client's own tokens carry its id as their subject: an API could not tell them from that user's (RFC 9068 6).
+            errors.Add("clientId", "This id is a user's id; choose another.");
+        }
+
         if (errors.Any)
         {
             return errors.ToProblem();

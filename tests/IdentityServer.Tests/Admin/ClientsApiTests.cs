@@ -338,6 +338,17 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_client_id_that_is_a_users_id_is_refused_so_no_client_token_names_a_user()
+    {
+        var userId = await Tokens.RegisterUserAsync(Unique("impersonated"), "impersonated-password-1");
+
+        var response = await admin.PostAsync("/admin/clients", Worker(userId));
+
+        // Its client_credentials tokens would carry sub = that user's id (RFC 9068 6 asks to prevent it).
+        AssertFieldError(response, "clientId");
+    }
+
+    [Fact]
     public async Task A_client_whose_admin_scope_is_withdrawn_is_shut_out_of_the_admin_api_at_once()
     {
         var id = Unique("ex-admin");
