@@ -34,7 +34,11 @@ internal sealed class AdminAuthorization(RequestDelegate next)
         var result = await http.AuthenticateAsync(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme);
         if (!result.Succeeded || result.Principal is null)
         {
-            http.Response.Headers[HeaderNames.WWWAuthenticate] = "Bearer";
+            // RFC 6750 3.1: a token that was sent but is not good is invalid_token; a request without one gets no error code.
+            http.Response.Headers[HeaderNames.WWWAuthenticate] =
+                http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                    ? "Bearer error=\"invalid_token\", error_description=\"The access token is invalid, expired or revoked.\""
+                    : "Bearer";
             await TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized,
                 title: "Unauthorized.", detail: "A valid bearer access token is required.").ExecuteAsync(http);
             return;

@@ -81,7 +81,11 @@ public sealed class AdminAuthorizationTests(IdentityServerFactory factory) : ICl
     [Fact]
     public async Task A_garbage_bearer_token_is_a_401_problem()
     {
-        AssertUnauthorized(await admin.GetAsync("/admin/clients", token: "not-a-token"));
+        var response = await admin.GetAsync("/admin/clients", token: "not-a-token");
+
+        AssertUnauthorized(response);
+        // RFC 6750 3.1: the client learns its token was refused, not merely that one is needed.
+        Assert.Contains("error=\"invalid_token\"", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
