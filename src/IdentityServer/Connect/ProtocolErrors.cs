@@ -139,7 +139,7 @@ internal static partial class ProtocolErrors
         }
     }
 
-    // The rule OpenIddict applies: openid and offline_access need no permission; every other scope does.
+    // The first requested scope the client may not use, by the rule OpenIddict applies (StandardScopes.IsPermittedAsync).
     private static async Task<string?> NotAllowedAsync(
         IOpenIddictApplicationManager applications, string? clientId, OpenIddictRequest request, CancellationToken cancellationToken)
     {
@@ -150,8 +150,7 @@ internal static partial class ProtocolErrors
 
         foreach (var scope in request.GetScopes())
         {
-            if (scope is not (Scopes.OpenId or Scopes.OfflineAccess)
-                && !await applications.HasPermissionAsync(application, Permissions.Prefixes.Scope + scope, cancellationToken))
+            if (!await StandardScopes.IsPermittedAsync(applications, application, scope, cancellationToken))
             {
                 return scope;
             }

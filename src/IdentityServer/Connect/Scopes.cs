@@ -22,6 +22,15 @@ public static class StandardScopes
         return resources.Count > 0 ? resources : [DefaultResource];
     }
 
+    /// <summary>
+    /// Whether a client may ask for a scope: openid and offline_access need no scope permission (OpenIddict's rule; the
+    /// refresh_token grant permission, which offline_access depends on, OpenIddict checks itself); every other does.
+    /// </summary>
+    public static async ValueTask<bool> IsPermittedAsync(
+        OpenIddict.Abstractions.IOpenIddictApplicationManager applications, object application, string scope, CancellationToken cancellationToken) =>
+        scope is Scopes.OpenId or Scopes.OfflineAccess
+        || await applications.HasPermissionAsync(application, Permissions.Prefixes.Scope + scope, cancellationToken);
+
     public static readonly IReadOnlyList<string> Registered =
         [Scopes.OpenId, Scopes.Profile, Scopes.Email, Scopes.Roles, Scopes.OfflineAccess];
 

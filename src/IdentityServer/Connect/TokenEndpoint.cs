@@ -156,11 +156,8 @@ internal static class TokenEndpoint
         var kept = new List<string>();
         foreach (var scope in granted)
         {
-            // openid and offline_access need no scope permission (OpenIddict's rule); the refresh_token grant
-            // permission, which offline_access depends on, OpenIddict checks itself.
-            var permitted = scope is Scopes.OpenId or Scopes.OfflineAccess
-                || await applications.HasPermissionAsync(application, Permissions.Prefixes.Scope + scope, cancellationToken);
-            if (permitted && (StandardScopes.Registered.Contains(scope) || stored.Contains(scope)))
+            if (await StandardScopes.IsPermittedAsync(applications, application, scope, cancellationToken)
+                && (StandardScopes.Registered.Contains(scope) || stored.Contains(scope)))
             {
                 kept.Add(scope);
             }
