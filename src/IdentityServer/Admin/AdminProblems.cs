@@ -46,8 +46,8 @@ internal static class AdminProblems
     /// <summary>
     /// Runs a create that an "already exists" check has just allowed. If another admin created the same thing between
     /// that check and this write, the unique index refuses it: then the 409 the check would have given (null when
-    /// created). <paramref name="existsNow"/> must read the table itself, past OpenIddict's cache, which still
-    /// remembers the check's "not found". Any other failed write is rethrown.
+    /// created). <paramref name="existsNow"/> must read the stored row (the FindStored lookups), past OpenIddict's
+    /// per-request cache, which may still remember the check's "not found". Any other failed write is rethrown.
     /// </summary>
     public static async Task<IResult?> ConflictIfCreatedMeanwhileAsync(
         Func<Task> create, Func<Task<bool>> existsNow, string conflict, CancellationToken cancellationToken)

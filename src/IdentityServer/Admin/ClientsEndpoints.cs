@@ -8,7 +8,6 @@ using IdentityServer.Persistence;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
-using OpenIddict.EntityFrameworkCore.Models;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace IdentityServer.Admin;
@@ -88,8 +87,7 @@ internal static partial class ClientsEndpoints
         var secret = Describe(descriptor, request);
         if (await AdminProblems.ConflictIfCreatedMeanwhileAsync(
                 async () => await applications.CreateAsync(descriptor, cancellationToken),
-                () => db.Set<OpenIddictEntityFrameworkCoreApplication>().AsNoTracking()
-                    .AnyAsync(application => application.ClientId == request.ClientId, CancellationToken.None),
+                async () => await applications.FindStoredByClientIdAsync(request.ClientId!, CancellationToken.None) is not null,
                 taken,
                 cancellationToken) is { } conflict)
         {

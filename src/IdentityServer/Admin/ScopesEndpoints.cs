@@ -4,7 +4,6 @@ using IdentityServer.Connect;
 using IdentityServer.Persistence;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
-using OpenIddict.EntityFrameworkCore.Models;
 
 namespace IdentityServer.Admin;
 
@@ -26,8 +25,7 @@ internal static partial class ScopesEndpoints
     }
 
     private static async Task<IResult> CreateAsync(
-        ScopeRequest request, IOpenIddictScopeManager scopes, ApplicationDbContext db, AuditTrail audit, ClaimsPrincipal user,
-        CancellationToken cancellationToken)
+        ScopeRequest request, IOpenIddictScopeManager scopes, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var errors = Validate(request, request.Name, isCreate: true);
         if (errors.Any)
@@ -36,7 +34,7 @@ internal static partial class ScopesEndpoints
         }
 
         var taken = $"A scope named '{request.Name}' already exists.";
-        if (StandardScopes.Registered.Contains(request.Name!) || await scopes.FindByNameAsync(request.Name!, cancellationToken) is not null)
+        if (StandardScopes.Registered.Contains(request.Name!) || await scopes.FindStoredByNameAsync(request.Name!, cancellationToken) is not null)
         {
             return AdminProblems.Conflict(taken);
         }
@@ -45,8 +43,7 @@ internal static partial class ScopesEndpoints
         Describe(descriptor, request);
         if (await AdminProblems.ConflictIfCreatedMeanwhileAsync(
                 async () => await scopes.CreateAsync(descriptor, cancellationToken),
-                () => db.Set<OpenIddictEntityFrameworkCoreScope>().AsNoTracking()
-                    .AnyAsync(scope => scope.Name == request.Name, CancellationToken.None),
+                async () => await scopes.FindStoredByNameAsync(request.Name!, CancellationToken.None) is not null,
                 taken,
                 cancellationToken) is { } conflict)
         {
