@@ -33,8 +33,13 @@ internal static partial class ScopesEndpoints
             return errors.ToProblem();
         }
 
+        if (StandardScopes.Registered.Contains(request.Name!))
+        {
+            return AdminProblems.Conflict($"'{request.Name}' is a built-in scope.");
+        }
+
         var taken = $"A scope named '{request.Name}' already exists.";
-        if (StandardScopes.Registered.Contains(request.Name!) || await scopes.FindStoredByNameAsync(request.Name!, cancellationToken) is not null)
+        if (await scopes.FindStoredByNameAsync(request.Name!, cancellationToken) is not null)
         {
             return AdminProblems.Conflict(taken);
         }
@@ -56,7 +61,7 @@ internal static partial class ScopesEndpoints
 
     private static async Task<IResult> ListAsync(IOpenIddictScopeManager scopes, CancellationToken cancellationToken)
     {
-        var result = new List<ScopeResponse>();
+        var result = StandardScopes.Registered.Select(BuiltIn).ToList();
         await foreach (var scope in scopes.ListAsync(count: null, offset: null, cancellationToken))
         {
             var descriptor = new OpenIddictScopeDescriptor();
@@ -69,6 +74,11 @@ internal static partial class ScopesEndpoints
 
     private static async Task<IResult> GetAsync(string name, IOpenIddictScopeManager scopes, CancellationToken cancellationToken)
     {
+        if (StandardScopes.Registered.Contains(name))
+        {
+            return TypedResults.Ok(BuiltIn(name));
+        }
+
         var scope = await scopes.FindStoredByNameAsync(name, cancellationToken);
         if (scope is null)
         {
@@ -83,6 +93,11 @@ internal static partial class ScopesEndpoints
     private static async Task<IResult> UpdateAsync(
         string name, ScopeRequest request, IOpenIddictScopeManager scopes, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
+        if (StandardScopes.Registered.Contains(name))
+        {
+            return AdminProblems.BuiltIn($"'{name}' is a built-in scope: what it grants is fixed.");
+        }
+
         var scope = await scopes.FindStoredByNameAsync(name, cancellationToken);
         if (scope is null)
         {
@@ -107,6 +122,11 @@ internal static partial class ScopesEndpoints
         string name, IOpenIddictScopeManager scopes, IOpenIddictApplicationManager applications, ApplicationDbContext db, AuditTrail audit,
         ClaimsPrincipal user, CancellationToken cancellationToken)
     {
+        if (StandardScopes.Registered.Contains(name))
+        {
+            return AdminProblems.BuiltIn($"'{name}' is a built-in scope and cannot be deleted.");
+        }
+
         var scope = await scopes.FindStoredByNameAsync(name, cancellationToken);
         if (scope is null)
         {
@@ -170,6 +190,10 @@ internal static partial class ScopesEndpoints
             descriptor.Resources.UnionWith(request.Resources.Where(r => !string.IsNullOrWhiteSpace(r)).Select(r => r.Trim()));
         }
     }
+
+    // The OpenID Connect scopes are not rows: they are listed and read like the others (as Keycloak lists its built-in
+    // client scopes), with what the consent page says of them, and cannot be changed.
+    private static ScopeResponse BuiltIn(string name) => new(name, name, StandardScopes.Descriptions[name], []);
 
     private static ScopeResponse ToResponse(OpenIddictScopeDescriptor descriptor) =>
         new(descriptor.Name!, descriptor.DisplayName, descriptor.Description, [.. descriptor.Resources.Order(StringComparer.Ordinal)]);

@@ -38,7 +38,8 @@ public static class UsersExtensions
             .AddClaimsPrincipalFactory<SessionPrincipalFactory>()
             .AddPasswordValidator<BcryptPasswordLengthValidator>()
             .AddUserValidator<UniqueSignInNamesValidator>()
-            .AddDefaultTokenProviders();
+            .AddDefaultTokenProviders()
+            .AddErrorDescriber<UserErrors>();
 
         builder.Services.AddScoped<BrowserSessions>();
         builder.Services.AddSingleton<BcryptPasswordHasher>();

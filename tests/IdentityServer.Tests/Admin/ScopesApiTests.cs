@@ -203,6 +203,23 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
         AssertProblem(await admin.PostAsync("/admin/scopes", new { name }), HttpStatusCode.Conflict);
     }
 
+    [Fact]
+    public async Task The_openid_connect_scopes_are_listed_and_read_like_stored_ones_but_cannot_be_changed()
+    {
+        var listed = await admin.GetAsync("/admin/scopes");
+        var profile = await admin.GetAsync("/admin/scopes/profile");
+
+        AssertStatus(listed, HttpStatusCode.OK);
+        var names = listed.Json.EnumerateArray().Select(s => s.GetProperty("name").GetString()).ToList();
+        Assert.Subset(names.ToHashSet(), new HashSet<string?> { "openid", "profile", "email", "roles", "offline_access" });
+        AssertStatus(profile, HttpStatusCode.OK);
+        Assert.Equal("profile", profile.Json.GetProperty("name").GetString());
+        Assert.Empty(Resources(profile.Json));
+        AssertProblem(await admin.SendAsync(HttpMethod.Put, "/admin/scopes/profile", new { name = "profile", resources = new[] { "x-api" } }), HttpStatusCode.Conflict);
+        AssertProblem(await admin.SendAsync(HttpMethod.Delete, "/admin/scopes/openid"), HttpStatusCode.Conflict);
+        Assert.Empty(Resources((await admin.GetAsync("/admin/scopes/profile")).Json));
+    }
+
     [Theory]
     [InlineData("GET")]
     [InlineData("PUT")]

@@ -498,6 +498,16 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
     }
 
     [Fact]
+    public async Task A_username_with_letters_outside_a_to_z_is_refused_with_a_message_that_says_which_are_allowed()
+    {
+        var username = "józef" + Unique("n");
+
+        var messages = AssertFieldError(await admin.PostAsync("/admin/users", new { username, email = "jozef@example.test", password = PasswordOf(username) }), "username");
+
+        Assert.Contains(messages, m => m.Contains("A-Z", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Updating_a_user_with_an_invalid_email_is_a_400_keyed_by_email_and_changes_nothing()
     {
         var username = Unique("sam");
