@@ -58,24 +58,54 @@ public sealed class AuthorizationCodeFlowTests(IdentityServerFactory factory) : 
     }
 
     [Fact]
-    public async Task A_login_form_left_open_in_a_second_tab_shows_the_login_page_again_instead_of_an_error()
+    public async Task A_login_form_left_open_in_a_second_tab_carries_on_to_the_app_once_the_first_tab_signed_in()
     {
         var client = await tokens.RegisterCodeClientAsync("web-app-tabs");
         await tokens.RegisterUserAsync("tabitha", "tabitha-password-1");
         var browser = new BrowserSession(factory);
-        var authorize = OAuthFlows.AuthorizeUrl(client, Pkce.Create());
+        var pkce = Pkce.Create();
+        var authorize = OAuthFlows.AuthorizeUrl(client, pkce);
         await browser.GoAsync(authorize);
         var secondTab = browser.PageUri!;
-        var staleForm = browser.Page!.QuerySelectorAll("form input[type=hidden]")
-            .Select(input => KeyValuePair.Create(input.GetAttribute("name")!, input.GetAttribute("value") ?? string.Empty))
-            .Append(KeyValuePair.Create("Username", "tabitha")).Append(KeyValuePair.Create("Password", "tabitha-password-1"))
-            .ToList();
+        var staleForm = FilledLoginForm(browser, "tabitha", "tabitha-password-1");
         await browser.SignInAsync(authorize, "tabitha", "tabitha-password-1");   // the first tab signs in
 
         // The second tab's anti-forgery token was made for the anonymous visitor this browser no longer is.
         using var response = await browser.Http.PostAsync(secondTab, new FormUrlEncodedContent(staleForm));
+        var atTheApp = await browser.GoAsync(response.Headers.Location!.OriginalString);
 
         Assert.True(response.StatusCode == HttpStatusCode.Redirect, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-        Assert.Equal(secondTab.PathAndQuery, response.Headers.Location!.OriginalString);
+        Assert.StartsWith("/connect/authorize?", response.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        Assert.True(BrowserSession.CallbackParameters(atTheApp).ContainsKey("code"), atTheApp.Headers.Location?.ToString());
     }
+
+    [Fact]
+    public async Task A_login_form_whose_page_expired_is_shown_again_saying_so_and_then_signs_in()
+    {
+        var client = await tokens.RegisterCodeClientAsync("web-app-expired");
+        await tokens.RegisterUserAsync("edwina", "edwina-password-1");
+        var pkce = Pkce.Create();
+        var opened = new BrowserSession(factory);
+        await opened.GoAsync(OAuthFlows.AuthorizeUrl(client, pkce));
+        var expiredForm = FilledLoginForm(opened, "edwina", "edwina-password-1");
+        var browser = new BrowserSession(factory);   // the same page, its anti-forgery cookie gone
+
+        var shownAgain = await browser.GoAsync(opened.PageUri!.PathAndQuery);
+        using var post = await browser.Http.PostAsync(opened.PageUri, new FormUrlEncodedContent(expiredForm));
+        await browser.GoAsync(post.Headers.Location!.OriginalString);
+        var notice = browser.Page!.GetElementById("form-expired")?.TextContent;
+        var atTheApp = await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = "edwina", ["password"] = "edwina-password-1" });
+
+        Assert.Equal(HttpStatusCode.OK, shownAgain.StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
+        Assert.StartsWith("/account/login?", post.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        Assert.False(string.IsNullOrWhiteSpace(notice));
+        Assert.True(BrowserSession.CallbackParameters(atTheApp).ContainsKey("code"), atTheApp.Headers.Location?.ToString());
+    }
+
+    private static List<KeyValuePair<string, string>> FilledLoginForm(BrowserSession browser, string username, string password) =>
+        browser.Page!.QuerySelectorAll("form input[type=hidden]")
+            .Select(input => KeyValuePair.Create(input.GetAttribute("name")!, input.GetAttribute("value") ?? string.Empty))
+            .Append(KeyValuePair.Create("Username", username)).Append(KeyValuePair.Create("Password", password))
+            .ToList();
 }
