@@ -177,10 +177,20 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
 
             LogBootstrapped(logger, "user", username);
         }
-        else if (!user.Enabled)
+        else if (!user.Enabled || !await users.IsInRoleAsync(user, AdminRole))
         {
+            // Given back its role (and enabled) only if it is the operator's account: one whose password is the
+            // configured one. Anyone may register a name before an operator configures it (or after the first admin
+            // is renamed or deleted); such an account is left as it is, or its owner would be made admin at a restart.
+            if (!await users.CheckPasswordAsync(user, password))
+            {
+                LogNameTaken(logger, username);
+                return;
+            }
+
             user.Enabled = true;
             await users.UpdateAsync(user);
+            LogBootstrapped(logger, "role and enabled state of user", username);
         }
 
         if (!await users.IsInRoleAsync(user, AdminRole))
@@ -192,6 +202,9 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
     [LoggerMessage(Level = LogLevel.Information, Message = "Bootstrap met a concurrent writer and runs again.")]
     private static partial void LogRetry(ILogger logger, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Bootstrap created the admin {What} '{Name}'.")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Bootstrap:AdminUsername '{Name}' names an existing user who is not an enabled admin and whose password is not Bootstrap:AdminPassword: it was left as it is, and no admin user was bootstrapped. Configure another name, or give that user its password.")]
+    private static partial void LogNameTaken(ILogger logger, string name);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Bootstrap created (or restored) the admin {What} '{Name}'.")]
     private static partial void LogBootstrapped(ILogger logger, string what, string name);
 }

@@ -29,8 +29,15 @@ public sealed class BcryptPasswordHasher(IOptions<PasswordHashingOptions> option
 
     public PasswordVerificationResult VerifyHashedPassword(ApplicationUser user, string hashedPassword, string providedPassword)
     {
-        if (string.IsNullOrEmpty(hashedPassword) || Encoding.UTF8.GetByteCount(providedPassword) > MaxPasswordBytes)
+        if (string.IsNullOrEmpty(hashedPassword))
         {
+            return PasswordVerificationResult.Failed;
+        }
+
+        if (Encoding.UTF8.GetByteCount(providedPassword) > MaxPasswordBytes)
+        {
+            // Never a match, but it costs a verify all the same: a quick answer would set these apart from a wrong password.
+            BCrypt.Net.BCrypt.Verify(string.Empty, DummyHash);
             return PasswordVerificationResult.Failed;
         }
 

@@ -184,6 +184,39 @@ public sealed class BootstrapTests(IdentityServerFactory factory) : IClassFixtur
         Assert.Equal(1, (await BootstrappedStateAsync(admin)).AdminUsers);
     }
 
+    [Fact]
+    public async Task A_user_who_registered_the_configured_admin_name_first_is_not_made_admin_at_start()
+    {
+        var taken = Unique("ops");
+        var squatterId = await Tokens.RegisterUserAsync(taken, "the-squatters-own-password");
+
+        await using (var second = new SecondHost(factory))
+        {
+            second.With("Bootstrap:AdminUsername", taken).With("Bootstrap:AdminPassword", "the-operators-configured-password");
+            AssertStatus(await new AdminApi(second).GetAsync($"/admin/users/{squatterId}"), HttpStatusCode.OK);   // started
+        }
+
+        var squatter = await admin.GetAsync($"/admin/users/{squatterId}");
+        Assert.Empty(squatter.Json.GetProperty("roles").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task The_configured_admin_user_disabled_and_given_another_password_stays_disabled_at_start()
+    {
+        var username = Unique("first-admin");
+        var id = await Tokens.RegisterUserAsync(username, "configured-password-1", null, "admin");
+        AssertStatus(await admin.PutAsync($"/admin/users/{id}", new { enabled = false }), HttpStatusCode.OK);
+        AssertStatus(await admin.PostAsync($"/admin/users/{id}/password", new { password = "changed-by-the-responder" }), HttpStatusCode.NoContent);
+
+        await using (var second = new SecondHost(factory))
+        {
+            second.With("Bootstrap:AdminUsername", username).With("Bootstrap:AdminPassword", "configured-password-1");
+            AssertStatus(await new AdminApi(second).GetAsync($"/admin/users/{id}"), HttpStatusCode.OK);
+        }
+
+        Assert.False((await admin.GetAsync($"/admin/users/{id}")).Json.GetProperty("enabled").GetBoolean());
+    }
+
     [Theory]
     [InlineData("Bootstrap:AdminClientSecret")]
     [InlineData("Bootstrap:AdminPassword")]
