@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
 using System.Security.Claims;
+using IdentityServer.Admin;
+using IdentityServer.Hosting;
 using IdentityServer.Users;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
@@ -27,6 +29,9 @@ internal static class TokenEndpoint
         UserManager<ApplicationUser> users,
         ApplicationSignInManager signIn,
         UserPrincipalFactory principals,
+        PasswordGrantLimiter passwordGuesses,
+        AuditTrail audit,
+        IdentityServerMetrics metrics,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -70,17 +75,29 @@ internal static class TokenEndpoint
 
         if (request.IsPasswordGrantType())
         {
+            using var lease = passwordGuesses.Acquire(context);
+            if (!lease.IsAcquired)
+            {
+                await RateLimiting.RejectProtocolRequestAsync(context, lease, cancellationToken);
+                return Results.Empty;
+            }
+
+            // Recorded and counted as the login page records its attempts.
             var user = await users.FindByNameAsync(request.Username ?? string.Empty)
                 ?? await users.FindByEmailAsync(request.Username ?? string.Empty);
             if (user is null)
             {
                 signIn.SpendOnePasswordCheck(request.Password ?? string.Empty);
+                metrics.LoginFailed();
+                await audit.RecordAsync("anonymous", "login.failed", "unknown-user", cancellationToken);
                 return InvalidGrant("The username or password is incorrect.");
             }
 
             var result = await signIn.CheckPasswordSignInAsync(user, request.Password ?? string.Empty, lockoutOnFailure: true);
             if (!result.Succeeded)
             {
+                metrics.LoginFailed();
+                await audit.RecordAsync("anonymous", result.IsLockedOut ? "login.locked_out" : "login.failed", user.Id, cancellationToken);
                 return InvalidGrant("The username or password is incorrect.");
             }
 
@@ -92,6 +109,8 @@ internal static class TokenEndpoint
                 return InvalidGrant("The user is no longer allowed to sign in.");
             }
 
+            metrics.LoginSucceeded();
+            await audit.RecordAsync(user.Id, "login.succeeded", user.Id, cancellationToken);
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 

@@ -46,6 +46,7 @@ public static class RateLimiting
         builder.AddValidatedOptions<RateLimitOptions>(RateLimitOptions.SectionName);
 
         builder.Services.AddRateLimiter(_ => { });
+        builder.Services.AddSingleton<PasswordGrantLimiter>();
         builder.Services.AddOptions<RateLimiterOptions>()
             .Configure<IOptions<RateLimitOptions>>((limiter, settings) =>
             {
@@ -64,14 +65,11 @@ public static class RateLimiting
 
     private static RateLimitPartition<string> ByIp(HttpContext context, RateLimitOptions limits)
     {
-        // Loopback callers (local tools, test suites, a same-host proxy without forwarded headers) are not limited
-        // per address; per-account lockout and the per-client limit still apply to them.
-        if (context.Connection.RemoteIpAddress is { } remote && System.Net.IPAddress.IsLoopback(remote))
+        if (CountedAddress(context) is not { } ip)
         {
             return RateLimitPartition.GetNoLimiter(string.Empty);
         }
 
-        var ip = context.Connection.RemoteIpAddress is { } address ? Partition(address) : "local";
         var path = LimitedPath(context);
         if (HttpMethods.IsPost(context.Request.Method) && PagePosts.Contains(path))
         {
@@ -82,6 +80,19 @@ public static class RateLimiting
             ? Window("protocol:" + ip, limits.ProtocolRequestsPerIp, limits.Window)
             : RateLimitPartition.GetNoLimiter(string.Empty);
     }
+
+    /// <summary>
+    /// The address a caller's requests are counted under, or null for loopback callers (local tools, test suites, a
+    /// same-host proxy without forwarded headers), which are not limited per address; per-account lockout and the
+    /// per-client limit still apply to them.
+    /// </summary>
+    internal static string? CountedAddress(HttpContext context) =>
+        context.Connection.RemoteIpAddress switch
+        {
+            { } remote when System.Net.IPAddress.IsLoopback(remote) => null,
+            { } address => Partition(address),
+            null => "local",
+        };
 
     /// <summary>
     /// An IPv6 host is handed a whole /64 and picks any address in it, so counting per address would give it 2^64
@@ -119,14 +130,6 @@ public static class RateLimiting
     private static PathString LimitedPath(HttpContext context) =>
         context.Request.Path.Value is { Length: > 1 } path && path.EndsWith('/') ? new PathString(path.TrimEnd('/')) : context.Request.Path;
 
-    private static RateLimitPartition<string> Window(string key, int permits, TimeSpan window) =>
-        RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = permits,
-            Window = window,
-            QueueLimit = 0,
-        });
-
     /// <summary>
     /// The client id from HTTP Basic credentials and a short digest of its secret (never the secret itself), or null;
     /// form bodies are not read here, to keep the limiter cheap. Ids longer than any registrable one are not keyed.
@@ -159,21 +162,58 @@ public static class RateLimiting
 
     private static async ValueTask OnRejectedAsync(OnRejectedContext context, CancellationToken cancellationToken)
     {
-        var response = context.HttpContext.Response;
-        var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
-        response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-
         if (ProtocolPaths.Contains(LimitedPath(context.HttpContext)))
         {
-            await response.WriteAsJsonAsync(new Dictionary<string, string>
-            {
-                ["error"] = "temporarily_unavailable",
-                ["error_description"] = "Too many requests; retry later.",
-            }, cancellationToken);
+            await RejectProtocolRequestAsync(context.HttpContext, context.Lease, cancellationToken);
             return;
         }
 
+        SetRetryAfter(context.HttpContext.Response, context.Lease);
         await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests.",
             detail: "Too many attempts from your address; wait and try again.").ExecuteAsync(context.HttpContext);
     }
+
+    /// <summary>429 with Retry-After and an OAuth error body, for the token, introspection and revocation endpoints.</summary>
+    internal static async Task RejectProtocolRequestAsync(HttpContext context, RateLimitLease lease, CancellationToken cancellationToken)
+    {
+        context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        SetRetryAfter(context.Response, lease);
+        await context.Response.WriteAsJsonAsync(new Dictionary<string, string>
+        {
+            ["error"] = "temporarily_unavailable",
+            ["error_description"] = "Too many requests; retry later.",
+        }, cancellationToken);
+    }
+
+    private static void SetRetryAfter(HttpResponse response, RateLimitLease lease)
+    {
+        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
+        response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+    }
+
+    internal static RateLimitPartition<string> Window(string key, int permits, TimeSpan window) =>
+        RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = permits,
+            Window = window,
+            QueueLimit = 0,
+        });
+}
+
+/// <summary>
+/// The password grant checks a password as the login page does, but on the token endpoint, whose per-IP budget is
+/// sized for machines (the global limiter does not read request bodies, so it cannot tell the grant). Each password
+/// grant request also counts against <see cref="RateLimitOptions.PagePostsPerIp"/> per window per address, apart
+/// from the pages' budget: the same brake on guessing, and on the BCrypt work a caller can make the server do.
+/// </summary>
+public sealed class PasswordGrantLimiter(IOptions<RateLimitOptions> options) : IDisposable
+{
+    private readonly PartitionedRateLimiter<HttpContext> limiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+        options.Value.Enabled && RateLimiting.CountedAddress(context) is { } ip
+            ? RateLimiting.Window("password-grant:" + ip, options.Value.PagePostsPerIp, options.Value.Window)
+            : RateLimitPartition.GetNoLimiter(string.Empty));
+
+    public RateLimitLease Acquire(HttpContext context) => limiter.AttemptAcquire(context);
+
+    public void Dispose() => limiter.Dispose();
 }

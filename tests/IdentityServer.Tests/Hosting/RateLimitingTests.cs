@@ -146,3 +146,40 @@ public sealed class RateLimitEvasionTests(LowRateLimitsFactory factory) : IClass
         Assert.True(status == HttpStatusCode.OK, $"{(int)status} {body}");
     }
 }
+
+/// <summary>Real limits on the password grant, with the other budgets left at their defaults.</summary>
+public sealed class LowPasswordGuessLimitFactory : IdentityServerFactory
+{
+    public LowPasswordGuessLimitFactory()
+    {
+        With("RateLimits:PagePostsPerIp", "3");
+        With("RateLimits:Window", "01:00:00");
+    }
+}
+
+public sealed class PasswordGrantLimitTests(LowPasswordGuessLimitFactory factory) : IClassFixture<LowPasswordGuessLimitFactory>
+{
+    [Fact]
+    public async Task Guessing_passwords_through_the_password_grant_is_limited_like_the_login_page()
+    {
+        var tokens = new TokenClient(factory);
+        var client = await tokens.RegisterCodeClientAsync("password-guesser", isPublic: true, extraGrantTypes: ["password"]);
+        var gina = await tokens.RegisterUserAsync("gina", "gina-password-1");
+        var results = new List<(HttpStatusCode Status, System.Text.Json.JsonElement Body)>();
+        for (var attempt = 0; attempt < 4; attempt++)
+        {
+            results.Add(await tokens.TokenAsync(new Dictionary<string, string>
+            {
+                ["grant_type"] = "password",
+                ["client_id"] = client.ClientId,
+                ["username"] = "gina",
+                ["password"] = "guess-" + attempt,
+            }));
+        }
+
+        Assert.All(results.Take(3), result => ProtocolHelpers.AssertOAuthError(result, HttpStatusCode.BadRequest, "invalid_grant"));
+        ProtocolHelpers.AssertOAuthError(results[3], HttpStatusCode.TooManyRequests, "temporarily_unavailable");
+        var audit = await new IdentityServer.Tests.Admin.AdminApi(factory).GetAsync($"/admin/audit?action=login.failed&target={gina}");
+        Assert.Equal(3, audit.Json.GetProperty("items").GetArrayLength());
+    }
+}
