@@ -425,11 +425,19 @@ internal static partial class ClientsEndpoints
 
     private static void ValidateUris(FieldErrors errors, string field, IEnumerable<string> uris, bool isPublic)
     {
+        // OpenIddict keeps them in a set of Uri, which counts "http://HOST/" and "http://host" (case, root slash,
+        // default port) as one and would keep only the first, while requests are matched to the exact text.
+        var seen = new Dictionary<Uri, string>();
         foreach (var value in uris)
         {
             if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
             {
                 errors.Add(field, $"'{value}' is not an absolute URI.");
+            }
+            else if (!seen.TryAdd(uri, value))
+            {
+                errors.Add(field, $"'{value}' and '{seen[uri]}' are one address written two ways, and only one can be registered: "
+                    + "keep the one your app sends (it is matched exactly).");
             }
             else if (!string.IsNullOrEmpty(uri.Fragment))
             {

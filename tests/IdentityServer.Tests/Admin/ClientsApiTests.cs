@@ -505,6 +505,18 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
         AssertFieldError(response, "postLogoutRedirectUris");
     }
 
+    [Theory]
+    [InlineData("redirectUris", "http://LOCALHOST:7310/cb", "http://localhost:7310/cb")]
+    [InlineData("redirectUris", "http://127.0.0.1:7309/", "http://127.0.0.1:7309")]
+    [InlineData("postLogoutRedirectUris", "https://app.example.test:443/out", "https://app.example.test/out")]
+    public async Task One_address_written_two_ways_is_a_400_rather_than_one_spelling_silently_dropped(string field, string first, string second)
+    {
+        var response = await admin.PostAsync("/admin/clients", With(WebApp(Unique("web")), field, new[] { first, second }));
+
+        var messages = AssertFieldError(response, field);
+        Assert.Contains(messages, m => m.Contains(first, StringComparison.Ordinal) && m.Contains(second, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task The_code_grant_without_any_redirect_uri_is_a_400_keyed_by_redirectUris()
     {
