@@ -66,6 +66,13 @@ public sealed partial class AuthorizeModel(
             ?? throw new InvalidOperationException("The OpenIddict server request cannot be retrieved.");
         var cancellationToken = HttpContext.RequestAborted;
 
+        // OpenID Connect Core 3.1.2.1: a hint the server cannot validate as its own ID token is an error, not no hint.
+        var hinted = request.IdTokenHint is null ? null : await IdTokenHint.SubjectAsync(HttpContext);
+        if (request.IdTokenHint is not null && hinted is null)
+        {
+            return Refuse(Errors.InvalidRequest, IdTokenHint.Invalid);
+        }
+
         if (request.HasPromptValue(PromptValues.Create) && consent is null)
         {
             return Redirect("/account/register?ReturnUrl=" + Uri.EscapeDataString(ReturnUrlWithout([PromptValues.Create])));
@@ -81,11 +88,10 @@ public sealed partial class AuthorizeModel(
         var mustSignIn = !allowed
             // select_account: this server keeps one account per browser, so choosing one means signing in (as Keycloak).
             || ((request.HasPromptValue(PromptValues.Login) || request.HasPromptValue(PromptValues.SelectAccount)) && consent is null)
-            || (request.MaxAge is { } maxAge && (authTime is null || time.GetUtcNow() - authTime.Value > TimeSpan.FromSeconds(maxAge)))
+            || (request.MaxAge is { } maxAge && (authTime is null || (time.GetUtcNow() - authTime.Value).TotalSeconds > maxAge))
             // An id_token_hint names the user the client expects (OpenID Connect Core 3.1.2.1): if someone else is
             // signed in, they must sign in again, and prompt=none gets login_required rather than a code for them.
-            || (request.IdTokenHint is not null && await IdTokenHint.SubjectAsync(HttpContext) is { } hinted
-                && !string.Equals(hinted, user!.Id, StringComparison.Ordinal));
+            || (hinted is not null && !string.Equals(hinted, user!.Id, StringComparison.Ordinal));
 
         if (mustSignIn)
         {

@@ -69,6 +69,11 @@ public static class ConnectExtensions
                 server.AddEventHandler(IntrospectionForThePresenter.Descriptor);
                 server.AddEventHandler(OneAttemptPerCode.Descriptor);
                 ProtocolErrors.Register(server);
+                foreach (var handler in WellFormedRequests.Descriptors)
+                {
+                    server.AddEventHandler(handler);
+                }
+
                 foreach (var handler in IssuerAsAnOrigin.Descriptors)
                 {
                     server.AddEventHandler(handler);

@@ -1,4 +1,5 @@
 using IdentityServer.Users;
+using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
 using OpenIddict.Abstractions;
@@ -18,9 +19,17 @@ internal static class EndSessionEndpoint
 
     private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions)
     {
+        // RP-Initiated Logout 1.0, 2: the server validates that it issued the hint; one it cannot is refused, not ignored.
+        var hinted = await IdTokenHint.SubjectAsync(context);
+        if (hinted is null && context.GetOpenIddictServerRequest()?.IdTokenHint is not null)
+        {
+            // Shown here: OpenIddict takes no error back from the end session endpoint, and the client is not sent one.
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "invalid_request", detail: IdTokenHint.Invalid);
+        }
+
         var session = await context.AuthenticateAsync(IdentityConstants.ApplicationScheme);
         if (session.Principal is { } signedIn && !IsNavigation(context.Request)
-            && !(await IdTokenHint.SubjectAsync(context) is { } hinted && hinted == signedIn.GetClaim(Claims.Subject)))
+            && !(hinted is not null && hinted == signedIn.GetClaim(Claims.Subject)))
         {
             // Over HTTPS the session cookie goes with cross-site requests (silent renewal needs it), so an image or a
             // script on any site could call this; a sign-out is a page the browser navigates to, or names its user.

@@ -1,0 +1,153 @@
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// Requests OpenIddict takes in a shape the specifications refuse, refused with <c>invalid_request</c> (or the error
+/// they name) before anything else looks at them.
+/// </summary>
+internal static partial class WellFormedRequests
+{
+    // Ahead of OpenIddict's first validation handlers (int.MinValue + 100_000).
+    private const int Order = int.MinValue + 50_000;
+
+    public static IEnumerable<OpenIddictServerHandlerDescriptor> Descriptors =>
+    [
+        OneValuePerParameter<ValidateAuthorizationRequestContext>.Descriptor,
+        OneValuePerParameter<ValidateTokenRequestContext>.Descriptor,
+        OneValuePerParameter<ValidateIntrospectionRequestContext>.Descriptor,
+        OneValuePerParameter<ValidateRevocationRequestContext>.Descriptor,
+        OneValuePerParameter<ValidateEndSessionRequestContext>.Descriptor,
+        OneValuePerParameter<ValidateUserInfoRequestContext>.Descriptor,
+        AuthorizationParameters.Descriptor,
+        IntrospectionByPost.Descriptor,
+        UserInfoTokenInOnePlace.Descriptor,
+    ];
+
+    /// <summary>
+    /// RFC 6749 3.1 and 3.2: parameters are sent at most once. OpenIddict reads a repeated one as absent, so that
+    /// <c>state</c>, <c>nonce</c>, <c>prompt</c> or <c>max_age</c> sent twice were silently dropped and the request went on
+    /// without them. Only the parameters made to repeat (RFC 8707's <c>resource</c>, OpenIddict's <c>audience</c>) may.
+    /// </summary>
+    internal sealed class OneValuePerParameter<TContext> : IOpenIddictServerHandler<TContext> where TContext : BaseValidatingContext
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
+                .UseSingletonHandler<OneValuePerParameter<TContext>>()
+                .SetOrder(Order)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(TContext context)
+        {
+            foreach (var (name, parameter) in context.Transaction.Request?.GetParameters() ?? new Dictionary<string, OpenIddictParameter>())
+            {
+                if (parameter.GetRawValue() is System.Collections.Immutable.ImmutableArray<string> { Length: > 1 } && name is not (Parameters.Resource or Parameters.Audience))
+                {
+                    context.Reject(Errors.InvalidRequest, $"The '{name}' parameter was sent more than once.");
+                    break;
+                }
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// Authorization request parameters OpenIddict passes on unchecked: <c>max_age</c> must be a whole number of seconds
+    /// (OpenID Connect Core 3.1.2.1; others were ignored), <c>prompt=none</c> stands alone (OpenIddict lets it join
+    /// <c>create</c>, which then showed a page), and <c>request_uri</c> is not supported in any form (a pushed-request
+    /// urn was answered <c>invalid_token</c>).
+    /// </summary>
+    internal sealed partial class AuthorizationParameters : IOpenIddictServerHandler<ValidateAuthorizationRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateAuthorizationRequestContext>()
+                .UseSingletonHandler<AuthorizationParameters>()
+                .SetOrder(Order + 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateAuthorizationRequestContext context)
+        {
+            var request = context.Request;
+            if (request.GetParameter(Parameters.MaxAge) is { } maxAge && !MaxAgeShape().IsMatch((string?)maxAge ?? string.Empty))
+            {
+                context.Reject(Errors.InvalidRequest, "The 'max_age' parameter must be a whole number of seconds.");
+            }
+            else if (request.HasPromptValue(PromptValues.None) && request.GetPromptValues().Length > 1)
+            {
+                context.Reject(Errors.InvalidRequest, "The 'none' prompt value cannot be combined with another.");
+            }
+            else if (request.RequestUri is not null)
+            {
+                context.Reject(Errors.RequestUriNotSupported, "The 'request_uri' parameter is not supported.");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        [GeneratedRegex("^[0-9]{1,18}$")]
+        private static partial Regex MaxAgeShape();
+    }
+
+    /// <summary>RFC 7662 2.1: introspection is a POST; a GET put the token and the client's secret in the URL.</summary>
+    internal sealed class IntrospectionByPost : IOpenIddictServerHandler<ValidateIntrospectionRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateIntrospectionRequestContext>()
+                .UseSingletonHandler<IntrospectionByPost>()
+                .SetOrder(Order + 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateIntrospectionRequestContext context)
+        {
+            if (context.Transaction.GetHttpRequest() is { } http && !HttpMethods.IsPost(http.Method))
+            {
+                context.Reject(Errors.InvalidRequest, "Introspection requests are sent with POST.");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// RFC 6750: the access token in the Authorization header or the form body, one of them (2, 3.1), never the URL
+    /// (2.3 "SHOULD NOT"; RFC 9700 2.4 forbids it), as for the admin API.
+    /// </summary>
+    internal sealed class UserInfoTokenInOnePlace : IOpenIddictServerHandler<ValidateUserInfoRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateUserInfoRequestContext>()
+                .UseSingletonHandler<UserInfoTokenInOnePlace>()
+                .SetOrder(Order + 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateUserInfoRequestContext context)
+        {
+            if (context.Transaction.GetHttpRequest() is not { } http)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            if (http.Query.ContainsKey(Parameters.AccessToken))
+            {
+                context.Reject(Errors.InvalidRequest, "Send the access token in the Authorization header, not in the URL.");
+            }
+            else if (http.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                && http.HasFormContentType && http.Form.ContainsKey(Parameters.AccessToken))
+            {
+                context.Reject(Errors.InvalidRequest, "Send the access token once: in the Authorization header or in the body.");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+}
