@@ -21,15 +21,26 @@ internal sealed class IntrospectionForThePresenter : IOpenIddictServerHandler<Ha
 
     public ValueTask HandleAsync(HandleIntrospectionRequestContext context)
     {
-        if (context.GenericTokenPrincipal is { } principal
-            && (principal.HasTokenType(TokenTypeIdentifiers.AccessToken) || principal.HasTokenType(TokenTypeIdentifiers.RefreshToken))
-            && context.Scopes.Count == 0
+        if (context.GenericTokenPrincipal is not { } principal
+            || !(principal.HasTokenType(TokenTypeIdentifiers.AccessToken) || principal.HasTokenType(TokenTypeIdentifiers.RefreshToken)))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        // A client's own token (client_credentials: its subject is the client) names no resource owner, though it carries
+        // the client's display name, which OpenIddict would give an audience as RFC 7662's username (a user's identifier).
+        var ownToken = string.Equals(context.Subject, context.ClientId, StringComparison.Ordinal);
+        if (ownToken)
+        {
+            context.Username = null;
+        }
+
+        if (context.Scopes.Count == 0
             && !string.IsNullOrEmpty(context.Request.ClientId)
             && string.Equals(context.ClientId, context.Request.ClientId, StringComparison.Ordinal))
         {
             context.Scopes.UnionWith(principal.GetScopes());
-            // A user's name; a client's own token (client_credentials, its subject the client) names no user.
-            if (!string.Equals(context.Subject, context.ClientId, StringComparison.Ordinal))
+            if (!ownToken)
             {
                 context.Username ??= principal.Identity?.Name;
             }

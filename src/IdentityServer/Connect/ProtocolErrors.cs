@@ -5,6 +5,7 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
 using Authentication = OpenIddict.Server.OpenIddictServerHandlers.Authentication;
 using Exchange = OpenIddict.Server.OpenIddictServerHandlers.Exchange;
+using Introspection = OpenIddict.Server.OpenIddictServerHandlers.Introspection;
 
 namespace IdentityServer.Connect;
 
@@ -20,13 +21,14 @@ internal static partial class ProtocolErrors
     {
         server.RemoveEventHandler(Authentication.ValidateScopePermissions.Descriptor);
         server.RemoveEventHandler(Exchange.ValidateScopePermissions.Descriptor);
+        server.RemoveEventHandler(Introspection.ValidateTokenType.Descriptor);
         foreach (var handler in new[]
         {
             ErrorsBackToTheClient.Descriptor, ErrorsBackToTheClient.InAResponseModeTheClientReads.Descriptor,
             CodeChallengeShape.Descriptor,
             ScopeNotAllowed<ValidateAuthorizationRequestContext>.Replacing(Authentication.ValidateScopePermissions.Descriptor, context => context.ClientId),
             ScopeNotAllowed<ValidateTokenRequestContext>.Replacing(Exchange.ValidateScopePermissions.Descriptor, context => context.ClientId),
-            ScopeBeyondTheGrant.Descriptor, NoClientCredentials.Descriptor,
+            ScopeBeyondTheGrant.Descriptor, NoClientCredentials.Descriptor, OnlyAccessAndRefreshTokensIntrospectActive.Descriptor,
         })
         {
             server.AddEventHandler(handler);
@@ -214,6 +216,33 @@ internal static partial class ProtocolErrors
                 context.Request.IsClientCredentialsGrantType() && string.IsNullOrEmpty(context.Request.ClientSecret)
                 && string.IsNullOrEmpty(context.Request.ClientAssertion) && string.IsNullOrEmpty(context.Request.ClientAssertionType)
                 && context.Transaction.RemoteCertificate is null);
+        }
+    }
+
+    /// <summary>
+    /// RFC 7662 2.2: a token the server will not describe is <c>{"active": false}</c>. OpenIddict answered an ID token
+    /// (or an authorization code) with 400 <c>unsupported_token_type</c>, a revocation error (RFC 7009), which a
+    /// resource API introspecting whatever bearer it receives took for a failed call. Refused here as an invalid token,
+    /// which OpenIddict answers as inactive.
+    /// </summary>
+    internal sealed class OnlyAccessAndRefreshTokensIntrospectActive : IOpenIddictServerHandler<ValidateIntrospectionRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateIntrospectionRequestContext>()
+                .UseSingletonHandler<OnlyAccessAndRefreshTokensIntrospectActive>()
+                .SetOrder(Introspection.ValidateTokenType.Descriptor.Order)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateIntrospectionRequestContext context)
+        {
+            if (context.GenericTokenPrincipal is not { } principal
+                || !(principal.HasTokenType(TokenTypeIdentifiers.AccessToken) || principal.HasTokenType(TokenTypeIdentifiers.RefreshToken)))
+            {
+                context.Reject(Errors.InvalidToken, "The token is not active.");
+            }
+
+            return ValueTask.CompletedTask;
         }
     }
 }

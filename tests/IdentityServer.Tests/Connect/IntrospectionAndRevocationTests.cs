@@ -82,6 +82,34 @@ public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factor
     }
 
     [Fact]
+    public async Task A_resource_api_introspecting_a_clients_own_token_gets_no_username_though_the_client_has_a_display_name()
+    {
+        await tokens.RegisterScopeAsync("stock", "stock-api");
+        var apiSecret = await tokens.RegisterClientAsync(new { clientId = "stock-api", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+        var secret = await tokens.RegisterClientAsync(new { clientId = "stock-sync", displayName = "alice", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = new[] { "stock" } });
+        var token = await tokens.ClientCredentialsTokenAsync("stock-sync", secret!, "stock");
+
+        var introspection = await tokens.IntrospectAsync(token, "stock-api", apiSecret!);
+
+        Assert.True(introspection.GetProperty("active").GetBoolean(), introspection.ToString());
+        Assert.Equal("stock-sync", introspection.GetProperty("client_id").GetString());
+        Assert.False(introspection.TryGetProperty("username", out _), introspection.ToString());   // RFC 7662: the resource owner's
+    }
+
+    [Fact]
+    public async Task Introspecting_an_id_token_says_inactive_rather_than_failing()
+    {
+        var client = await tokens.RegisterCodeClientAsync("introspect-id-token");
+        await tokens.RegisterUserAsync("ida", "ida-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "ida", "ida-password-1");
+
+        var introspection = await tokens.IntrospectAsync(body.Token("id_token"), client.ClientId, client.Secret!);
+
+        Assert.False(introspection.GetProperty("active").GetBoolean(), introspection.ToString());
+        Assert.Single(introspection.EnumerateObject());
+    }
+
+    [Fact]
     public async Task A_revoked_access_token_introspects_as_inactive()
     {
         var client = await tokens.RegisterCodeClientAsync("introspect-revoked-access");
