@@ -68,6 +68,7 @@ public static class ConnectExtensions
                 server.AddEventHandler(EndGrantOnRefreshTokenRevocation.Descriptor);
                 server.AddEventHandler(IntrospectionForThePresenter.Descriptor);
                 server.AddEventHandler(OneAttemptPerCode.Descriptor);
+                server.AddEventHandler(IdTokenOnlyWithOpenId.Descriptor);
                 ProtocolErrors.Register(server);
                 foreach (var handler in WellFormedRequests.Descriptors)
                 {

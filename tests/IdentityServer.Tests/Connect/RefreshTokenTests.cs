@@ -76,6 +76,27 @@ public sealed class RefreshTokenTests(IdentityServerFactory factory) : IClassFix
     }
 
     [Fact]
+    public async Task A_refresh_narrowed_to_api_scopes_alone_gets_no_id_token_and_a_later_full_refresh_gets_one_again()
+    {
+        await tokens.RegisterScopeAsync("tide-read", "tide-api");
+        var client = await tokens.RegisterCodeClientAsync("refresh-api-only", scopes: "openid offline_access tide-read");
+        await tokens.RegisterUserAsync("tilda", "tilda-password-1");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "tilda", "tilda-password-1", "openid offline_access tide-read");
+
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = first.Token("refresh_token"), ["scope"] = "tide-read",
+        }, client.ClientId, client.Secret);
+        var (later, laterBody) = await tokens.RefreshAsync(client, body.Token("refresh_token"));
+
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        Assert.Null(body.OptionalToken("id_token"));
+        Assert.Equal("tide-read", (await tokens.ValidateAccessTokenAsync(body.Token("access_token"), "tide-api")).GetClaim("scope").Value);
+        Assert.True(later == HttpStatusCode.OK, laterBody.ToString());
+        Assert.NotNull(laterBody.OptionalToken("id_token"));
+    }
+
+    [Fact]
     public async Task A_refresh_asking_for_a_scope_beyond_the_grant_gets_invalid_scope()
     {
         await tokens.RegisterScopeAsync("vault-read", "vault-api");
