@@ -32,7 +32,7 @@ internal sealed class AdminAuthorization(RequestDelegate next)
         }
 
         var result = await http.AuthenticateAsync(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme);
-        if (!result.Succeeded || result.Principal is null)
+        if (!result.Succeeded || result.Principal is null || !await ClientMayStillUseTheAdminScopeAsync(http, result.Principal))
         {
             // RFC 6750 3.1: a token that was sent but is not good is invalid_token; a request without one gets no error code.
             http.Response.Headers[HeaderNames.WWWAuthenticate] =
@@ -54,5 +54,23 @@ internal sealed class AdminAuthorization(RequestDelegate next)
 
         http.User = result.Principal;
         await next(http);
+    }
+
+    /// <summary>
+    /// A token is good here only while the client it was issued to may still ask for the admin scope: withdrawing the
+    /// scope from a client (or deleting it) ends the admin access of every token it holds, users' included, at once.
+    /// A token without the scope passes, and is answered 403 after this. One cached client lookup per admin call.
+    /// </summary>
+    private static async Task<bool> ClientMayStillUseTheAdminScopeAsync(HttpContext http, System.Security.Claims.ClaimsPrincipal principal)
+    {
+        if (!principal.HasScope(StandardScopes.Admin))
+        {
+            return true;
+        }
+
+        var applications = http.RequestServices.GetRequiredService<IOpenIddictApplicationManager>();
+        return principal.GetClaim(OpenIddictConstants.Claims.ClientId) is { Length: > 0 } clientId
+            && await applications.FindByClientIdAsync(clientId, http.RequestAborted) is { } application
+            && await applications.HasPermissionAsync(application, OpenIddictConstants.Permissions.Prefixes.Scope + StandardScopes.Admin, http.RequestAborted);
     }
 }

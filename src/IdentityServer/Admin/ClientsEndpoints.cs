@@ -94,7 +94,7 @@ internal static partial class ClientsEndpoints
             return conflict;
         }
 
-        await audit.RecordAsync(user, "client.created", request.ClientId!, new { request.ClientType, request.GrantTypes, request.Scopes }, cancellationToken);
+        await audit.RecordAsync(user, "client.created", request.ClientId!, Audited(request, secretSet: true), cancellationToken);
 
         var created = ToResponse(descriptor) with { ClientSecret = secret };
         return TypedResults.Created($"/admin/clients/{Uri.EscapeDataString(created.ClientId)}", created);
@@ -159,7 +159,7 @@ internal static partial class ClientsEndpoints
             await tokens.RevokeAsync(clientId, await applications.GetIdAsync(application, cancellationToken), status: null,
                 type: TokenTypeIdentifiers.AccessToken, cancellationToken);
         }
-        await audit.RecordAsync(user, "client.updated", clientId, new { request.ClientType, request.GrantTypes, request.Scopes }, cancellationToken);
+        await audit.RecordAsync(user, "client.updated", clientId, Audited(request, secretSet: newSecret is not null || !string.IsNullOrEmpty(request.ClientSecret)), cancellationToken);
 
         return TypedResults.Ok(ToResponse(descriptor) with { ClientSecret = newSecret });
     }
@@ -200,6 +200,16 @@ internal static partial class ClientsEndpoints
         await audit.RecordAsync(user, "client.secret_rotated", clientId, null, cancellationToken);
         return TypedResults.Ok(new ClientSecretResponse(clientId, secret));
     }
+
+    /// <summary>
+    /// What a client now is, for the audit trail: everything that decides where its codes and tokens may go (an
+    /// attacker's redirect URI or a switch to implicit consent must show), and whether a secret was set, never the secret.
+    /// </summary>
+    private static object Audited(ClientRequest request, bool secretSet) => new
+    {
+        request.ClientType, request.GrantTypes, request.Scopes, request.RedirectUris, request.PostLogoutRedirectUris,
+        request.AllowedCorsOrigins, request.ConsentType, SecretSet = secretSet,
+    };
 
     private static bool HasOwnAdminAccess(OpenIddictApplicationDescriptor descriptor) =>
         descriptor.Permissions.Contains(Permissions.Prefixes.Scope + StandardScopes.Admin)

@@ -237,8 +237,8 @@ internal static class UsersEndpoints
     }
 
     private static async Task<IResult> ResetPasswordAsync(
-        string id, PasswordResetRequest request, UserManager<ApplicationUser> users, AuditTrail audit, ClaimsPrincipal actor,
-        CancellationToken cancellationToken)
+        string id, PasswordResetRequest request, UserManager<ApplicationUser> users, IOpenIddictTokenManager tokens, AuditTrail audit,
+        ClaimsPrincipal actor, CancellationToken cancellationToken)
     {
         var user = await users.FindByIdAsync(id);
         if (user is null)
@@ -254,12 +254,16 @@ internal static class UsersEndpoints
         }
 
         var token = await users.GeneratePasswordResetTokenAsync(user);
-        // Resetting changes the security stamp, so refresh tokens issued before it stop working.
+        // Resetting changes the security stamp, so sessions and refresh tokens issued before it stop working.
         var reset = await users.ResetPasswordAsync(user, token, request.Password);
         if (!reset.Succeeded)
         {
             return IdentityProblem(reset);
         }
+
+        // A reset is often the answer to a stolen password: the access tokens issued before it stop at once too
+        // (introspection, userinfo, the admin API), as when the user is disabled. Consents stay.
+        await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
 
         await audit.RecordAsync(actor, "user.password_reset", user.Id, null, cancellationToken);
         return TypedResults.NoContent();

@@ -13,6 +13,8 @@ public static class SecurityHeaders
     private const string PageContentSecurityPolicy =
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
+    private static readonly PathString[] PrivateAnswers = ["/admin", "/connect/userinfo", "/connect/introspect"];
+
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) =>
         app.Use((context, next) =>
         {
@@ -25,6 +27,13 @@ public static class SecurityHeaders
                 if (!headers.ContainsKey("Content-Security-Policy"))
                 {
                     headers.ContentSecurityPolicy = "frame-ancestors 'none'";
+                }
+
+                // Answers holding secrets or personal data are never kept by a cache or the browser: the admin API (a
+                // client's secret is shown once), userinfo and introspection. Token responses already say so (OpenIddict).
+                if (PrivateAnswers.Any(path => context.Request.Path.StartsWithSegments(path, StringComparison.OrdinalIgnoreCase)))
+                {
+                    headers.CacheControl = "no-store";
                 }
 
                 return Task.CompletedTask;

@@ -363,6 +363,24 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task Withdrawing_the_admin_scope_from_an_app_shuts_its_users_admin_tokens_out_of_the_admin_api_at_once()
+    {
+        var id = Unique("admin-console");
+        var secret = await Tokens.RegisterClientAsync(new { clientId = id, grantTypes = new[] { "password" }, scopes = new[] { "openid", "admin" } });
+        var (status, body) = await Tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["username"] = IdentityServerFactory.AdminUsername, ["password"] = IdentityServerFactory.AdminPassword, ["scope"] = "openid admin",
+        }, id, secret);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        var token = body.GetProperty("access_token").GetString()!;
+        AssertStatus(await admin.GetAsync("/admin/scopes", token: token), HttpStatusCode.OK);
+
+        AssertStatus(await admin.PutAsync($"/admin/clients/{id}", new { scopes = new[] { "openid" } }), HttpStatusCode.OK);
+
+        AssertProblem(await admin.GetAsync("/admin/scopes", token: token), HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
     public async Task A_deleted_clients_tokens_stay_dead_when_a_client_of_the_same_id_is_registered_again()
     {
         var id = Unique("reborn");
@@ -414,6 +432,24 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
         Assert.All(audit, a => Assert.Equal(factory.Time.GetUtcNow(), a.OccurredAt, TimeSpan.FromSeconds(1)));
         Assert.All(audit, a => Assert.DoesNotContain(secret, a.Details ?? "", StringComparison.Ordinal));
         Assert.All(audit, a => Assert.DoesNotContain(newSecret, a.Details ?? "", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_changed_redirect_uri_consent_type_or_secret_shows_in_the_audit_trail()
+    {
+        var clientId = Unique("redirected");
+        AssertStatus(await admin.PostAsync("/admin/clients", WebApp(clientId)), HttpStatusCode.Created);
+
+        AssertStatus(await admin.PutAsync($"/admin/clients/{clientId}", new
+        {
+            redirectUris = new[] { "https://attacker.example/cb" }, consentType = "implicit", clientSecret = "a-secret-someone-chose-0123456789",
+        }), HttpStatusCode.OK);
+
+        var updated = (await admin.AuditAsync(clientId)).Single(a => a.Action == "client.updated");
+        Assert.Contains("https://attacker.example/cb", updated.Details, StringComparison.Ordinal);
+        Assert.Contains("\"consentType\":\"implicit\"", updated.Details, StringComparison.Ordinal);
+        Assert.Contains("\"secretSet\":true", updated.Details, StringComparison.Ordinal);
+        Assert.DoesNotContain("a-secret-someone-chose", updated.Details, StringComparison.Ordinal);
     }
 
     [Fact]

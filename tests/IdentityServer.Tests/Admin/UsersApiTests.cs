@@ -361,6 +361,21 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
         Assert.Equal("invalid_grant", refreshBody.GetProperty("error").GetString());
     }
 
+    [Fact]
+    public async Task Resetting_a_password_ends_the_users_access_tokens_at_once()
+    {
+        var username = Unique("lena");
+        var (id, _) = await CreateAsync(username);
+        var client = await PasswordClientAsync();
+        var (_, issued) = await PasswordGrantAsync(client, username, PasswordOf(username));
+        var accessToken = issued.GetProperty("access_token").GetString()!;
+        Assert.True((await Tokens.IntrospectAsync(accessToken, client.ClientId, client.Secret)).GetProperty("active").GetBoolean());
+
+        AssertStatus(await admin.PostAsync($"/admin/users/{id}/password", new { password = "a-reset-after-a-leak" }), HttpStatusCode.NoContent);
+
+        Assert.False((await Tokens.IntrospectAsync(accessToken, client.ClientId, client.Secret)).GetProperty("active").GetBoolean());
+    }
+
     [Theory]
     [InlineData("short")]
     [InlineData("")]

@@ -22,6 +22,32 @@ public sealed class SecurityHeadersTests(IdentityServerFactory factory) : IClass
     }
 
     [Fact]
+    public async Task Answers_with_secrets_or_personal_data_tell_caches_not_to_store_them()
+    {
+        var tokens = new TokenClient(factory);
+        var admin = new IdentityServer.Tests.Admin.AdminApi(factory);
+        var client = await tokens.RegisterCodeClientAsync("no-store-check");
+        await tokens.RegisterUserAsync("nora-no-store", "nora-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "nora-no-store", "nora-password-1");
+        var http = factory.CreateClient();
+
+        var created = await admin.PostAsync("/admin/clients", new { clientId = "no-store-worker", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+        using var userinfo = new HttpRequestMessage(HttpMethod.Get, "/connect/userinfo");
+        userinfo.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", body.Token("access_token"));
+        using var userinfoResponse = await http.SendAsync(userinfo);
+        using var introspection = new HttpRequestMessage(HttpMethod.Post, "/connect/introspect")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = body.Token("access_token") }),
+        };
+        introspection.Headers.Authorization = TokenClient.Basic(client.ClientId, client.Secret!);
+        using var introspectionResponse = await http.SendAsync(introspection);
+
+        Assert.Contains("no-store", created.Headers.CacheControl?.ToString() ?? "", StringComparison.Ordinal);
+        Assert.True(userinfoResponse.Headers.CacheControl?.NoStore, userinfoResponse.Headers.ToString());
+        Assert.True(introspectionResponse.Headers.CacheControl?.NoStore, introspectionResponse.Headers.ToString());
+    }
+
+    [Fact]
     public async Task Over_plain_http_on_loopback_the_session_cookie_is_http_only_and_same_site_lax()
     {
         var tokens = new TokenClient(factory);
