@@ -75,6 +75,22 @@ public sealed class WellFormedRequestTests(IdentityServerFactory factory) : ICla
     }
 
     [Fact]
+    public async Task A_token_request_naming_one_client_in_basic_credentials_and_another_in_the_body_gets_invalid_request()
+    {
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["scope"] = "admin", ["client_id"] = "someone-else",
+        }, IdentityServerFactory.AdminClientId, IdentityServerFactory.AdminClientSecret);
+        var (sameStatus, sameBody) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["scope"] = "admin", ["client_id"] = IdentityServerFactory.AdminClientId,
+        }, IdentityServerFactory.AdminClientId, IdentityServerFactory.AdminClientSecret);
+
+        ProtocolHelpers.AssertOAuthError((status, body), HttpStatusCode.BadRequest, "invalid_request");
+        Assert.True(sameStatus == HttpStatusCode.OK, sameBody.ToString());
+    }
+
+    [Fact]
     public async Task Introspection_by_get_is_refused_so_secrets_and_tokens_stay_out_of_urls()
     {
         var (_, _, accessToken) = await SignedInAsync("introspect-get", "ingrid");
