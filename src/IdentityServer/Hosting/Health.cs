@@ -1,10 +1,11 @@
 using IdentityServer.Keys;
 using IdentityServer.Persistence;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace IdentityServer.Hosting;
 
-/// <summary><c>/health/live</c>: the process answers. <c>/health/ready</c>: the database answers and the keys are loaded.</summary>
+/// <summary><c>/health/live</c>: the process answers. <c>/health/ready</c>: the database answers and the keys are loaded and current.</summary>
 public static class Health
 {
     private const string ReadyTag = "ready";
@@ -24,11 +25,27 @@ public static class Health
         return endpoints;
     }
 
-    private sealed class KeyRingLoadedCheck(KeyRing ring) : IHealthCheck
+    /// <summary>
+    /// Ready while the keys are loaded and recently re-read. An instance whose reloads keep failing still signs and
+    /// validates with what it has, but misses keys other instances create: degraded after three missed reloads, and
+    /// not ready once it has missed half the time a successor key is published ahead (it may soon sign with a key
+    /// the others' JWKS no longer lists, or refuse tokens protected by theirs).
+    /// </summary>
+    private sealed class KeyRingLoadedCheck(KeyRing ring, TimeProvider time, IOptions<KeyOptions> options) : IHealthCheck
     {
-        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-            Task.FromResult(ring.IsLoaded && ring.SigningCredentials.Count > 0
-                ? HealthCheckResult.Healthy()
-                : HealthCheckResult.Unhealthy("Signing keys are not loaded."));
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            if (!ring.IsLoaded || ring.SigningCredentials.Count == 0)
+            {
+                return Task.FromResult(HealthCheckResult.Unhealthy("Signing keys are not loaded."));
+            }
+
+            var age = time.GetUtcNow() - ring.LoadedAt;
+            var settings = options.Value;
+            return Task.FromResult(
+                age > settings.PublishAhead / 2 ? HealthCheckResult.Unhealthy($"The keys have not been re-read for {age}.")
+                : age > settings.RefreshInterval * 3 ? HealthCheckResult.Degraded($"The keys have not been re-read for {age}.")
+                : HealthCheckResult.Healthy());
+        }
     }
 }

@@ -14,6 +14,9 @@ public sealed class KeyRing
 
     public bool IsLoaded => current is not null;
 
+    /// <summary>When the keys were last read from the database (the readiness check watches it).</summary>
+    public DateTimeOffset LoadedAt { get; private set; }
+
     /// <summary>Every key a token may be signed with: the RSA keys, then the HMAC keys.</summary>
     public IReadOnlyList<SigningCredentials> SigningCredentials =>
         (current ?? throw NotLoaded()).Signing;
@@ -74,6 +77,7 @@ public sealed class KeyRing
             Candidates(ordered, KeyUses.Signing, rsaSigning),
             Candidates(ordered, KeyUses.HmacSigning, hmacSigning),
             Candidates(ordered, KeyUses.KeyWrap, keyWrap));
+        LoadedAt = now;
     }
 
     // The keys of one use beside their credentials, in load order (active at load first).

@@ -1,5 +1,7 @@
 using System.Net;
 using IdentityServer.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace IdentityServer.Tests.Hosting;
 
@@ -14,5 +16,35 @@ public sealed class HealthTests(IdentityServerFactory factory) : IClassFixture<I
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("Healthy", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Readiness_turns_degraded_then_unready_while_the_keys_cannot_be_re_read_and_recovers_after()
+    {
+        await using var server = new IdentityServerFactory();
+        var http = server.CreateClient();
+        Assert.Equal("Healthy", await http.GetStringAsync("/health/ready"));
+        await MoveKeyTableAsync(server, away: true);   // every reload now fails
+
+        server.Time.Advance(TimeSpan.FromMinutes(31));   // three reload intervals (10 minutes) missed
+        using var degraded = await http.GetAsync("/health/ready");
+        server.Time.Advance(TimeSpan.FromHours(24));     // half the two days a successor key is published ahead
+        using var unready = await http.GetAsync("/health/ready");
+        await MoveKeyTableAsync(server, away: false);
+        await server.Services.GetRequiredService<IdentityServer.Keys.KeyRotation>().RefreshAsync(CancellationToken.None);
+        using var recovered = await http.GetAsync("/health/ready");
+
+        Assert.Equal((HttpStatusCode.OK, "Degraded"), (degraded.StatusCode, await degraded.Content.ReadAsStringAsync()));
+        Assert.Equal((HttpStatusCode.ServiceUnavailable, "Unhealthy"), (unready.StatusCode, await unready.Content.ReadAsStringAsync()));
+        Assert.Equal((HttpStatusCode.OK, "Healthy"), (recovered.StatusCode, await recovered.Content.ReadAsStringAsync()));
+    }
+
+    private static async Task MoveKeyTableAsync(IdentityServerFactory server, bool away)
+    {
+        await using var scope = server.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<IdentityServer.Persistence.ApplicationDbContext>();
+        await db.Database.ExecuteSqlRawAsync(away
+            ? "ALTER TABLE \"SigningKeys\" RENAME TO \"SigningKeysAway\""
+            : "ALTER TABLE \"SigningKeysAway\" RENAME TO \"SigningKeys\"");
     }
 }
