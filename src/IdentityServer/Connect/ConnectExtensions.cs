@@ -90,7 +90,9 @@ public static class ConnectExtensions
                     .EnableUserInfoEndpointPassthrough()
                     .EnableEndSessionEndpointPassthrough()
                     // Plain HTTP is refused off loopback by TransportSecurity, which knows about trusted proxies.
-                    .DisableTransportSecurityRequirement();
+                    .DisableTransportSecurityRequirement()
+                    // RFC 7617 2: a Basic challenge (401 invalid_client) names a realm.
+                    .SetRealm("IdentityServer");
 
                 server.AddEventHandler<OpenIddictServerEvents.HandleConfigurationRequestContext>(handler =>
                     handler.UseScopedHandler<AdvertiseStoredScopes>());

@@ -32,6 +32,22 @@ public sealed class ClientCredentialsTests(IdentityServerFactory factory) : ICla
     }
 
     [Fact]
+    public async Task A_wrong_secret_is_challenged_with_a_basic_realm()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "admin" }),
+        };
+        request.Headers.Authorization = TokenClient.Basic(IdentityServerFactory.AdminClientId, "not-the-secret");
+
+        using var response = await factory.CreateClient().SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains(response.Headers.WwwAuthenticate, challenge => challenge.Scheme == "Basic"
+            && challenge.Parameter!.Contains("realm=\"IdentityServer\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_wrong_secret_gets_invalid_client_with_401()
     {
         var (status, body) = await tokens.TokenAsync(
