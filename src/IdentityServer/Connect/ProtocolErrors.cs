@@ -187,7 +187,7 @@ internal static partial class ProtocolErrors
     /// <summary>
     /// A confidential client's client_credentials request with no secret (nor assertion) has not authenticated the
     /// client: invalid_client and 401 (RFC 6749 5.2 "no client authentication included"), not OpenIddict's
-    /// invalid_request. A public client has nothing to send, and hears from OpenIddict that it may not use the grant.
+    /// invalid_request. A public client has nothing to send: the grant is not for it, unauthorized_client (as Keycloak).
     /// </summary>
     internal sealed class NoClientCredentials(IOpenIddictApplicationManager applications) : IOpenIddictServerHandler<ValidateTokenRequestContext>
     {
@@ -206,6 +206,10 @@ internal static partial class ProtocolErrors
                 || !await applications.HasClientTypeAsync(client, ClientTypes.Public, context.CancellationToken))
             {
                 context.Reject(Errors.InvalidClient, "The client must authenticate: send its client_secret (HTTP Basic or the form).");
+            }
+            else
+            {
+                context.Reject(Errors.UnauthorizedClient, "A public client cannot use the client_credentials grant.");
             }
         }
 
