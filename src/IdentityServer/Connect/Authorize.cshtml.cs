@@ -67,8 +67,8 @@ public sealed partial class AuthorizeModel(
         var cancellationToken = HttpContext.RequestAborted;
 
         // OpenID Connect Core 3.1.2.1: a hint the server cannot validate as its own ID token is an error, not no hint.
-        var hinted = request.IdTokenHint is null ? null : await IdTokenHint.SubjectAsync(HttpContext);
-        if (request.IdTokenHint is not null && hinted is null)
+        var hinted = string.IsNullOrEmpty(request.IdTokenHint) ? null : await IdTokenHint.SubjectAsync(HttpContext);
+        if (!string.IsNullOrEmpty(request.IdTokenHint) && hinted is null)
         {
             return Refuse(Errors.InvalidRequest, IdTokenHint.Invalid);
         }

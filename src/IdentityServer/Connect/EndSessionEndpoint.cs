@@ -21,7 +21,7 @@ internal static class EndSessionEndpoint
     {
         // RP-Initiated Logout 1.0, 2: the server validates that it issued the hint; one it cannot is refused, not ignored.
         var hinted = await IdTokenHint.SubjectAsync(context);
-        if (hinted is null && context.GetOpenIddictServerRequest()?.IdTokenHint is not null)
+        if (hinted is null && !string.IsNullOrEmpty(context.GetOpenIddictServerRequest()?.IdTokenHint))
         {
             // Shown here: OpenIddict takes no error back from the end session endpoint, and the client is not sent one.
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "invalid_request", detail: IdTokenHint.Invalid);
@@ -39,9 +39,16 @@ internal static class EndSessionEndpoint
                 detail: "Open this address in the browser, or send the id_token_hint of the signed-in user.");
         }
 
-        // Ended on the server too, so that a copy of the cookie signs nobody in either.
-        await sessions.EndAsync(session.Principal, context.RequestAborted);
-        await context.SignOutAsync(IdentityConstants.ApplicationScheme);
+        // RP-Initiated Logout 1.0, 2: a hint naming another user than the one signed in is suspect (an app still holding
+        // a previous user's ID token, or a forged request). That user's session is left alone; the app, which has
+        // nobody signed in here, is still sent back.
+        if (!(hinted is not null && session.Principal?.GetClaim(Claims.Subject) is { } current && current != hinted))
+        {
+            // Ended on the server too, so that a copy of the cookie signs nobody in either.
+            await sessions.EndAsync(session.Principal, context.RequestAborted);
+            await context.SignOutAsync(IdentityConstants.ApplicationScheme);
+        }
+
         return Results.SignOut(
             new AuthenticationProperties { RedirectUri = "/account/signed-out" },
             [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);

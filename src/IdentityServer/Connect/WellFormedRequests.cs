@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
@@ -11,7 +10,7 @@ namespace IdentityServer.Connect;
 /// Requests OpenIddict takes in a shape the specifications refuse, refused with <c>invalid_request</c> (or the error
 /// they name) before anything else looks at them.
 /// </summary>
-internal static partial class WellFormedRequests
+internal static class WellFormedRequests
 {
     // Ahead of OpenIddict's first validation handlers (int.MinValue + 100_000).
     private const int Order = int.MinValue + 50_000;
@@ -94,7 +93,7 @@ internal static partial class WellFormedRequests
     /// <c>create</c>, which then showed a page), and <c>request_uri</c> is not supported in any form (a pushed-request
     /// urn was answered <c>invalid_token</c>).
     /// </summary>
-    internal sealed partial class AuthorizationParameters : IOpenIddictServerHandler<ValidateAuthorizationRequestContext>
+    internal sealed class AuthorizationParameters : IOpenIddictServerHandler<ValidateAuthorizationRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
             OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateAuthorizationRequestContext>()
@@ -106,7 +105,9 @@ internal static partial class WellFormedRequests
         public ValueTask HandleAsync(ValidateAuthorizationRequestContext context)
         {
             var request = context.Request;
-            if (request.GetParameter(Parameters.MaxAge) is { } maxAge && !MaxAgeShape().IsMatch((string?)maxAge ?? string.Empty))
+            // RFC 6749 3.1: a parameter sent without a value is taken as omitted.
+            if ((string?)request.GetParameter(Parameters.MaxAge) is { Length: > 0 } maxAge
+                && !long.TryParse(maxAge, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
             {
                 context.Reject(Errors.InvalidRequest, "The 'max_age' parameter must be a whole number of seconds.");
             }
@@ -114,7 +115,7 @@ internal static partial class WellFormedRequests
             {
                 context.Reject(Errors.InvalidRequest, "The 'none' prompt value cannot be combined with another.");
             }
-            else if (request.RequestUri is not null)
+            else if (!string.IsNullOrEmpty(request.RequestUri))
             {
                 context.Reject(Errors.RequestUriNotSupported, "The 'request_uri' parameter is not supported.");
             }
@@ -122,8 +123,6 @@ internal static partial class WellFormedRequests
             return ValueTask.CompletedTask;
         }
 
-        [GeneratedRegex("^[0-9]{1,18}$")]
-        private static partial Regex MaxAgeShape();
     }
 
     /// <summary>RFC 7662 2.1: introspection is a POST; a GET put the token and the client's secret in the URL.</summary>

@@ -78,6 +78,34 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
         Assert.Equal("code", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
     }
 
+    [Fact]
+    public async Task Ending_the_session_with_a_previous_users_id_token_returns_to_the_client_but_leaves_the_signed_in_user_alone()
+    {
+        var client = await tokens.RegisterCodeClientAsync("endsession-stale-hint");
+        await tokens.RegisterUserAsync("edith", "edith-password-1");
+        await tokens.RegisterUserAsync("emilian", "emilian-password-1");
+        var browser = new BrowserSession(factory);
+        var ediths = await tokens.LogInAndRedeemAsync(browser, client, "edith", "edith-password-1");
+        await SignInAgainAsync(browser, client, "emilian", "emilian-password-1");
+
+        var response = await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, ediths.Token("id_token")));
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal(client.PostLogoutRedirectUri, response.Headers.Location!.GetLeftPart(UriPartial.Path));
+        Assert.Equal("code", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
+    }
+
+    [Fact]
+    public async Task An_empty_id_token_hint_counts_as_none_and_the_user_is_signed_out()
+    {
+        var (client, browser, _) = await SignedInAsync("endsession-empty-hint", "elisabeth");
+
+        var response = await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, idTokenHint: ""));
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("login_required", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
+    }
+
     private static async Task SignInAgainAsync(BrowserSession browser, TestClient client, string username, string password)
     {
         await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "login" }));

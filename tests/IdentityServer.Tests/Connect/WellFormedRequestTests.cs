@@ -55,6 +55,29 @@ public sealed class WellFormedRequestTests(IdentityServerFactory factory) : ICla
         await OAuthFlows.CodeFromAsync(response, client);
     }
 
+    [Theory]
+    [InlineData("max_age")]
+    [InlineData("request_uri")]
+    [InlineData("id_token_hint")]
+    public async Task A_parameter_sent_without_a_value_counts_as_omitted(string name)
+    {
+        var (client, browser, _) = await SignedInAsync("empty-" + Guid.NewGuid().ToString("N")[..8], "emma-" + Guid.NewGuid().ToString("N")[..8]);
+
+        var response = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create()) + $"&{name}=&prompt=none");
+
+        await OAuthFlows.CodeFromAsync(response, client);
+    }
+
+    [Fact]
+    public async Task The_largest_max_age_is_a_number_of_seconds_like_any_other()
+    {
+        var (client, browser, _) = await SignedInAsync("max-age-largest", "maximilian");
+
+        var response = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["max_age"] = long.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture) }));
+
+        await OAuthFlows.CodeFromAsync(response, client);
+    }
+
     [Fact]
     public async Task A_token_request_with_a_parameter_sent_twice_gets_invalid_request()
     {
