@@ -77,8 +77,8 @@ internal static class WellFormedRequests
         {
             if (context.Transaction.GetHttpRequest() is { HasFormContentType: true } http
                 && http.Headers.Authorization.ToString().StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)
-                && http.Form.TryGetValue(Parameters.ClientId, out var inTheBody) && inTheBody.Count == 1
-                && !string.Equals(inTheBody[0], context.Transaction.Request?.ClientId, StringComparison.Ordinal))
+                && http.Form.TryGetValue(Parameters.ClientId, out var inTheBody) && inTheBody is [{ Length: > 0 } bodyClientId]
+                && !string.Equals(bodyClientId, context.Transaction.Request?.ClientId, StringComparison.Ordinal))
             {
                 context.Reject(Errors.InvalidRequest, "The client_id in the body is not the client of the HTTP Basic credentials.");
             }
@@ -91,7 +91,7 @@ internal static class WellFormedRequests
     /// Authorization request parameters OpenIddict passes on unchecked: <c>max_age</c> must be a whole number of seconds
     /// (OpenID Connect Core 3.1.2.1; others were ignored), <c>prompt=none</c> stands alone (OpenIddict lets it join
     /// <c>create</c>, which then showed a page), and <c>request_uri</c> is not supported in any form (a pushed-request
-    /// urn was answered <c>invalid_token</c>).
+    /// urn was answered <c>invalid_token</c>). Each sent without a value counts as omitted (RFC 6749 3.1).
     /// </summary>
     internal sealed class AuthorizationParameters : IOpenIddictServerHandler<ValidateAuthorizationRequestContext>
     {
@@ -105,7 +105,6 @@ internal static class WellFormedRequests
         public ValueTask HandleAsync(ValidateAuthorizationRequestContext context)
         {
             var request = context.Request;
-            // RFC 6749 3.1: a parameter sent without a value is taken as omitted.
             if ((string?)request.GetParameter(Parameters.MaxAge) is { Length: > 0 } maxAge
                 && !long.TryParse(maxAge, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
             {
@@ -122,7 +121,6 @@ internal static class WellFormedRequests
 
             return ValueTask.CompletedTask;
         }
-
     }
 
     /// <summary>RFC 7662 2.1: introspection is a POST; a GET put the token and the client's secret in the URL.</summary>
@@ -166,7 +164,7 @@ internal static class WellFormedRequests
                 return ValueTask.CompletedTask;
             }
 
-            if (http.Query.ContainsKey(Parameters.AccessToken))
+            if (!Microsoft.Extensions.Primitives.StringValues.IsNullOrEmpty(http.Query[Parameters.AccessToken]))
             {
                 context.Reject(Errors.InvalidRequest, "Send the access token in the Authorization header, not in the URL.");
             }
