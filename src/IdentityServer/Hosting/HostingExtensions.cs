@@ -2,6 +2,8 @@ namespace IdentityServer.Hosting;
 
 public static class HostingExtensions
 {
+    public const int MaxRequestBodyBytes = 1024 * 1024;
+
     /// <summary>Errors as RFC 9457 problem details, time from an injectable clock.</summary>
     public static IHostApplicationBuilder AddHostingDefaults(this IHostApplicationBuilder builder)
     {
@@ -11,6 +13,10 @@ public static class HostingExtensions
         // Bad request bodies reach MalformedRequestHandler (field-keyed problem details) instead of a bare 400.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
         builder.Services.AddHttpContextAccessor();
+        // Every request here is a small form or JSON document; Kestrel's default (28.6 MB) let anyone make the server
+        // read and buffer that much per request, on the token endpoint before any client is known. 413 beyond 1 MB.
+        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(kestrel =>
+            kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
 
         // Below Warning, OpenIddict writes whole requests and tokens (code_verifier, JWTs) into its messages;
         // no configuration may turn that on. Our own log events cover sign-ins, refusals and admin changes.

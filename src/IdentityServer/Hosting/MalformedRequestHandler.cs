@@ -4,7 +4,8 @@ namespace IdentityServer.Hosting;
 
 /// <summary>
 /// A body the framework cannot parse (invalid form encoding, NUL characters, oversized values) is the client's
-/// fault: answer 400 — OAuth-shaped on protocol endpoints, problem details elsewhere — instead of 500.
+/// fault: answer 400 (413 for a body over the limit) — OAuth-shaped on protocol endpoints, problem details
+/// elsewhere — instead of 500.
 /// </summary>
 public static class MalformedRequests
 {
@@ -36,18 +37,18 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
         }
 
         LogMalformed(logger, context.Request.Method, context.Request.Path, exception.GetType().Name);
-        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        // Kestrel says what was wrong: 413 for a body over the limit, 400 for the rest.
+        var status = exception is BadHttpRequestException { StatusCode: var code } ? code : StatusCodes.Status400BadRequest;
         if (context.Request.Path.StartsWithSegments("/connect"))
         {
+            context.Response.StatusCode = status;
             await context.Response.WriteAsJsonAsync(new Dictionary<string, string>
             {
                 ["error"] = "invalid_request",
-                ["error_description"] = "The request is malformed.",
+                ["error_description"] = status == StatusCodes.Status413PayloadTooLarge ? "The request is too large." : "The request is malformed.",
             }, cancellationToken);
             return true;
         }
-
-        var status = exception is BadHttpRequestException { StatusCode: var code } ? code : StatusCodes.Status400BadRequest;
         if (status == StatusCodes.Status400BadRequest && context.Request.Path.StartsWithSegments("/admin"))
         {
             // Admin clients get the same shape as for any invalid input: errors keyed by the field at fault.
