@@ -190,7 +190,13 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
 
             user.Enabled = true;
             await users.UpdateAsync(user);
+            if (!await users.IsInRoleAsync(user, AdminRole))
+            {
+                await users.AddToRoleAsync(user, AdminRole);
+            }
+
             LogBootstrapped(logger, "role and enabled state of user", username);
+            return;
         }
 
         if (!await users.IsInRoleAsync(user, AdminRole))

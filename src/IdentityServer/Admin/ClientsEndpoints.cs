@@ -94,9 +94,9 @@ internal static partial class ClientsEndpoints
             return conflict;
         }
 
-        await audit.RecordAsync(user, "client.created", request.ClientId!, Audited(request, secretSet: true), cancellationToken);
-
         var created = ToResponse(descriptor) with { ClientSecret = secret };
+        await audit.RecordAsync(user, "client.created", request.ClientId!, ClientAudit.Of(created, secretSet: descriptor.ClientSecret is not null), cancellationToken);
+
         return TypedResults.Created($"/admin/clients/{Uri.EscapeDataString(created.ClientId)}", created);
     }
 
@@ -159,9 +159,11 @@ internal static partial class ClientsEndpoints
             await tokens.RevokeAsync(clientId, await applications.GetIdAsync(application, cancellationToken), status: null,
                 type: TokenTypeIdentifiers.AccessToken, cancellationToken);
         }
-        await audit.RecordAsync(user, "client.updated", clientId, Audited(request, secretSet: newSecret is not null || !string.IsNullOrEmpty(request.ClientSecret)), cancellationToken);
+        var updated = ToResponse(descriptor);
+        await audit.RecordAsync(user, "client.updated", clientId,
+            ClientAudit.Of(updated, secretSet: newSecret is not null || !string.IsNullOrEmpty(request.ClientSecret)), cancellationToken);
 
-        return TypedResults.Ok(ToResponse(descriptor) with { ClientSecret = newSecret });
+        return TypedResults.Ok(updated with { ClientSecret = newSecret });
     }
 
     private static async Task<IResult> DeleteAsync(
@@ -202,14 +204,17 @@ internal static partial class ClientsEndpoints
     }
 
     /// <summary>
-    /// What a client now is, for the audit trail: everything that decides where its codes and tokens may go (an
-    /// attacker's redirect URI or a switch to implicit consent must show), and whether a secret was set, never the secret.
+    /// What a client now is, as stored, for the audit trail: everything that decides where its codes and tokens may go
+    /// (an attacker's redirect URI or a switch to implicit consent must show), and whether a secret was set, never it.
     /// </summary>
-    private static object Audited(ClientRequest request, bool secretSet) => new
+    private sealed record ClientAudit(
+        string ClientType, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, IReadOnlyList<string> RedirectUris,
+        IReadOnlyList<string> PostLogoutRedirectUris, IReadOnlyList<string> AllowedCorsOrigins, string ConsentType, bool SecretSet)
     {
-        request.ClientType, request.GrantTypes, request.Scopes, request.RedirectUris, request.PostLogoutRedirectUris,
-        request.AllowedCorsOrigins, request.ConsentType, SecretSet = secretSet,
-    };
+        public static ClientAudit Of(ClientResponse client, bool secretSet) =>
+            new(client.ClientType, client.GrantTypes, client.Scopes, client.RedirectUris, client.PostLogoutRedirectUris,
+                client.AllowedCorsOrigins, client.ConsentType, secretSet);
+    }
 
     private static bool HasOwnAdminAccess(OpenIddictApplicationDescriptor descriptor) =>
         descriptor.Permissions.Contains(Permissions.Prefixes.Scope + StandardScopes.Admin)

@@ -12,20 +12,19 @@ namespace IdentityServer.Connect;
 /// Signs the user out of the server, then lets OpenIddict send the browser to the client's registered
 /// post_logout_redirect_uri with its state (OpenIddict has already refused unregistered ones).
 /// </summary>
-internal static class EndSessionEndpoint
+internal static partial class EndSessionEndpoint
 {
     public static void MapEndSessionEndpoint(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapMethods("/connect/endsession", [HttpMethods.Get, HttpMethods.Post], (Delegate)EndSessionAsync).ExcludeFromDescription();
 
-    private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions)
+    private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions, ILoggerFactory loggers)
     {
-        // RP-Initiated Logout 1.0, 2: the server validates that it issued the hint; one it cannot is refused, not ignored.
         var hinted = await IdTokenHint.SubjectAsync(context);
-        if (hinted is null && !string.IsNullOrEmpty(context.GetOpenIddictServerRequest()?.IdTokenHint))
-        {
-            // Shown here: OpenIddict takes no error back from the end session endpoint, and the client is not sent one.
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "invalid_request", detail: IdTokenHint.Invalid);
-        }
+        // RP-Initiated Logout 1.0, 2: the server validates that it issued the hint. One it cannot (tampered, or from keys
+        // retired since) does not vouch for the request: the user is signed out as without a hint (on a navigation), but
+        // the browser lands on this server's signed-out page rather than at the client, as with Duende. Refusing would
+        // leave every user of an app stuck signed in after an emergency key retirement.
+        var unverifiableHint = hinted is null && !string.IsNullOrEmpty(context.GetOpenIddictServerRequest()?.IdTokenHint);
 
         var session = await context.AuthenticateAsync(IdentityConstants.ApplicationScheme);
         if (session.Principal is { } signedIn && !IsNavigation(context.Request)
@@ -49,10 +48,21 @@ internal static class EndSessionEndpoint
             await context.SignOutAsync(IdentityConstants.ApplicationScheme);
         }
 
+        if (unverifiableHint)
+        {
+            LogUnverifiableHint(loggers.CreateLogger(typeof(EndSessionEndpoint).FullName!));
+            return Results.Redirect(SignedOutPage);
+        }
+
         return Results.SignOut(
-            new AuthenticationProperties { RedirectUri = "/account/signed-out" },
+            new AuthenticationProperties { RedirectUri = SignedOutPage },
             [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
     }
+
+    private const string SignedOutPage = "/account/signed-out";
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "An end session request carried an id_token_hint this server cannot validate; the user was signed out and not sent back to the client.")]
+    private static partial void LogUnverifiableHint(ILogger logger);
 
     // Browsers say what kind of request this is (Fetch Metadata); clients that do not are taken as navigations.
     private static bool IsNavigation(HttpRequest request) =>

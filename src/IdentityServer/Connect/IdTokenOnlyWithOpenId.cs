@@ -21,7 +21,7 @@ internal sealed class IdTokenOnlyWithOpenId : IOpenIddictServerHandler<ProcessSi
     public ValueTask HandleAsync(ProcessSignInContext context)
     {
         if (context.EndpointType == OpenIddictServerEndpointType.Token && context.Request.IsRefreshTokenGrantType()
-            && context.Request.Scope is not null && !context.Request.HasScope(Scopes.OpenId))
+            && !string.IsNullOrEmpty(context.Request.Scope) && !context.Request.HasScope(Scopes.OpenId))
         {
             context.GenerateIdentityToken = false;
             context.IncludeIdentityToken = false;

@@ -75,7 +75,7 @@ internal static class TokenEndpoint
 
         if (request.IsPasswordGrantType())
         {
-            using var lease = passwordGuesses.Acquire(context);
+            using var lease = passwordGuesses.MayTry(context);
             if (!lease.IsAcquired)
             {
                 await RateLimiting.RejectProtocolRequestAsync(context, lease, cancellationToken);
@@ -88,6 +88,7 @@ internal static class TokenEndpoint
             if (user is null)
             {
                 signIn.SpendOnePasswordCheck(request.Password ?? string.Empty);
+                passwordGuesses.CountFailure(context);
                 metrics.LoginFailed();
                 await audit.RecordAsync("anonymous", "login.failed", "unknown-user", cancellationToken);
                 return InvalidGrant("The username or password is incorrect.");
@@ -96,6 +97,7 @@ internal static class TokenEndpoint
             var result = await signIn.CheckPasswordSignInAsync(user, request.Password ?? string.Empty, lockoutOnFailure: true);
             if (!result.Succeeded)
             {
+                passwordGuesses.CountFailure(context);
                 metrics.LoginFailed();
                 await audit.RecordAsync("anonymous", result.IsLockedOut ? "login.locked_out" : "login.failed", user.Id, cancellationToken);
                 return InvalidGrant("The username or password is incorrect.");

@@ -1,4 +1,6 @@
+using System.Collections.Immutable;
 using Microsoft.AspNetCore;
+using Microsoft.Extensions.Primitives;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -49,7 +51,7 @@ internal static class WellFormedRequests
         {
             foreach (var (name, parameter) in context.Transaction.Request?.GetParameters() ?? new Dictionary<string, OpenIddictParameter>())
             {
-                if (parameter.GetRawValue() is System.Collections.Immutable.ImmutableArray<string> { Length: > 1 } && name is not (Parameters.Resource or Parameters.Audience))
+                if (parameter.GetRawValue() is ImmutableArray<string> { Length: > 1 } && name is not (Parameters.Resource or Parameters.Audience))
                 {
                     context.Reject(Errors.InvalidRequest, $"The '{name}' parameter was sent more than once.");
                     break;
@@ -69,16 +71,18 @@ internal static class WellFormedRequests
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
             OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
                 .UseSingletonHandler<OneClientPerRequest<TContext>>()
-                .SetOrder(Order + 1)
+                .SetOrder(Order + 2)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
 
         public ValueTask HandleAsync(TContext context)
         {
-            if (context.Transaction.GetHttpRequest() is { HasFormContentType: true } http
+            // Only a POST's form, which OpenIddict has already read: reading another's here would block on its body.
+            if (context.Transaction.GetHttpRequest() is { HasFormContentType: true } http && HttpMethods.IsPost(http.Method)
                 && http.Headers.Authorization.ToString().StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)
-                && http.Form.TryGetValue(Parameters.ClientId, out var inTheBody) && inTheBody is [{ Length: > 0 } bodyClientId]
-                && !string.Equals(bodyClientId, context.Transaction.Request?.ClientId, StringComparison.Ordinal))
+                && http.Form.TryGetValue(Parameters.ClientId, out var inTheBody)
+                && (inTheBody.Count > 1 || (inTheBody is [{ Length: > 0 } bodyClientId]
+                    && !string.Equals(bodyClientId, context.Transaction.Request?.ClientId, StringComparison.Ordinal))))
             {
                 context.Reject(Errors.InvalidRequest, "The client_id in the body is not the client of the HTTP Basic credentials.");
             }
@@ -105,8 +109,8 @@ internal static class WellFormedRequests
         public ValueTask HandleAsync(ValidateAuthorizationRequestContext context)
         {
             var request = context.Request;
-            if ((string?)request.GetParameter(Parameters.MaxAge) is { Length: > 0 } maxAge
-                && !long.TryParse(maxAge, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
+            // Digits of any length: one beyond what OpenIddict reads is a span no sign-in is older than (no limit).
+            if ((string?)request.GetParameter(Parameters.MaxAge) is { Length: > 0 } maxAge && !maxAge.All(char.IsAsciiDigit))
             {
                 context.Reject(Errors.InvalidRequest, "The 'max_age' parameter must be a whole number of seconds.");
             }
@@ -164,12 +168,13 @@ internal static class WellFormedRequests
                 return ValueTask.CompletedTask;
             }
 
-            if (!Microsoft.Extensions.Primitives.StringValues.IsNullOrEmpty(http.Query[Parameters.AccessToken]))
+            if (!StringValues.IsNullOrEmpty(http.Query[Parameters.AccessToken]))
             {
                 context.Reject(Errors.InvalidRequest, "Send the access token in the Authorization header, not in the URL.");
             }
+            // Only a POST's form, which OpenIddict has already read: reading a GET's body here would block on it.
             else if (http.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-                && http.HasFormContentType && http.Form.ContainsKey(Parameters.AccessToken))
+                && HttpMethods.IsPost(http.Method) && http.HasFormContentType && !StringValues.IsNullOrEmpty(http.Form[Parameters.AccessToken]))
             {
                 context.Reject(Errors.InvalidRequest, "Send the access token once: in the Authorization header or in the body.");
             }

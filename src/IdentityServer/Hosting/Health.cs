@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace IdentityServer.Hosting;
 
-/// <summary><c>/health/live</c>: the process answers. <c>/health/ready</c>: the database answers and the keys are loaded and current.</summary>
+/// <summary><c>/health/live</c>: the process answers. <c>/health/ready</c>: the database answers and the keys are loaded (Degraded when they are not being re-read).</summary>
 public static class Health
 {
     private const string ReadyTag = "ready";
@@ -26,10 +26,10 @@ public static class Health
     }
 
     /// <summary>
-    /// Ready while the keys are loaded and recently re-read. An instance whose reloads keep failing still signs and
-    /// validates with what it has, but misses keys other instances create: degraded after three missed reloads, and
-    /// not ready once it has missed half the time a successor key is published ahead (it may soon sign with a key
-    /// the others' JWKS no longer lists, or refuse tokens protected by theirs).
+    /// Ready while the keys are loaded. An instance whose reloads keep failing still signs and validates with what it
+    /// has, but misses keys other instances create: after three missed reloads it reports Degraded (still 200, so
+    /// monitoring sees it), never unready, since a failure shared by every instance would otherwise take all of them
+    /// out of the load balancer while each could still serve.
     /// </summary>
     private sealed class KeyRingLoadedCheck(KeyRing ring, TimeProvider time, IOptions<KeyOptions> options) : IHealthCheck
     {
@@ -41,10 +41,8 @@ public static class Health
             }
 
             var age = time.GetUtcNow() - ring.LoadedAt;
-            var settings = options.Value;
-            return Task.FromResult(
-                age > settings.PublishAhead / 2 ? HealthCheckResult.Unhealthy($"The keys have not been re-read for {age}.")
-                : age > settings.RefreshInterval * 3 ? HealthCheckResult.Degraded($"The keys have not been re-read for {age}.")
+            return Task.FromResult(age > options.Value.RefreshInterval * 3
+                ? HealthCheckResult.Degraded($"The keys have not been re-read for {age}.")
                 : HealthCheckResult.Healthy());
         }
     }

@@ -202,9 +202,10 @@ public static class RateLimiting
 
 /// <summary>
 /// The password grant checks a password as the login page does, but on the token endpoint, whose per-IP budget is
-/// sized for machines (the global limiter does not read request bodies, so it cannot tell the grant). Each password
-/// grant request also counts against <see cref="RateLimitOptions.PagePostsPerIp"/> per window per address, apart
-/// from the pages' budget: the same brake on guessing, and on the BCrypt work a caller can make the server do.
+/// sized for machines (the global limiter does not read request bodies, so it cannot tell the grant). Its failed
+/// attempts count against <see cref="RateLimitOptions.PagePostsPerIp"/> per window per address, apart from the pages'
+/// budget: the same brake on guessing. Successful sign-ins are not counted, since a first-party backend signing its
+/// users in sends them all from one address.
 /// </summary>
 public sealed class PasswordGrantLimiter(IOptions<RateLimitOptions> options) : IDisposable
 {
@@ -213,7 +214,10 @@ public sealed class PasswordGrantLimiter(IOptions<RateLimitOptions> options) : I
             ? RateLimiting.Window("password-grant:" + ip, options.Value.PagePostsPerIp, options.Value.Window)
             : RateLimitPartition.GetNoLimiter(string.Empty));
 
-    public RateLimitLease Acquire(HttpContext context) => limiter.AttemptAcquire(context);
+    /// <summary>Whether this address may try a password now; a refused lease carries Retry-After.</summary>
+    public RateLimitLease MayTry(HttpContext context) => limiter.AttemptAcquire(context, permitCount: 0);
+
+    public void CountFailure(HttpContext context) => limiter.AttemptAcquire(context).Dispose();
 
     public void Dispose() => limiter.Dispose();
 }

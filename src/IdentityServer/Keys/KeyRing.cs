@@ -14,8 +14,10 @@ public sealed class KeyRing
 
     public bool IsLoaded => current is not null;
 
+    private long loadedAtUtcTicks;
+
     /// <summary>When the keys were last read from the database (the readiness check watches it).</summary>
-    public DateTimeOffset LoadedAt { get; private set; }
+    public DateTimeOffset LoadedAt => new(Interlocked.Read(ref loadedAtUtcTicks), TimeSpan.Zero);
 
     /// <summary>Every key a token may be signed with: the RSA keys, then the HMAC keys.</summary>
     public IReadOnlyList<SigningCredentials> SigningCredentials =>
@@ -77,7 +79,7 @@ public sealed class KeyRing
             Candidates(ordered, KeyUses.Signing, rsaSigning),
             Candidates(ordered, KeyUses.HmacSigning, hmacSigning),
             Candidates(ordered, KeyUses.KeyWrap, keyWrap));
-        LoadedAt = now;
+        Interlocked.Exchange(ref loadedAtUtcTicks, now.UtcTicks);
     }
 
     // The keys of one use beside their credentials, in load order (active at load first).

@@ -446,10 +446,28 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
         }), HttpStatusCode.OK);
 
         var updated = (await admin.AuditAsync(clientId)).Single(a => a.Action == "client.updated");
+
         Assert.Contains("https://attacker.example/cb", updated.Details, StringComparison.Ordinal);
         Assert.Contains("\"consentType\":\"implicit\"", updated.Details, StringComparison.Ordinal);
         Assert.Contains("\"secretSet\":true", updated.Details, StringComparison.Ordinal);
         Assert.DoesNotContain("a-secret-someone-chose", updated.Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_client_is_audited_as_stored_with_its_defaults_and_without_a_secret_when_it_has_none()
+    {
+        var clientId = Unique("spa-audited");
+        AssertStatus(await admin.PostAsync("/admin/clients", new
+        {
+            clientId, clientType = "public", grantTypes = new[] { "authorization_code" }, redirectUris = new[] { "https://spa.example.test/cb" },
+            scopes = new[] { "openid" },
+        }), HttpStatusCode.Created);
+
+        var created = (await admin.AuditAsync(clientId)).Single(a => a.Action == "client.created");
+
+        Assert.Contains("\"consentType\":\"implicit\"", created.Details, StringComparison.Ordinal);
+        Assert.Contains("\"secretSet\":false", created.Details, StringComparison.Ordinal);
+        Assert.Contains("\"postLogoutRedirectUris\":[]", created.Details, StringComparison.Ordinal);
     }
 
     [Fact]

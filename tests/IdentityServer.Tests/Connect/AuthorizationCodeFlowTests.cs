@@ -80,6 +80,26 @@ public sealed class AuthorizationCodeFlowTests(IdentityServerFactory factory) : 
     }
 
     [Fact]
+    public async Task A_login_form_left_open_for_another_user_is_shown_again_rather_than_carrying_on_as_the_user_who_signed_in()
+    {
+        var client = await tokens.RegisterCodeClientAsync("web-app-two-users");
+        await tokens.RegisterUserAsync("tobias", "tobias-password-1");
+        await tokens.RegisterUserAsync("theresa", "theresa-password-1");
+        var browser = new BrowserSession(factory);
+        var authorize = OAuthFlows.AuthorizeUrl(client, Pkce.Create());
+        await browser.GoAsync(authorize);
+        var secondTab = browser.PageUri!;
+        var staleForm = FilledLoginForm(browser, "theresa", "theresa-password-1");
+        await browser.SignInAsync(authorize, "tobias", "tobias-password-1");   // the first tab signs in as someone else
+
+        using var response = await browser.Http.PostAsync(secondTab, new FormUrlEncodedContent(staleForm));
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.StartsWith("/account/login?", response.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        Assert.Contains("expired=true", response.Headers.Location!.OriginalString, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_login_form_whose_page_expired_is_shown_again_saying_so_and_then_signs_in()
     {
         var client = await tokens.RegisterCodeClientAsync("web-app-expired");

@@ -94,6 +94,12 @@ public sealed class RefreshTokenTests(IdentityServerFactory factory) : IClassFix
         Assert.Equal("tide-read", (await tokens.ValidateAccessTokenAsync(body.Token("access_token"), "tide-api")).GetClaim("scope").Value);
         Assert.True(later == HttpStatusCode.OK, laterBody.ToString());
         Assert.NotNull(laterBody.OptionalToken("id_token"));
+        var (empty, emptyBody) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = laterBody.Token("refresh_token"), ["scope"] = "",
+        }, client.ClientId, client.Secret);
+        Assert.True(empty == HttpStatusCode.OK, emptyBody.ToString());
+        Assert.NotNull(emptyBody.OptionalToken("id_token"));   // an empty scope asks for nothing less (RFC 6749 3.1)
     }
 
     [Fact]

@@ -68,14 +68,36 @@ public sealed class WellFormedRequestTests(IdentityServerFactory factory) : ICla
         await OAuthFlows.CodeFromAsync(response, client);
     }
 
-    [Fact]
-    public async Task The_largest_max_age_is_a_number_of_seconds_like_any_other()
+    [Theory]
+    [InlineData("9223372036854775807")]
+    [InlineData("99999999999999999999999999")]
+    public async Task A_max_age_of_any_number_of_digits_is_a_number_of_seconds_like_any_other(string maxAge)
     {
-        var (client, browser, _) = await SignedInAsync("max-age-largest", "maximilian");
+        var (client, browser, _) = await SignedInAsync("max-age-" + maxAge.Length, "maximilian" + maxAge.Length);
 
-        var response = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["max_age"] = long.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture) }));
+        var response = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["max_age"] = maxAge }));
 
         await OAuthFlows.CodeFromAsync(response, client);
+    }
+
+    [Fact]
+    public async Task An_empty_client_id_beside_basic_credentials_or_an_empty_access_token_beside_a_bearer_header_counts_as_omitted()
+    {
+        var (_, _, accessToken) = await SignedInAsync("empty-beside", "beatrix");
+        using var userinfo = new HttpRequestMessage(HttpMethod.Post, "/connect/userinfo")
+        {
+            Content = new FormUrlEncodedContent([KeyValuePair.Create("access_token", "")]),
+        };
+        userinfo.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["scope"] = "admin", ["client_id"] = "",
+        }, IdentityServerFactory.AdminClientId, IdentityServerFactory.AdminClientSecret);
+        using var userinfoResponse = await factory.CreateClient().SendAsync(userinfo);
+
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        Assert.Equal(HttpStatusCode.OK, userinfoResponse.StatusCode);
     }
 
     [Fact]
@@ -147,15 +169,15 @@ public sealed class WellFormedRequestTests(IdentityServerFactory factory) : ICla
     }
 
     [Fact]
-    public async Task Ending_the_session_with_an_id_token_hint_the_server_did_not_issue_is_refused_and_signs_nobody_out()
+    public async Task Ending_the_session_with_an_id_token_hint_the_server_cannot_validate_signs_out_but_does_not_return_to_the_client()
     {
         var (client, browser, _) = await SignedInAsync("endsession-bad-hint", "hedda");
 
-        var response = await browser.GoAsync($"/connect/endsession?id_token_hint=abc.def.ghi&post_logout_redirect_uri={Uri.EscapeDataString(client.PostLogoutRedirectUri)}");
-        var stillSignedIn = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "none" }));
+        var response = await browser.Http.GetAsync($"/connect/endsession?id_token_hint=abc.def.ghi&post_logout_redirect_uri={Uri.EscapeDataString(client.PostLogoutRedirectUri)}&state=s");
+        var afterwards = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "none" }));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Null(response.Headers.Location);
-        await OAuthFlows.CodeFromAsync(stillSignedIn, client);
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("/account/signed-out", response.Headers.Location!.OriginalString);
+        await ProtocolHelpers.AssertSentBackToTheClientAsync(afterwards, client, "login_required");
     }
 }

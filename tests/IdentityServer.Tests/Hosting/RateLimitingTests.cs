@@ -183,3 +183,23 @@ public sealed class PasswordGrantLimitTests(LowPasswordGuessLimitFactory factory
         Assert.Equal(3, audit.Json.GetProperty("items").GetArrayLength());
     }
 }
+
+public sealed class PasswordGrantSuccessLimitTests(LowPasswordGuessLimitFactory factory) : IClassFixture<LowPasswordGuessLimitFactory>
+{
+    [Fact]
+    public async Task Successful_password_grants_from_one_address_are_not_counted_against_the_guessing_budget()
+    {
+        var tokens = new TokenClient(factory);
+        var client = await tokens.RegisterCodeClientAsync("password-backend", extraGrantTypes: ["password"]);
+        await tokens.RegisterUserAsync("bruno", "bruno-password-1");
+
+        for (var signIn = 0; signIn < 5; signIn++)
+        {
+            var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
+            {
+                ["grant_type"] = "password", ["username"] = "bruno", ["password"] = "bruno-password-1", ["scope"] = "openid",
+            }, client.ClientId, client.Secret);
+            Assert.True(status == HttpStatusCode.OK, $"sign-in {signIn + 1}: {(int)status} {body}");
+        }
+    }
+}
