@@ -9,7 +9,7 @@ internal static class ReturnUrls
     public static string Local(IUrlHelper url, string? returnUrl) =>
         !string.IsNullOrEmpty(returnUrl) && url.IsLocalUrl(returnUrl) ? returnUrl : "/";
 
-    private const string AuthorizePath = "/connect/authorize";
+    private const string AuthorizePath = Connect.ConnectPaths.Authorize;
 
     /// <summary>One parameter of the authorization request the return URL resumes (once, not empty), if any.</summary>
     public static string? RequestParameter(string? returnUrl, string name)

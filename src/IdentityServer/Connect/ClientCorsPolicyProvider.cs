@@ -19,10 +19,10 @@ internal sealed class ClientCorsPolicyProvider(ApplicationDbContext db) : ICorsP
     [
         "/.well-known/openid-configuration",
         "/.well-known/jwks",
-        "/connect/token",
-        "/connect/userinfo",
-        "/connect/revoke",
-        "/connect/introspect",
+        ConnectPaths.Token,
+        ConnectPaths.UserInfo,
+        ConnectPaths.Revoke,
+        ConnectPaths.Introspect,
     ];
 
     public async Task<CorsPolicy?> GetPolicyAsync(HttpContext context, string? policyName)

@@ -33,12 +33,13 @@ public static class ConnectExtensions
             })
             .AddServer(server =>
             {
-                server.SetAuthorizationEndpointUris("connect/authorize")
-                    .SetTokenEndpointUris("connect/token")
-                    .SetUserInfoEndpointUris("connect/userinfo")
-                    .SetIntrospectionEndpointUris("connect/introspect")
-                    .SetRevocationEndpointUris("connect/revoke")
-                    .SetEndSessionEndpointUris("connect/endsession");
+                // Relative to the issuer, hence without the leading slash.
+                server.SetAuthorizationEndpointUris(ConnectPaths.Authorize[1..])
+                    .SetTokenEndpointUris(ConnectPaths.Token[1..])
+                    .SetUserInfoEndpointUris(ConnectPaths.UserInfo[1..])
+                    .SetIntrospectionEndpointUris(ConnectPaths.Introspect[1..])
+                    .SetRevocationEndpointUris(ConnectPaths.Revoke[1..])
+                    .SetEndSessionEndpointUris(ConnectPaths.EndSession[1..]);
 
                 server.AllowAuthorizationCodeFlow()
                     .AllowRefreshTokenFlow()

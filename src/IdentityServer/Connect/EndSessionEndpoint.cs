@@ -15,7 +15,7 @@ namespace IdentityServer.Connect;
 internal static partial class EndSessionEndpoint
 {
     public static void MapEndSessionEndpoint(this IEndpointRouteBuilder endpoints) =>
-        endpoints.MapMethods("/connect/endsession", [HttpMethods.Get, HttpMethods.Post], (Delegate)EndSessionAsync).ExcludeFromDescription();
+        endpoints.MapMethods(ConnectPaths.EndSession, [HttpMethods.Get, HttpMethods.Post], (Delegate)EndSessionAsync).ExcludeFromDescription();
 
     private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions, ILoggerFactory loggers)
     {

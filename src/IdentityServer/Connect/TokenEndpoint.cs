@@ -20,7 +20,7 @@ namespace IdentityServer.Connect;
 internal static class TokenEndpoint
 {
     public static void MapTokenEndpoint(this IEndpointRouteBuilder endpoints) =>
-        endpoints.MapPost("/connect/token", ExchangeAsync).ExcludeFromDescription();
+        endpoints.MapPost(ConnectPaths.Token, ExchangeAsync).ExcludeFromDescription();
 
     private static async Task<IResult> ExchangeAsync(
         HttpContext context,

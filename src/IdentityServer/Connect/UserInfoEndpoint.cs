@@ -12,7 +12,7 @@ namespace IdentityServer.Connect;
 internal static class UserInfoEndpoint
 {
     public static void MapUserInfoEndpoint(this IEndpointRouteBuilder endpoints) =>
-        endpoints.MapMethods("/connect/userinfo", [HttpMethods.Get, HttpMethods.Post], GetAsync).ExcludeFromDescription();
+        endpoints.MapMethods(ConnectPaths.UserInfo, [HttpMethods.Get, HttpMethods.Post], GetAsync).ExcludeFromDescription();
 
     private static async Task<IResult> GetAsync(HttpContext context, ApplicationDbContext db, CancellationToken cancellationToken)
     {

@@ -6,6 +6,7 @@ using System.Text;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.Options;
+using IdentityServer.Connect;
 
 namespace IdentityServer.Hosting;
 
@@ -39,7 +40,7 @@ public sealed class RateLimitOptions
 public static class RateLimiting
 {
     private static readonly PathString[] PagePosts = ["/account/login", "/account/register"];
-    private static readonly PathString[] ProtocolPaths = ["/connect/token", "/connect/introspect", "/connect/revoke"];
+    private static readonly PathString[] ProtocolPaths = [ConnectPaths.Token, ConnectPaths.Introspect, ConnectPaths.Revoke];
 
     public static IHostApplicationBuilder AddRateLimits(this IHostApplicationBuilder builder)
     {

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Mvc.Filters;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using IdentityServer.Connect;
 
 namespace IdentityServer.Hosting;
 
@@ -13,7 +14,7 @@ public static class SecurityHeaders
     private const string PageContentSecurityPolicy =
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-    private static readonly PathString[] PrivateAnswers = ["/admin", "/connect/userinfo", "/connect/introspect"];
+    private static readonly PathString[] PrivateAnswers = ["/admin", ConnectPaths.UserInfo, ConnectPaths.Introspect];
 
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) =>
         app.Use((context, next) =>

@@ -2,6 +2,7 @@ using IdentityServer.Hosting;
 using IdentityServer.Persistence;
 using Microsoft.AspNetCore.Identity;
 using static OpenIddict.Abstractions.OpenIddictConstants;
+using IdentityServer.Connect;
 
 namespace IdentityServer.Users;
 
@@ -66,7 +67,7 @@ public static class UsersExtensions
         builder.Services.ConfigureApplicationCookie(cookie =>
         {
             cookie.LoginPath = "/account/login";
-            cookie.LogoutPath = "/connect/endsession";
+            cookie.LogoutPath = ConnectPaths.EndSession;
             cookie.AccessDeniedPath = "/account/login";
             cookie.Cookie.Name = "idsrv.session";
             cookie.Cookie.HttpOnly = true;
