@@ -1,5 +1,3 @@
-using IdentityServer.Admin;
-using IdentityServer.Hosting;
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
@@ -10,9 +8,8 @@ namespace IdentityServer.Account;
 public sealed partial class LoginModel(
     UserManager<ApplicationUser> users,
     ApplicationSignInManager signIn,
-    AuditTrail audit,
+    SignInAttempts attempts,
     ClientNames clientNames,
-    IdentityServerMetrics metrics,
     ILogger<LoginModel> logger) : PageModel
 {
     // One message for every failure, so the page never tells whether an account exists.
@@ -56,9 +53,8 @@ public sealed partial class LoginModel(
         if (user is null)
         {
             signIn.SpendOnePasswordCheck(Password);
-            metrics.LoginFailed();
             LogFailedLogin(logger, "unknown user");
-            await audit.RecordAsync("anonymous", "login.failed", "unknown-user", HttpContext.RequestAborted);
+            await attempts.UnknownUserAsync(HttpContext.RequestAborted);
             ErrorMessage = InvalidCredentials;
             return Page();
         }
@@ -66,16 +62,14 @@ public sealed partial class LoginModel(
         var result = await signIn.PasswordSignInAsync(user, Password, isPersistent: false, lockoutOnFailure: true);
         if (!result.Succeeded)
         {
-            metrics.LoginFailed();
             LogFailedLogin(logger, result.IsLockedOut ? "locked out" : result.IsNotAllowed ? "not allowed" : "wrong password");
-            await audit.RecordAsync("anonymous", result.IsLockedOut ? "login.locked_out" : "login.failed", user.Id, HttpContext.RequestAborted);
+            await attempts.RefusedAsync(user, result, HttpContext.RequestAborted);
             ErrorMessage = InvalidCredentials;
             return Page();
         }
 
-        metrics.LoginSucceeded();
         LogLogin(logger, user.Id);
-        await audit.RecordAsync(user.Id, "login.succeeded", user.Id, HttpContext.RequestAborted);
+        await attempts.SucceededAsync(user, HttpContext.RequestAborted);
         return LocalRedirect(SafeReturnUrl);
     }
 

@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Security.Claims;
-using IdentityServer.Admin;
 using IdentityServer.Hosting;
 using IdentityServer.Users;
 using Microsoft.AspNetCore;
@@ -30,8 +29,7 @@ internal static class TokenEndpoint
         ApplicationSignInManager signIn,
         UserPrincipalFactory principals,
         PasswordGrantLimiter passwordGuesses,
-        AuditTrail audit,
-        IdentityServerMetrics metrics,
+        SignInAttempts attempts,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -82,15 +80,13 @@ internal static class TokenEndpoint
                 return Results.Empty;
             }
 
-            // Recorded and counted as the login page records its attempts.
             var user = await users.FindByNameAsync(request.Username ?? string.Empty)
                 ?? await users.FindByEmailAsync(request.Username ?? string.Empty);
             if (user is null)
             {
                 signIn.SpendOnePasswordCheck(request.Password ?? string.Empty);
                 passwordGuesses.CountFailure(context);
-                metrics.LoginFailed();
-                await audit.RecordAsync("anonymous", "login.failed", "unknown-user", cancellationToken);
+                await attempts.UnknownUserAsync(cancellationToken);
                 return InvalidGrant("The username or password is incorrect.");
             }
 
@@ -98,8 +94,7 @@ internal static class TokenEndpoint
             if (!result.Succeeded)
             {
                 passwordGuesses.CountFailure(context);
-                metrics.LoginFailed();
-                await audit.RecordAsync("anonymous", result.IsLockedOut ? "login.locked_out" : "login.failed", user.Id, cancellationToken);
+                await attempts.RefusedAsync(user, result, cancellationToken);
                 return InvalidGrant("The username or password is incorrect.");
             }
 
@@ -111,8 +106,7 @@ internal static class TokenEndpoint
                 return InvalidGrant("The user is no longer allowed to sign in.");
             }
 
-            metrics.LoginSucceeded();
-            await audit.RecordAsync(user.Id, "login.succeeded", user.Id, cancellationToken);
+            await attempts.SucceededAsync(user, cancellationToken);
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 

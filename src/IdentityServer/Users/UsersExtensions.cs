@@ -43,6 +43,7 @@ public static class UsersExtensions
             .AddErrorDescriber<UserErrors>();
 
         builder.Services.AddScoped<BrowserSessions>();
+        builder.Services.AddScoped<SignInAttempts>();
         builder.Services.AddSingleton<BcryptPasswordHasher>();
         builder.Services.AddSingleton<IPasswordHasher<ApplicationUser>>(services => services.GetRequiredService<BcryptPasswordHasher>());
         builder.Services.AddOptions<IdentityOptions>()
