@@ -71,6 +71,6 @@ internal sealed class AdminAuthorization(RequestDelegate next)
         var applications = http.RequestServices.GetRequiredService<IOpenIddictApplicationManager>();
         return principal.GetClaim(OpenIddictConstants.Claims.ClientId) is { Length: > 0 } clientId
             && await applications.FindByClientIdAsync(clientId, http.RequestAborted) is { } application
-            && await applications.HasPermissionAsync(application, OpenIddictConstants.Permissions.Prefixes.Scope + StandardScopes.Admin, http.RequestAborted);
+            && await StandardScopes.IsPermittedAsync(applications, application, StandardScopes.Admin, http.RequestAborted);
     }
 }
