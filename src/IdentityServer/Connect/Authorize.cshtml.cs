@@ -67,8 +67,8 @@ public sealed partial class AuthorizeModel(
         var cancellationToken = HttpContext.RequestAborted;
 
         // OpenID Connect Core 3.1.2.1: a hint the server cannot validate as its own ID token is an error, not no hint.
-        var hinted = string.IsNullOrEmpty(request.IdTokenHint) ? null : await IdTokenHint.SubjectAsync(HttpContext);
-        if (!string.IsNullOrEmpty(request.IdTokenHint) && hinted is null)
+        var hint = await IdTokenHint.ReadAsync(HttpContext);
+        if (hint.Unverifiable)
         {
             return Refuse(Errors.InvalidRequest, IdTokenHint.Invalid);
         }
@@ -91,7 +91,7 @@ public sealed partial class AuthorizeModel(
             || (request.MaxAge is { } maxAge && (authTime is null || (time.GetUtcNow() - authTime.Value).TotalSeconds > maxAge))
             // An id_token_hint names the user the client expects (OpenID Connect Core 3.1.2.1): if someone else is
             // signed in, they must sign in again, and prompt=none gets login_required rather than a code for them.
-            || (hinted is not null && !string.Equals(hinted, user!.Id, StringComparison.Ordinal));
+            || (hint.Subject is { } hinted && !string.Equals(hinted, user!.Id, StringComparison.Ordinal));
 
         if (mustSignIn)
         {

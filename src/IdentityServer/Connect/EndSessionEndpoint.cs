@@ -1,5 +1,4 @@
 using IdentityServer.Users;
-using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
 using OpenIddict.Abstractions;
@@ -19,12 +18,12 @@ internal static partial class EndSessionEndpoint
 
     private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions, ILoggerFactory loggers)
     {
-        var hinted = await IdTokenHint.SubjectAsync(context);
         // RP-Initiated Logout 1.0, 2: the server validates that it issued the hint. One it cannot (tampered, or from keys
         // retired since) does not vouch for the request: the user is signed out as without a hint (on a navigation), but
         // the browser lands on this server's signed-out page rather than at the client, as with Duende. Refusing would
         // leave every user of an app stuck signed in after an emergency key retirement.
-        var unverifiableHint = hinted is null && !string.IsNullOrEmpty(context.GetOpenIddictServerRequest()?.IdTokenHint);
+        var hint = await IdTokenHint.ReadAsync(context);
+        var hinted = hint.Subject;
 
         var session = await context.AuthenticateAsync(IdentityConstants.ApplicationScheme);
         if (session.Principal is { } signedIn && !IsNavigation(context.Request)
@@ -48,7 +47,7 @@ internal static partial class EndSessionEndpoint
             await context.SignOutAsync(IdentityConstants.ApplicationScheme);
         }
 
-        if (unverifiableHint)
+        if (hint.Unverifiable)
         {
             LogUnverifiableHint(loggers.CreateLogger(typeof(EndSessionEndpoint).FullName!));
             return Results.Redirect(SignedOutPage);

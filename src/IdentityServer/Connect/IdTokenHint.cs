@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
@@ -5,15 +6,26 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace IdentityServer.Connect;
 
-/// <summary>The user an <c>id_token_hint</c> names, at the authorization and end session endpoints.</summary>
-internal static class IdTokenHint
+/// <summary>
+/// The <c>id_token_hint</c> of an authorization or end session request: the user it names, or that it was sent and
+/// cannot be validated as an ID token of this server (not ours, not an ID token, tampered; an expired one is valid).
+/// </summary>
+internal sealed record IdTokenHint(string? Subject, bool Unverifiable)
 {
     public const string Invalid = "The id_token_hint is not an ID token issued by this server.";
 
-    /// <summary>
-    /// The hint's subject, or null without one or when it is not valid (not ours, not an ID token, tampered; an expired
-    /// one is valid here). OpenIddict has validated the hint and gives its principal here.
-    /// </summary>
-    public static async Task<string?> SubjectAsync(HttpContext context) =>
-        (await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal?.GetClaim(Claims.Subject);
+    private static readonly IdTokenHint None = new(Subject: null, Unverifiable: false);
+
+    /// <summary>OpenIddict has validated the hint and gives its principal here; without a hint nothing is read.</summary>
+    public static async Task<IdTokenHint> ReadAsync(HttpContext context)
+    {
+        // Sent without a value, it counts as not sent (RFC 6749 3.1).
+        if (string.IsNullOrEmpty(context.GetOpenIddictServerRequest()?.IdTokenHint))
+        {
+            return None;
+        }
+
+        var subject = (await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal?.GetClaim(Claims.Subject);
+        return new IdTokenHint(subject, Unverifiable: subject is null);
+    }
 }
