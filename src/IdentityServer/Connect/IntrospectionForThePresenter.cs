@@ -21,8 +21,8 @@ internal sealed class IntrospectionForThePresenter : IOpenIddictServerHandler<Ha
 
     public ValueTask HandleAsync(HandleIntrospectionRequestContext context)
     {
-        if (context.GenericTokenPrincipal is not { } principal
-            || !(principal.HasTokenType(TokenTypeIdentifiers.AccessToken) || principal.HasTokenType(TokenTypeIdentifiers.RefreshToken)))
+        // Only access and refresh tokens get this far (ProtocolErrors.OnlyAccessAndRefreshTokensIntrospectActive).
+        if (context.GenericTokenPrincipal is not { } principal)
         {
             return ValueTask.CompletedTask;
         }
