@@ -34,6 +34,13 @@ internal static class WellFormedRequests
     ];
 
     /// <summary>
+    /// The form of a POST, which OpenIddict has read already; null for any other request, whose body a handler must not
+    /// read here (synchronously, it would hold a thread for as long as a client takes to send it).
+    /// </summary>
+    private static IFormCollection? FormAlreadyRead(HttpRequest http) =>
+        HttpMethods.IsPost(http.Method) && http.HasFormContentType ? http.Form : null;
+
+    /// <summary>
     /// RFC 6749 3.1 and 3.2: parameters are sent at most once. OpenIddict reads a repeated one as absent, so that
     /// <c>state</c>, <c>nonce</c>, <c>prompt</c> or <c>max_age</c> sent twice were silently dropped and the request went on
     /// without them. Only the parameters made to repeat (RFC 8707's <c>resource</c>, OpenIddict's <c>audience</c>) may.
@@ -77,10 +84,9 @@ internal static class WellFormedRequests
 
         public ValueTask HandleAsync(TContext context)
         {
-            // Only a POST's form, which OpenIddict has already read: reading another's here would block on its body.
-            if (context.Transaction.GetHttpRequest() is { HasFormContentType: true } http && HttpMethods.IsPost(http.Method)
+            if (context.Transaction.GetHttpRequest() is { } http
                 && http.Headers.Authorization.ToString().StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)
-                && http.Form.TryGetValue(Parameters.ClientId, out var inTheBody)
+                && FormAlreadyRead(http) is { } form && form.TryGetValue(Parameters.ClientId, out var inTheBody)
                 && (inTheBody.Count > 1 || (inTheBody is [{ Length: > 0 } bodyClientId]
                     && !string.Equals(bodyClientId, context.Transaction.Request?.ClientId, StringComparison.Ordinal))))
             {
@@ -172,9 +178,8 @@ internal static class WellFormedRequests
             {
                 context.Reject(Errors.InvalidRequest, "Send the access token in the Authorization header, not in the URL.");
             }
-            // Only a POST's form, which OpenIddict has already read: reading a GET's body here would block on it.
             else if (http.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-                && HttpMethods.IsPost(http.Method) && http.HasFormContentType && !StringValues.IsNullOrEmpty(http.Form[Parameters.AccessToken]))
+                && FormAlreadyRead(http) is { } form && !StringValues.IsNullOrEmpty(form[Parameters.AccessToken]))
             {
                 context.Reject(Errors.InvalidRequest, "Send the access token once: in the Authorization header or in the body.");
             }
