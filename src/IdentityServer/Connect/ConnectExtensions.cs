@@ -1,5 +1,6 @@
 using IdentityServer.Hosting;
 using IdentityServer.Persistence;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenIddict.Server;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -114,6 +115,11 @@ public static class ConnectExtensions
             });
 
         builder.Services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ConfigureServerFromOptions>();
+        // OpenIddict's events, dispatched without walking every handler for each of them; see IndexedServerDispatcher.
+        var registrations = builder.Services;
+        builder.Services.AddSingleton(provider => new ServerHandlerIndex(
+            provider.GetRequiredService<IOptionsMonitor<OpenIddictServerOptions>>(), provider, registrations));
+        builder.Services.Replace(ServiceDescriptor.Scoped<IOpenIddictServerDispatcher, IndexedServerDispatcher>());
         builder.Services.AddSingleton<IssuerAsAnOrigin>();
         builder.Services.AddSingleton<OneAttemptPerCode.RefusedCodeRedemption>();
         builder.Services.AddSingleton<ProtocolErrors.NoClientCredentials.WithoutASecret>();
