@@ -77,6 +77,8 @@ public static class ConnectExtensions
                     server.AddEventHandler(handler);
                 }
 
+                server.RemoveEventHandler(UserInfoEndpoint.ExtractRequest.Replaced);
+                server.AddEventHandler(UserInfoEndpoint.ExtractRequest.Descriptor);
                 foreach (var handler in IssuerAsAnOrigin.Descriptors)
                 {
                     server.AddEventHandler(handler);

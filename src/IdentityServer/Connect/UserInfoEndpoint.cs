@@ -3,6 +3,7 @@ using IdentityServer.Users;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
 using OpenIddict.Abstractions;
+using OpenIddict.Server;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
@@ -65,5 +66,38 @@ internal static class UserInfoEndpoint
         }
 
         return Results.Ok(claims);
+    }
+    /// <summary>
+    /// Reads a userinfo request as OpenIddict does, except that a POST whose body is not a form is read as carrying no
+    /// parameters instead of being refused: OpenID Connect Core 5.3.1 allows POST, RFC 6750 2.1 the token in the header
+    /// whatever the body, and <c>HttpClient.PostAsync(url, null)</c> sends no Content-Type at all.
+    /// </summary>
+    internal sealed class ExtractRequest : IOpenIddictServerHandler<OpenIddictServerEvents.ExtractUserInfoRequestContext>
+    {
+        private static readonly OpenIddictServerAspNetCoreHandlers.ExtractGetOrPostRequest<OpenIddictServerEvents.ExtractUserInfoRequestContext> BuiltIn = new();
+
+        public static OpenIddictServerHandlerDescriptor Replaced => OpenIddictServerAspNetCoreHandlers
+            .ExtractGetOrPostRequest<OpenIddictServerEvents.ExtractUserInfoRequestContext>.Descriptor;
+
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<OpenIddictServerEvents.ExtractUserInfoRequestContext>()
+                .AddFilter<OpenIddictServerAspNetCoreHandlerFilters.RequireHttpRequest>()
+                .UseSingletonHandler<ExtractRequest>()
+                .SetOrder(Replaced.Order)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(OpenIddictServerEvents.ExtractUserInfoRequestContext context)
+        {
+            var http = context.Transaction.GetHttpRequest()!;
+            if (HttpMethods.IsPost(http.Method)
+                && !(http.ContentType ?? string.Empty).StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
+            {
+                context.Transaction.Request = new OpenIddictRequest();
+                return ValueTask.CompletedTask;
+            }
+
+            return BuiltIn.HandleAsync(context);
+        }
     }
 }

@@ -94,8 +94,8 @@ public sealed class UserInfoTests(IdentityServerFactory factory) : IClassFixture
     public async Task A_forged_or_expired_token_gets_401()
     {
         var client = await tokens.RegisterCodeClientAsync("userinfo-expired");
-        await tokens.RegisterUserAsync("xavier", "xavier-password-1");
-        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "xavier", "xavier-password-1", "openid");
+        await tokens.RegisterUserAsync("xanthe", "xanthe-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "xanthe", "xanthe-password-1", "openid");
         var accessToken = body.Token("access_token");
 
         var forged = await UserInfoAsync(accessToken[..^4] + "AAAA");
@@ -127,5 +127,25 @@ public sealed class UserInfoTests(IdentityServerFactory factory) : IClassFixture
         await tokens.DisableUserAsync(userId, "yvonne");
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await UserInfoAsync(body.Token("access_token"))).Status);
+    }
+    [Fact]
+    public async Task A_post_with_the_token_in_the_header_and_no_body_gets_the_claims()
+    {
+        // RFC 6750 2.1: the header works whatever the method; OIDC Core 5.3.1 allows POST. HttpClient.PostAsync(url, null)
+        // sends no Content-Type, and a JSON-posting client sends one OpenIddict cannot read as a form.
+        var client = await tokens.RegisterCodeClientAsync("userinfo-post");
+        var userId = await tokens.RegisterUserAsync("posty", "posty-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "posty", "posty-password-1", "openid");
+
+        foreach (var content in new HttpContent?[] { null, new StringContent("{}", System.Text.Encoding.UTF8, "application/json") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/userinfo") { Content = content };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", body.Token("access_token"));
+            var response = await tokens.Http.SendAsync(request);
+            var claims = await TokenClient.ReadJsonAsync(response);
+
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{content?.Headers.ContentType}: {(int)response.StatusCode} {claims}");
+            Assert.Equal(userId, claims.GetProperty("sub").GetString());
+        }
     }
 }
