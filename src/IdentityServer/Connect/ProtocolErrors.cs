@@ -29,6 +29,7 @@ internal static partial class ProtocolErrors
             ScopeNotAllowed<ValidateAuthorizationRequestContext>.Replacing(Authentication.ValidateScopePermissions.Descriptor, context => context.ClientId),
             ScopeNotAllowed<ValidateTokenRequestContext>.Replacing(Exchange.ValidateScopePermissions.Descriptor, context => context.ClientId),
             ScopeBeyondTheGrant.Descriptor, NoClientCredentials.Descriptor, OnlyAccessAndRefreshTokensIntrospectActive.Descriptor,
+            PermissionsBeforeTokens.Descriptor,
         })
         {
             server.AddEventHandler(handler);
@@ -247,6 +248,47 @@ internal static partial class ProtocolErrors
             }
 
             return ValueTask.CompletedTask;
+        }
+    }
+    /// <summary>
+    /// A client's permission for the grant it uses, or for introspection, is checked as soon as the client is
+    /// authenticated, before the token it sent is looked at (as Duende does). OpenIddict validated the token first, so
+    /// a client without the grant got <c>invalid_grant</c> for a bad code or refresh token and <c>unauthorized_client</c>
+    /// for a good one (RFC 6749 5.2 means the latter for both), and a client barred from introspection (a public one,
+    /// whose id is no secret) learned whether any token was live: <c>unauthorized_client</c> for one that was,
+    /// <c>{"active": false}</c> for one that was not.
+    /// </summary>
+    internal sealed class PermissionsBeforeTokens(IOpenIddictApplicationManager applications) : IOpenIddictServerHandler<ProcessAuthenticationContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessAuthenticationContext>()
+                .AddFilter<OpenIddictServerHandlerFilters.RequireClientIdParameter>()
+                .AddFilter<OpenIddictServerHandlerFilters.RequireDegradedModeDisabled>()
+                .UseScopedHandler<PermissionsBeforeTokens>()
+                // After the client is authenticated (its secret or certificate), before the request's token is validated.
+                .SetOrder(OpenIddictServerHandlers.ValidateClientCertificate.Descriptor.Order + 500)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ProcessAuthenticationContext context)
+        {
+            var permission = context.EndpointType switch
+            {
+                OpenIddictServerEndpointType.Token when !string.IsNullOrEmpty(context.Request.GrantType) =>
+                    Permissions.Prefixes.GrantType + context.Request.GrantType,
+                OpenIddictServerEndpointType.Introspection => Permissions.Endpoints.Introspection,
+                _ => null,
+            };
+            if (permission is null
+                || await applications.FindByClientIdAsync(context.Request.ClientId!, context.CancellationToken) is not { } client
+                || await applications.HasPermissionAsync(client, permission, context.CancellationToken))
+            {
+                return;
+            }
+
+            context.Reject(Errors.UnauthorizedClient, context.EndpointType == OpenIddictServerEndpointType.Token
+                ? "This client application is not allowed to use the specified grant type."
+                : "This client application is not allowed to use the introspection endpoint.");
         }
     }
 }

@@ -195,4 +195,26 @@ public sealed class RefreshTokenTests(IdentityServerFactory factory) : IClassFix
 
         ProtocolHelpers.AssertOAuthError(stolen, HttpStatusCode.BadRequest, "invalid_grant");
     }
+    [Fact]
+    public async Task A_client_not_allowed_a_grant_gets_unauthorized_client_whatever_token_it_sends()
+    {
+        // RFC 6749 5.2: unauthorized_client is about the client and its grant type, whether the token is good or not.
+        var owner = await tokens.RegisterCodeClientAsync("grantless-owner");
+        var secret = await tokens.RegisterClientAsync(new { clientId = "grantless-machine", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+        await tokens.RegisterUserAsync("gwen", "gwen-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), owner, "gwen", "gwen-password-1");
+
+        foreach (var form in new Dictionary<string, string>[]
+        {
+            new() { ["grant_type"] = "refresh_token", ["refresh_token"] = body.Token("refresh_token") },
+            new() { ["grant_type"] = "refresh_token", ["refresh_token"] = "not-a-token" },
+            new() { ["grant_type"] = "authorization_code", ["code"] = "not-a-code", ["redirect_uri"] = owner.RedirectUri, ["code_verifier"] = new string('a', 43) },
+        })
+        {
+            ProtocolHelpers.AssertOAuthError(await tokens.TokenAsync(form, "grantless-machine", secret), HttpStatusCode.BadRequest, "unauthorized_client");
+        }
+
+        var wrongSecret = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "refresh_token", ["refresh_token"] = "not-a-token" }, "grantless-machine", "wrong");
+        ProtocolHelpers.AssertOAuthError(wrongSecret, HttpStatusCode.Unauthorized, "invalid_client");
+    }
 }
