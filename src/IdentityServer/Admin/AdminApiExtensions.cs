@@ -1,4 +1,5 @@
 using IdentityServer.Hosting;
+using Microsoft.AspNetCore.Routing;
 using Scalar.AspNetCore;
 
 namespace IdentityServer.Admin;
@@ -21,10 +22,19 @@ public static class AdminApiExtensions
 
     public static IEndpointRouteBuilder MapAdminApi(this WebApplication app)
     {
-        var admin = app.MapGroup("/admin")
+        var admin = app.MapGroup(AdminApiEndpoint.Path)
             .WithMetadata(AdminApiEndpoint.Instance)
             .WithTags("Admin")
             .AddEndpointFilter<RetryConcurrentChanges>();
+
+        // RFC 9110 9.3.2: what answers GET answers HEAD (headers only; Kestrel sends no body), as Keycloak's API does.
+        ((IEndpointConventionBuilder)admin).Add(endpoint =>
+        {
+            if (endpoint.Metadata.OfType<IHttpMethodMetadata>().LastOrDefault() is { HttpMethods: [var only] } && HttpMethods.IsGet(only))
+            {
+                endpoint.Metadata.Add(new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]));
+            }
+        });
 
         admin.MapClientsEndpoints();
         admin.MapScopesEndpoints();

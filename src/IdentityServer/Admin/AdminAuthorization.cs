@@ -9,6 +9,8 @@ namespace IdentityServer.Admin;
 /// <summary>Marks the endpoints that <see cref="AdminAuthorization"/> guards.</summary>
 internal sealed class AdminApiEndpoint
 {
+    public const string Path = "/admin";
+
     public static readonly AdminApiEndpoint Instance = new();
 }
 
@@ -25,7 +27,9 @@ internal sealed class AdminAuthorization(RequestDelegate next)
 {
     public async Task InvokeAsync(HttpContext http)
     {
-        if (http.GetEndpoint()?.Metadata.GetMetadata<AdminApiEndpoint>() is null)
+        // Under /admin, routing answers a wrong method (405), content type (415) or path (404) with endpoints of its own:
+        // those too need an admin's token first, or anyone could map the API's routes (Keycloak authenticates first).
+        if (http.GetEndpoint()?.Metadata.GetMetadata<AdminApiEndpoint>() is null && !http.Request.Path.StartsWithSegments(AdminApiEndpoint.Path))
         {
             await next(http);
             return;

@@ -119,6 +119,43 @@ public sealed class AdminAuthorizationTests(IdentityServerFactory factory) : ICl
         AssertUnauthorized(await admin.GetAsync("/admin/scopes", token));
     }
 
+    [Theory]
+    [InlineData("PATCH", "/admin/clients/admin-cli", "{}")]
+    [InlineData("POST", "/admin/clients/admin-cli", "{}")]
+    [InlineData("GET", "/admin", null)]
+    [InlineData("GET", "/admin/no-such-thing", null)]
+    public async Task A_wrong_method_or_path_under_admin_without_a_token_is_a_401_not_a_map_of_the_routes(string method, string path, string? body)
+    {
+        AssertUnauthorized(await admin.SendRawAsync(new HttpMethod(method), path, body, token: ""));
+        AssertProblem(await admin.SendRawAsync(new HttpMethod(method), path, body, await TokenWithoutAdminScopeAsync()), HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
+    public async Task A_body_that_is_not_json_without_a_token_is_a_401()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/admin/users") { Content = new StringContent("x", System.Text.Encoding.UTF8, "text/plain") };
+        using var response = await Tokens.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task An_admin_gets_the_routers_answers_for_a_wrong_method_or_path_and_head_answers_like_get()
+    {
+        AssertProblem(await admin.SendRawAsync(new HttpMethod("PATCH"), "/admin/clients/admin-cli", "{}"), HttpStatusCode.MethodNotAllowed);
+        AssertProblem(await admin.SendRawAsync(HttpMethod.Get, "/admin/no-such-thing", null), HttpStatusCode.NotFound);
+
+        foreach (var path in new[] { "/admin/clients", "/admin/clients/admin-cli", "/admin/scopes", "/admin/users", "/admin/audit" })
+        {
+            var head = await admin.SendRawAsync(HttpMethod.Head, path, null);
+            Assert.True(head.Status == HttpStatusCode.OK, $"HEAD {path}: {(int)head.Status}");
+            // Kestrel drops a HEAD response's body; the in-memory test server does not, so only the headers are checked here.
+            Assert.Equal("application/json", head.MediaType);
+        }
+
+        AssertUnauthorized(await admin.SendRawAsync(HttpMethod.Head, "/admin/clients", null, token: ""));
+    }
+
     [Fact]
     public async Task A_request_without_a_token_is_a_401_even_when_its_body_is_malformed()
     {
