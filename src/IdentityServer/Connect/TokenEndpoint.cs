@@ -59,9 +59,7 @@ internal static class TokenEndpoint
             // No scope asked for means every scope the client may use for itself, as in Keycloak and Duende.
             if (granted.IsEmpty)
             {
-                granted = [.. (await applications.GetPermissionsAsync(application, cancellationToken))
-                    .Where(permission => permission.StartsWith(Permissions.Prefixes.Scope, StringComparison.Ordinal))
-                    .Select(permission => permission[Permissions.Prefixes.Scope.Length..])
+                granted = [.. (await DefaultScopesAsync(applications, application, cancellationToken))
                     .Where(scope => !StandardScopes.Registered.Contains(scope))];
             }
 
@@ -98,7 +96,15 @@ internal static class TokenEndpoint
                 return InvalidGrant("The username or password is incorrect.");
             }
 
-            var identity = await principals.CreateAsync(user, request.GetScopes(), time.GetUtcNow(), cancellationToken);
+            // RFC 6749 3.3: a request without scope gets a default, every scope the client may use (as Duende does),
+            // rather than a token that names none.
+            var requested = request.GetScopes();
+            if (requested.IsEmpty && await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is { } application)
+            {
+                requested = [.. await DefaultScopesAsync(applications, application, cancellationToken)];
+            }
+
+            var identity = await principals.CreateAsync(user, requested, time.GetUtcNow(), cancellationToken);
             // The user was read before the deliberately slow password check: an admin may have disabled or deleted
             // them since, and this grant redeems nothing whose revocation would stop it later. Read them again.
             if (await principals.FindActiveUserAsync(new ClaimsPrincipal(identity), signIn, cancellationToken) is null)
@@ -143,6 +149,28 @@ internal static class TokenEndpoint
         }
 
         return Refuse(Errors.UnsupportedGrantType, "The grant type is not supported.");
+    }
+
+    /// <summary>
+    /// What a token request without a scope parameter is given: every scope the client may ask for, offline_access only
+    /// with the refresh_token grant that uses it.
+    /// </summary>
+    private static async Task<List<string>> DefaultScopesAsync(
+        IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken)
+    {
+        var scopes = new List<string>();
+        foreach (var scope in StandardScopes.Registered.Concat((await applications.GetPermissionsAsync(application, cancellationToken))
+            .Where(permission => permission.StartsWith(Permissions.Prefixes.Scope, StringComparison.Ordinal))
+            .Select(permission => permission[Permissions.Prefixes.Scope.Length..])).Distinct(StringComparer.Ordinal))
+        {
+            if (await StandardScopes.IsPermittedAsync(applications, application, scope, cancellationToken)
+                && (scope != Scopes.OfflineAccess || await applications.HasPermissionAsync(application, Permissions.GrantTypes.RefreshToken, cancellationToken)))
+            {
+                scopes.Add(scope);
+            }
+        }
+
+        return scopes;
     }
 
     /// <summary>

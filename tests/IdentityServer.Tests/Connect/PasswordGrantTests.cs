@@ -46,6 +46,30 @@ public sealed class PasswordGrantTests(IdentityServerFactory factory) : IClassFi
     }
 
     [Fact]
+    public async Task A_password_grant_without_a_scope_gets_every_scope_the_client_may_use()
+    {
+        // RFC 6749 3.3: without a scope parameter the server applies a default (Duende: the client's allowed scopes).
+        await tokens.RegisterScopeAsync("password-default-api", "password-default-resource");
+        var client = await tokens.RegisterCodeClientAsync("password-default", scopes: "openid profile password-default-api", extraGrantTypes: ["password"]);
+        await tokens.RegisterUserAsync("prue", "prue-password-1");
+
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password",
+            ["username"] = "prue",
+            ["password"] = "prue-password-1",
+        }, client.ClientId, client.Secret);
+
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        var access = await tokens.ValidateAccessTokenAsync(body.Token("access_token"), "password-default-resource");
+        Assert.Equal(
+            ["offline_access", "openid", "password-default-api", "profile"],
+            access.GetClaim("scope").Value.Split(' ').Order(StringComparer.Ordinal));
+        Assert.NotNull(body.OptionalToken("refresh_token"));
+        Assert.NotNull(body.OptionalToken("id_token"));
+    }
+
+    [Fact]
     public async Task A_wrong_password_gets_invalid_grant()
     {
         var client = await tokens.RegisterCodeClientAsync("password-wrong", extraGrantTypes: ["password"]);
