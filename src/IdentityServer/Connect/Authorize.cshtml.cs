@@ -75,7 +75,10 @@ public sealed partial class AuthorizeModel(
 
         if (request.HasPromptValue(PromptValues.Create) && consent is null)
         {
-            return Redirect("/account/register?ReturnUrl=" + Uri.EscapeDataString(ReturnUrlWithout([PromptValues.Create])));
+            // Registering signs the user in afresh, which is what login, select_account and max_age ask for: the
+            // request carries on without them, rather than sending the new user to the login page straight after.
+            return Redirect("/account/register?ReturnUrl=" + Uri.EscapeDataString(
+                ReturnUrlWithout([PromptValues.Create, PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true)));
         }
 
         var session = await HttpContext.AuthenticateAsync(IdentityConstants.ApplicationScheme);

@@ -65,6 +65,26 @@ public sealed class RegistrationTests(IdentityServerFactory factory) : IClassFix
         Assert.Equal(HttpStatusCode.OK, refreshed.Status);
     }
 
+    [Theory]
+    [InlineData("create login")]
+    [InlineData("create select_account")]
+    public async Task Registering_is_the_fresh_sign_in_that_prompt_login_asks_for(string prompt)
+    {
+        // OpenID Connect Core 3.1.2.1: login asks the user to authenticate again; having just registered, they have.
+        var client = await tokens.RegisterCodeClientAsync("reg-" + prompt.Replace(' ', '-'));
+        var browser = new BrowserSession(factory);
+        var pkce = Pkce.Create();
+        var username = "fresh-" + prompt.Split(' ')[1].Replace('_', '-');
+
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, pkce, extra: new Dictionary<string, string> { ["prompt"] = prompt, ["max_age"] = "0" }));
+        var response = await browser.ClickAsync("register", Form(username, username + "-password-1"));
+
+        var code = await OAuthFlows.CodeFromAsync(response, client);
+        var (status, body) = await tokens.RedeemCodeAsync(client, code, pkce);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        Assert.Equal(username, (await tokens.ValidateAccessTokenAsync(body.Token("access_token"))).GetClaim("name").Value);
+    }
+
     [Fact]
     public async Task After_registering_the_user_can_sign_in_again_with_the_new_password()
     {
