@@ -26,8 +26,8 @@ internal static partial class ProtocolErrors
         {
             ErrorsBackToTheClient.Descriptor, ErrorsBackToTheClient.InAResponseModeTheClientReads.Descriptor,
             CodeChallengeShape.Descriptor,
-            ScopeNotAllowed<ValidateAuthorizationRequestContext>.Replacing(Authentication.ValidateScopePermissions.Descriptor, context => context.ClientId),
-            ScopeNotAllowed<ValidateTokenRequestContext>.Replacing(Exchange.ValidateScopePermissions.Descriptor, context => context.ClientId),
+            ScopeNotAllowed<ValidateAuthorizationRequestContext>.Before(Authentication.ValidateGrantTypePermissions.Descriptor, context => context.ClientId),
+            ScopeNotAllowed<ValidateTokenRequestContext>.Before(Exchange.ValidateGrantTypePermissions.Descriptor, context => context.ClientId),
             ScopeBeyondTheGrant.Descriptor, NoClientCredentials.Descriptor, OnlyAccessAndRefreshTokensIntrospectActive.Descriptor,
             PermissionsBeforeTokens.Descriptor,
         })
@@ -118,18 +118,19 @@ internal static partial class ProtocolErrors
     }
 
     /// <summary>
-    /// A registered scope the client may not use: invalid_scope, where OpenIddict's own check (which this replaces, at
-    /// its place in the pipeline) says invalid_request. One class for the authorization and token requests.
+    /// A registered scope the client may not use: invalid_scope (RFC 6749 4.1.2.1, 5.2), where OpenIddict's own check,
+    /// which this replaces, says invalid_request. It goes ahead of OpenIddict's grant type check, which refuses
+    /// offline_access without the refresh_token grant as invalid_request too. One class for authorization and token requests.
     /// </summary>
     internal sealed class ScopeNotAllowed<TContext>(IOpenIddictApplicationManager applications, Func<TContext, string?> clientId)
         : IOpenIddictServerHandler<TContext>
         where TContext : BaseValidatingContext
     {
-        public static OpenIddictServerHandlerDescriptor Replacing(OpenIddictServerHandlerDescriptor builtIn, Func<TContext, string?> clientId) =>
+        public static OpenIddictServerHandlerDescriptor Before(OpenIddictServerHandlerDescriptor grantTypeCheck, Func<TContext, string?> clientId) =>
             OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
                 .AddFilter<OpenIddictServerHandlerFilters.RequireScopePermissionsEnabled>()
                 .UseScopedHandler(services => new ScopeNotAllowed<TContext>(services.GetRequiredService<IOpenIddictApplicationManager>(), clientId))
-                .SetOrder(builtIn.Order)
+                .SetOrder(grantTypeCheck.Order - 1)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
 

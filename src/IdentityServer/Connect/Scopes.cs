@@ -23,13 +23,17 @@ public static class StandardScopes
     }
 
     /// <summary>
-    /// Whether a client may ask for a scope: openid and offline_access need no scope permission (OpenIddict's rule; the
-    /// refresh_token grant permission, which offline_access depends on, OpenIddict checks itself); every other does.
+    /// Whether a client may ask for a scope: openid needs no permission (OpenIddict's rule, and Keycloak's), offline_access
+    /// the refresh_token grant it is for, every other scope its own permission.
     /// </summary>
     public static async ValueTask<bool> IsPermittedAsync(
         OpenIddict.Abstractions.IOpenIddictApplicationManager applications, object application, string scope, CancellationToken cancellationToken) =>
-        scope is Scopes.OpenId or Scopes.OfflineAccess
-        || await applications.HasPermissionAsync(application, Permissions.Prefixes.Scope + scope, cancellationToken);
+        scope switch
+        {
+            Scopes.OpenId => true,
+            Scopes.OfflineAccess => await applications.HasPermissionAsync(application, Permissions.GrantTypes.RefreshToken, cancellationToken),
+            _ => await applications.HasPermissionAsync(application, Permissions.Prefixes.Scope + scope, cancellationToken),
+        };
 
     public static readonly IReadOnlyList<string> Registered =
         [Scopes.OpenId, Scopes.Profile, Scopes.Email, Scopes.Roles, Scopes.OfflineAccess];

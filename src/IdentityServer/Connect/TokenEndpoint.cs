@@ -151,10 +151,7 @@ internal static class TokenEndpoint
         return Refuse(Errors.UnsupportedGrantType, "The grant type is not supported.");
     }
 
-    /// <summary>
-    /// What a token request without a scope parameter is given: every scope the client may ask for, offline_access only
-    /// with the refresh_token grant that uses it.
-    /// </summary>
+    /// <summary>What a token request without a scope parameter is given: every scope the client may ask for.</summary>
     private static async Task<List<string>> DefaultScopesAsync(
         IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken)
     {
@@ -163,8 +160,7 @@ internal static class TokenEndpoint
             .Where(permission => permission.StartsWith(Permissions.Prefixes.Scope, StringComparison.Ordinal))
             .Select(permission => permission[Permissions.Prefixes.Scope.Length..])).Distinct(StringComparer.Ordinal))
         {
-            if (await StandardScopes.IsPermittedAsync(applications, application, scope, cancellationToken)
-                && (scope != Scopes.OfflineAccess || await applications.HasPermissionAsync(application, Permissions.GrantTypes.RefreshToken, cancellationToken)))
+            if (await StandardScopes.IsPermittedAsync(applications, application, scope, cancellationToken))
             {
                 scopes.Add(scope);
             }

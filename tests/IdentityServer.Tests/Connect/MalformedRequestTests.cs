@@ -116,6 +116,28 @@ public sealed class MalformedRequestTests(IdentityServerFactory factory) : IClas
     }
 
     [Fact]
+    public async Task Offline_access_for_a_client_without_the_refresh_token_grant_is_invalid_scope()
+    {
+        var client = await tokens.RegisterCodeClientAsync("no-refresh-grant", scopes: "openid profile", extraGrantTypes: ["password"]);
+        await tokens.AdminAsync(HttpMethod.Put, "/admin/clients/no-refresh-grant", new
+        {
+            clientType = "confidential", redirectUris = new[] { client.RedirectUri }, postLogoutRedirectUris = new[] { client.PostLogoutRedirectUri },
+            grantTypes = new[] { "authorization_code", "password" }, scopes = new[] { "openid", "profile" },
+        });
+        await tokens.RegisterUserAsync("nora", "nora-password-1");
+
+        var authorize = await new BrowserSession(factory).GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), scope: "openid offline_access"));
+        var password = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["username"] = "nora", ["password"] = "nora-password-1", ["scope"] = "openid offline_access",
+        }, client.ClientId, client.Secret);
+
+        // RFC 6749 4.1.2.1 and 5.2: a scope the client may not use; OpenIddict said invalid_request.
+        await ProtocolHelpers.AssertSentBackToTheClientAsync(authorize, client, "invalid_scope");
+        ProtocolHelpers.AssertOAuthError(password, HttpStatusCode.BadRequest, "invalid_scope");
+    }
+
+    [Fact]
     public async Task A_confidential_client_that_sends_no_secret_gets_invalid_client_with_401()
     {
         await tokens.RegisterClientAsync(new { clientId = "secretless-call", clientType = "confidential", grantTypes = new[] { "client_credentials" } });
