@@ -19,6 +19,15 @@ internal sealed class FieldErrors
         messages.Add(message);
     }
 
+    /// <summary>A list field whose items must all be strings with content: a null or blank one is an error, not dropped.</summary>
+    public void RequireItems(string field, IReadOnlyList<string?>? values)
+    {
+        if (values?.Any(string.IsNullOrWhiteSpace) == true)
+        {
+            Add(field, "Each item must be a non-empty string.");
+        }
+    }
+
     public IResult ToProblem() =>
         TypedResults.ValidationProblem(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
 }

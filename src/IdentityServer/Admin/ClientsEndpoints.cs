@@ -385,6 +385,12 @@ internal static partial class ClientsEndpoints
             errors.Add("consentType", "Use 'explicit' or 'implicit'.");
         }
 
+        errors.RequireItems("grantTypes", request.GrantTypes);
+        errors.RequireItems("scopes", request.Scopes);
+        errors.RequireItems("redirectUris", request.RedirectUris);
+        errors.RequireItems("postLogoutRedirectUris", request.PostLogoutRedirectUris);
+        errors.RequireItems("allowedCorsOrigins", request.AllowedCorsOrigins);
+
         var grantTypes = Normalize(request.GrantTypes);
         if (grantTypes.Count == 0)
         {

@@ -210,6 +210,7 @@ internal static partial class ScopesEndpoints
             errors.Add("name", "Use 1 to 100 printable characters without spaces, quotes, slashes, backslashes or '%', and not only dots.");
         }
 
+        errors.RequireItems("resources", request.Resources);
         if (!isCreate && request.Name is not null && request.Name != name)
         {
             errors.Add("name", "The scope name cannot be changed.");

@@ -242,6 +242,23 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
         Assert.False(string.IsNullOrEmpty(await Tokens.ClientCredentialsTokenAsync(clientId, secret, "")));
     }
 
+    [Theory]
+    [InlineData("grantTypes", "client_credentials")]
+    [InlineData("scopes", "openid")]
+    [InlineData("redirectUris", "http://127.0.0.1:7000/callback")]
+    [InlineData("allowedCorsOrigins", "http://127.0.0.1:7000")]
+    public async Task A_null_or_blank_item_in_a_list_is_a_400_keyed_by_the_field_not_dropped(string field, string good)
+    {
+        foreach (var bad in new[] { "null", "\"\"", "\"  \"" })
+        {
+            var clientId = Unique("lists");
+            var json = System.Text.Json.JsonSerializer.Serialize(With(WebApp(clientId), field, Array.Empty<string>()), System.Text.Json.JsonSerializerOptions.Web).Replace(
+                $"\"{field}\":[]", $"\"{field}\":[\"{good}\",{bad}]", StringComparison.Ordinal);
+
+            AssertFieldError(await admin.SendRawAsync(HttpMethod.Post, "/admin/clients", json), field);
+        }
+    }
+
     [Fact]
     public async Task Updating_a_client_cannot_change_its_id()
     {
