@@ -5,11 +5,11 @@ using OpenIddict.Server;
 namespace IdentityServer.Connect;
 
 /// <summary>
-/// Runs OpenIddict's server events exactly as its own dispatcher does (the same handlers in the same order, the same
-/// filters, the same rules for stopping), without its cost per event: that one walks every registered handler (about
-/// 400) for each of the twenty-odd events of a token request and resolves each matching handler and filter from the
-/// container again, a tenth of a client_credentials request's CPU in a profile. Here each event's handlers are listed
-/// once, and the singletons among them and among their filters are resolved once.
+/// Runs OpenIddict's server events as its own dispatcher does (the same handlers in the same order, the same filters
+/// evaluated one after another, the same rules for stopping), without its cost per event: that one walks every
+/// registered handler (about 400) for each of the twenty-odd events of a token request and resolves each matching
+/// handler and filter from the container again, a tenth of a client_credentials request's CPU in a profile. Here each
+/// event's handlers are listed once, and a singleton handler or filter, once resolved, is kept.
 /// </summary>
 internal sealed class IndexedServerDispatcher(ServerHandlerIndex index, IServiceProvider services) : IOpenIddictServerDispatcher
 {
@@ -36,38 +36,38 @@ internal sealed class IndexedServerDispatcher(ServerHandlerIndex index, IService
     }
 }
 
-/// <summary>Each event's handlers, in OpenIddict's order, built at the event's first dispatch.</summary>
-internal sealed class ServerHandlerIndex
+/// <summary>Each event's handlers, in OpenIddict's order, listed at the event's first dispatch.</summary>
+internal sealed class ServerHandlerIndex(IOptionsMonitor<OpenIddictServerOptions> options, IServiceProvider root, IServiceCollection registrations)
 {
-    private readonly IOptionsMonitor<OpenIddictServerOptions> options;
-    private readonly IServiceProvider root;
-    private readonly IServiceCollection registrations;
-    private readonly ConcurrentDictionary<Type, object> handlersByEvent = new();
+    // The lists are those of one options instance; OpenIddict's dispatcher reads the options at every event, so a
+    // reloaded instance starts a new index.
+    private volatile Snapshot current = new(null, new());
 
-    public ServerHandlerIndex(IOptionsMonitor<OpenIddictServerOptions> options, IServiceProvider root, IServiceCollection registrations)
+    private sealed record Snapshot(OpenIddictServerOptions? Options, ConcurrentDictionary<Type, object> HandlersByEvent);
+
+    public IReadOnlyList<IndexedHandler<TContext>> HandlersOf<TContext>() where TContext : OpenIddictServerEvents.BaseContext
     {
-        this.options = options;
-        this.root = root;
-        this.registrations = registrations;
-        // OpenIddict's dispatcher reads the handler list at every event; follow it if the options are ever reloaded.
-        options.OnChange(_ => handlersByEvent.Clear());
+        var value = options.CurrentValue;
+        var snapshot = current;
+        if (!ReferenceEquals(snapshot.Options, value))
+        {
+            current = snapshot = new Snapshot(value, new());
+        }
+
+        return (IndexedHandler<TContext>[])snapshot.HandlersByEvent.GetOrAdd(
+            typeof(TContext), static (_, state) => state.Index.Build<TContext>(state.Options), (Index: this, Options: value));
     }
 
-    public IReadOnlyList<IndexedHandler<TContext>> HandlersOf<TContext>() where TContext : OpenIddictServerEvents.BaseContext =>
-        (IndexedHandler<TContext>[])handlersByEvent.GetOrAdd(typeof(TContext), static (_, index) => index.Build<TContext>(), this);
-
-    private IndexedHandler<TContext>[] Build<TContext>() where TContext : OpenIddictServerEvents.BaseContext =>
-        [.. options.CurrentValue.Handlers
+    private IndexedHandler<TContext>[] Build<TContext>(OpenIddictServerOptions server) where TContext : OpenIddictServerEvents.BaseContext =>
+        [.. server.Handlers
             .Where(descriptor => descriptor.ContextType == typeof(TContext))
             .Select(descriptor => new IndexedHandler<TContext>(
-                descriptor.ServiceDescriptor.ServiceType,
-                descriptor.ServiceDescriptor.ImplementationInstance as IOpenIddictServerHandler<TContext>
-                    ?? (IsSingleton(descriptor.ServiceDescriptor.ServiceType)
-                        ? IndexedHandler<TContext>.Resolve<IOpenIddictServerHandler<TContext>>(root, descriptor.ServiceDescriptor.ServiceType)
-                        : null),
-                [.. descriptor.FilterTypes.Select(type => new IndexedFilter<TContext>(
-                    type,
-                    IsSingleton(type) ? IndexedHandler<TContext>.Resolve<IOpenIddictServerHandlerFilter<TContext>>(root, type) : null))]))];
+                new Resolver<IOpenIddictServerHandler<TContext>>(
+                    descriptor.ServiceDescriptor.ServiceType,
+                    descriptor.ServiceDescriptor.ImplementationInstance as IOpenIddictServerHandler<TContext>,
+                    IsSingleton(descriptor.ServiceDescriptor.ServiceType) ? root : null),
+                [.. descriptor.FilterTypes.Select(type =>
+                    new Resolver<IOpenIddictServerHandlerFilter<TContext>>(type, null, IsSingleton(type) ? root : null))]))];
 
     // As the container resolves it: by its last registration. Scoped and transient ones are resolved at every event.
     private bool IsSingleton(Type serviceType) =>
@@ -75,24 +75,47 @@ internal sealed class ServerHandlerIndex
             is { Lifetime: ServiceLifetime.Singleton };
 }
 
-internal sealed record IndexedFilter<TContext>(Type Type, IOpenIddictServerHandlerFilter<TContext>? Singleton)
-    where TContext : OpenIddictServerEvents.BaseContext;
-
-internal sealed class IndexedHandler<TContext>(
-    Type serviceType, IOpenIddictServerHandler<TContext>? singleton, IndexedFilter<TContext>[] filters)
-    where TContext : OpenIddictServerEvents.BaseContext
+/// <summary>
+/// Resolves a handler or filter as OpenIddict does, when it is first needed; a singleton (given its root provider) is
+/// kept after that first time.
+/// </summary>
+internal sealed class Resolver<T>(Type serviceType, T? instance, IServiceProvider? singletonRoot) where T : class
 {
+    private T? kept = instance;
+
     public Type ServiceType => serviceType;
 
-    public IOpenIddictServerHandler<TContext> Resolve(IServiceProvider services) =>
-        singleton ?? Resolve<IOpenIddictServerHandler<TContext>>(services, serviceType);
+    public T Resolve(IServiceProvider services)
+    {
+        if (kept is { } known)
+        {
+            return known;
+        }
+
+        var resolved = (singletonRoot ?? services).GetService(serviceType) as T
+            ?? throw new InvalidOperationException($"'{serviceType}' is not registered as a {typeof(T).Name} in the container.");
+        if (singletonRoot is not null)
+        {
+            kept = resolved;
+        }
+
+        return resolved;
+    }
+}
+
+internal sealed class IndexedHandler<TContext>(
+    Resolver<IOpenIddictServerHandler<TContext>> handler, Resolver<IOpenIddictServerHandlerFilter<TContext>>[] filters)
+    where TContext : OpenIddictServerEvents.BaseContext
+{
+    public Type ServiceType => handler.ServiceType;
+
+    public IOpenIddictServerHandler<TContext> Resolve(IServiceProvider services) => handler.Resolve(services);
 
     public async ValueTask<bool> IsActiveAsync(TContext context, IServiceProvider services)
     {
         foreach (var filter in filters)
         {
-            var instance = filter.Singleton ?? Resolve<IOpenIddictServerHandlerFilter<TContext>>(services, filter.Type);
-            if (!await instance.IsActiveAsync(context))
+            if (!await filter.Resolve(services).IsActiveAsync(context))
             {
                 return false;
             }
@@ -100,8 +123,4 @@ internal sealed class IndexedHandler<TContext>(
 
         return true;
     }
-
-    internal static T Resolve<T>(IServiceProvider services, Type serviceType) where T : class =>
-        services.GetService(serviceType) as T
-            ?? throw new InvalidOperationException($"'{serviceType}' is not registered as a {typeof(T).Name} in the container.");
 }
