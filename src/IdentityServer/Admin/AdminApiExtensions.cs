@@ -12,7 +12,17 @@ public static class AdminApiExtensions
 
         builder.Services.AddScoped<AuditTrail>();
         builder.Services.AddHostedService<Bootstrap>();
-        builder.Services.AddOpenApi();
+        // HEAD is answered wherever GET is (see MapAdminApi) but is no operation of its own in the API's description:
+        // listed, it would repeat every GET's operationId, which client generators refuse.
+        builder.Services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
+        {
+            foreach (var path in document.Paths.Values)
+            {
+                path.Operations?.Remove(HttpMethod.Head);
+            }
+
+            return Task.CompletedTask;
+        }));
         return builder;
     }
 

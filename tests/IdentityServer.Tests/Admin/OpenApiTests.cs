@@ -36,6 +36,20 @@ public sealed class OpenApiTests(IdentityServerFactory factory) : IClassFixture<
     }
 
     [Fact]
+    public async Task Every_operation_in_the_openapi_document_has_its_own_operation_id()
+    {
+        var document = await DocumentAsync();
+
+        var operations = document.GetProperty("paths").EnumerateObject()
+            .SelectMany(path => path.Value.EnumerateObject().Select(operation => (Method: operation.Name, operation.Value))).ToList();
+        Assert.DoesNotContain(operations, operation => operation.Method == "head");
+        var ids = operations.Where(operation => operation.Value.ValueKind == JsonValueKind.Object && operation.Value.TryGetProperty("operationId", out _))
+            .Select(operation => operation.Value.GetProperty("operationId").GetString()).ToList();
+        Assert.NotEmpty(ids);
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+    }
+
+    [Fact]
     public async Task The_openapi_document_describes_the_users_list_query_parameters()
     {
         var document = await DocumentAsync();
