@@ -273,11 +273,12 @@ internal static partial class ProtocolErrors
 
         public async ValueTask HandleAsync(ProcessAuthenticationContext context)
         {
+            // OpenIddict's own checks still run later (and answer alike); these follow the same switches.
             var permission = context.EndpointType switch
             {
-                OpenIddictServerEndpointType.Token when !string.IsNullOrEmpty(context.Request.GrantType) =>
+                OpenIddictServerEndpointType.Token when !string.IsNullOrEmpty(context.Request.GrantType) && !context.Options.IgnoreGrantTypePermissions =>
                     Permissions.Prefixes.GrantType + context.Request.GrantType,
-                OpenIddictServerEndpointType.Introspection => Permissions.Endpoints.Introspection,
+                OpenIddictServerEndpointType.Introspection when !context.Options.IgnoreEndpointPermissions => Permissions.Endpoints.Introspection,
                 _ => null,
             };
             if (permission is null

@@ -59,8 +59,7 @@ internal static class TokenEndpoint
             // No scope asked for means every scope the client may use for itself, as in Keycloak and Duende.
             if (granted.IsEmpty)
             {
-                granted = [.. (await DefaultScopesAsync(applications, application, cancellationToken))
-                    .Where(scope => !StandardScopes.Registered.Contains(scope))];
+                granted = [.. await ListedScopesAsync(applications, application, cancellationToken)];
             }
 
             identity.SetScopes(granted);
@@ -97,11 +96,20 @@ internal static class TokenEndpoint
             }
 
             // RFC 6749 3.3: a request without scope gets a default, every scope the client may use (as Duende does),
-            // rather than a token that names none.
+            // rather than a token that names none; admin only when asked for, as it opens the admin API.
             var requested = request.GetScopes();
             if (requested.IsEmpty && await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is { } application)
             {
-                requested = [.. await DefaultScopesAsync(applications, application, cancellationToken)];
+                List<string> defaults = [.. (await ListedScopesAsync(applications, application, cancellationToken)).Where(scope => scope != StandardScopes.Admin)];
+                foreach (var scope in StandardScopes.Registered)
+                {
+                    if (await StandardScopes.IsPermittedAsync(applications, application, scope, cancellationToken))
+                    {
+                        defaults.Add(scope);
+                    }
+                }
+
+                requested = [.. defaults];
             }
 
             var identity = await principals.CreateAsync(user, requested, time.GetUtcNow(), cancellationToken);
@@ -151,23 +159,13 @@ internal static class TokenEndpoint
         return Refuse(Errors.UnsupportedGrantType, "The grant type is not supported.");
     }
 
-    /// <summary>What a token request without a scope parameter is given: every scope the client may ask for.</summary>
-    private static async Task<List<string>> DefaultScopesAsync(
-        IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken)
-    {
-        var scopes = new List<string>();
-        foreach (var scope in StandardScopes.Registered.Concat((await applications.GetPermissionsAsync(application, cancellationToken))
+    /// <summary>The scopes listed for the client (its scope permissions), the built-in OpenID Connect ones aside.</summary>
+    private static async Task<IEnumerable<string>> ListedScopesAsync(
+        IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken) =>
+        (await applications.GetPermissionsAsync(application, cancellationToken))
             .Where(permission => permission.StartsWith(Permissions.Prefixes.Scope, StringComparison.Ordinal))
-            .Select(permission => permission[Permissions.Prefixes.Scope.Length..])).Distinct(StringComparer.Ordinal))
-        {
-            if (await StandardScopes.IsPermittedAsync(applications, application, scope, cancellationToken))
-            {
-                scopes.Add(scope);
-            }
-        }
-
-        return scopes;
-    }
+            .Select(permission => permission[Permissions.Prefixes.Scope.Length..])
+            .Where(scope => !StandardScopes.Registered.Contains(scope));
 
     /// <summary>
     /// A grant's scopes are checked against the client when it is given; a refresh chain would otherwise keep a

@@ -247,6 +247,7 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
     [InlineData("scopes", "openid")]
     [InlineData("redirectUris", "http://127.0.0.1:7000/callback")]
     [InlineData("allowedCorsOrigins", "http://127.0.0.1:7000")]
+    [InlineData("postLogoutRedirectUris", "http://127.0.0.1:7000/signed-out")]
     public async Task A_null_or_blank_item_in_a_list_is_a_400_keyed_by_the_field_not_dropped(string field, string good)
     {
         foreach (var bad in new[] { "null", "\"\"", "\"  \"" })

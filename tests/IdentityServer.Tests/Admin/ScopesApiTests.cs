@@ -234,6 +234,16 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
     }
 
     [Theory]
+    [InlineData("null")]
+    [InlineData("\"\"")]
+    public async Task A_null_or_blank_resource_is_a_400_keyed_by_resources_not_dropped(string bad)
+    {
+        var response = await admin.SendRawAsync(HttpMethod.Post, "/admin/scopes", $"{{\"name\":\"{Unique("res")}\",\"resources\":[\"api\",{bad}]}}");
+
+        AssertFieldError(response, "resources");
+    }
+
+    [Theory]
     [InlineData("")]
     [InlineData(null)]
     [InlineData("has space")]

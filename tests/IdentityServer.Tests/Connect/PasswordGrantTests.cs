@@ -70,6 +70,31 @@ public sealed class PasswordGrantTests(IdentityServerFactory factory) : IClassFi
     }
 
     [Fact]
+    public async Task An_admin_gets_the_admin_scope_from_the_password_grant_only_by_asking_for_it()
+    {
+        var client = await tokens.RegisterCodeClientAsync("password-admin", scopes: "openid admin", extraGrantTypes: ["password"]);
+
+        async Task<string[]> ScopesAsync(string? scope)
+        {
+            var form = new Dictionary<string, string>
+            {
+                ["grant_type"] = "password", ["username"] = IdentityServerFactory.AdminUsername, ["password"] = IdentityServerFactory.AdminPassword,
+            };
+            if (scope is not null)
+            {
+                form["scope"] = scope;
+            }
+
+            var (status, body) = await tokens.TokenAsync(form, client.ClientId, client.Secret);
+            Assert.True(status == HttpStatusCode.OK, body.ToString());
+            return new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(body.Token("access_token")).GetClaim("scope").Value.Split(' ');
+        }
+
+        Assert.DoesNotContain("admin", await ScopesAsync(scope: null));
+        Assert.Contains("admin", await ScopesAsync("openid admin"));
+    }
+
+    [Fact]
     public async Task A_wrong_password_gets_invalid_grant()
     {
         var client = await tokens.RegisterCodeClientAsync("password-wrong", extraGrantTypes: ["password"]);
