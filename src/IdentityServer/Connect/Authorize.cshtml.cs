@@ -129,8 +129,9 @@ public sealed partial class AuthorizeModel(
             cancellationToken: cancellationToken).ToListAsync(cancellationToken);
 
         var consentType = await applications.GetConsentTypeAsync(application, cancellationToken);
-        var needsConsent = consentType == ConsentTypes.Explicit
-            && (existing.Count == 0 || request.HasPromptValue(PromptValues.Consent));
+        var remembersConsent = consentType == ConsentTypes.Explicit;
+        // prompt=consent asks the user whatever the client's consent type (OpenID Connect Core 3.1.2.1, as Duende does).
+        var needsConsent = (remembersConsent && existing.Count == 0) || request.HasPromptValue(PromptValues.Consent);
 
         if (consent == "deny")
         {
@@ -160,8 +161,8 @@ public sealed partial class AuthorizeModel(
 
         var identity = await principals.CreateAsync(user, requestedScopes, authTime ?? time.GetUtcNow(), cancellationToken);
 
-        // A permanent authorization remembers the consent the user just gave.
-        if (needsConsent)
+        // A permanent authorization remembers the consent the user just gave to a client that asks for it.
+        if (needsConsent && remembersConsent)
         {
             await authorizations.CreateAsync(identity, user.Id, applicationId!, AuthorizationTypes.Permanent, identity.GetScopes(), cancellationToken);
         }

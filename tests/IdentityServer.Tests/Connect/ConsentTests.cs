@@ -84,6 +84,29 @@ public sealed class ConsentTests(IdentityServerFactory factory) : IClassFixture<
     }
 
     [Fact]
+    public async Task Prompt_consent_asks_even_a_client_with_implicit_consent_and_is_not_remembered()
+    {
+        // OpenID Connect Core 3.1.2.1: with prompt=consent the server asks before giving the client anything.
+        var client = await tokens.RegisterCodeClientAsync("consent-prompted", consentType: "implicit");
+        await tokens.RegisterUserAsync("prompted-petra", "petra-password-1");
+        var browser = new BrowserSession(factory);
+
+        var asked = await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "consent" }), "prompted-petra", "petra-password-1");
+        Assert.Equal(HttpStatusCode.OK, asked.StatusCode);
+        Assert.NotNull(browser.Page!.GetElementById("accept"));
+        await OAuthFlows.CodeFromAsync(await browser.ClickAsync("accept"), client);
+
+        var pkce = Pkce.Create();
+        var without = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, pkce, state: "plain"));
+        var code = await OAuthFlows.CodeFromAsync(without, client, state: "plain");
+        Assert.Equal(HttpStatusCode.OK, (await tokens.RedeemCodeAsync(client, code, pkce)).Status);
+
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "consent" }));
+        var denied = await browser.ClickAsync("deny");
+        await ProtocolHelpers.AssertSentBackToTheClientAsync(denied, client, "access_denied");
+    }
+
+    [Fact]
     public async Task Denying_consent_is_not_remembered_and_the_next_request_asks_again()
     {
         var client = await tokens.RegisterCodeClientAsync("consent-deny-again", consentType: "explicit");
