@@ -380,6 +380,13 @@ internal static partial class ClientsEndpoints
             errors.Add("clientSecret", "Secrets are at least 16 characters; leave it out to have one generated.");
         }
 
+        // RFC 6749 A.2: client_secret = *VSCHAR. Other characters have no agreed encoding in HTTP Basic, and client
+        // libraries refuse them or send them differently.
+        if (request.ClientSecret?.Any(c => c is < '\x20' or > '\x7E') == true)
+        {
+            errors.Add("clientSecret", "Use printable ASCII characters only (space to '~').");
+        }
+
         if (request.ConsentType is not null && request.ConsentType.ToLowerInvariant() is not (ConsentTypes.Explicit or ConsentTypes.Implicit))
         {
             errors.Add("consentType", "Use 'explicit' or 'implicit'.");

@@ -514,6 +514,26 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
         Assert.Contains(clientId, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("a-secret-with-an-accent-\u00e9-0123")]
+    [InlineData("a-secret-with-a-tab-\t-0123456789")]
+    public async Task A_secret_outside_printable_ascii_is_a_400_keyed_by_clientSecret(string secret)
+    {
+        AssertFieldError(await admin.PostAsync("/admin/clients", Worker(Unique("odd-secret"), secret: secret)), "clientSecret");
+    }
+
+    [Fact]
+    public async Task A_secret_of_any_printable_ascii_works_in_http_basic()
+    {
+        // RFC 6749 2.3.1: id and secret are form-urlencoded before they go into the Basic header.
+        var clientId = Unique("punctuated");
+        const string secret = "s3cr3t a+b:c%d/e&f=g~h!*()-0123";
+        Assert.Equal(HttpStatusCode.Created, (await admin.PostAsync("/admin/clients", Worker(clientId, secret: secret))).Status);
+
+        var (status, body) = await Tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials" }, clientId, secret);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+    }
+
     [Fact]
     public async Task Registering_a_public_client_with_a_secret_is_a_400_keyed_by_clientSecret()
     {
