@@ -45,6 +45,8 @@ internal sealed class ClientCorsPolicyProvider(ApplicationDbContext db) : ICorsP
             .WithOrigins(origin)
             .WithMethods(HttpMethods.Get, HttpMethods.Post)
             .AllowAnyHeader()
+            // A browser app reads why userinfo refused its token (RFC 6750 3: invalid_token, insufficient_scope).
+            .WithExposedHeaders(HeaderNames.WWWAuthenticate)
             .SetPreflightMaxAge(TimeSpan.FromMinutes(10))
             .Build();
         return policy;

@@ -54,6 +54,22 @@ public sealed class CorsTests(IdentityServerFactory factory) : IClassFixture<Ide
     }
 
     [Fact]
+    public async Task A_browser_app_can_read_why_userinfo_refused_its_token()
+    {
+        var origin = "http://127.0.0.1:5174";
+        await RegisterSpaAsync("spa-reads-challenge", origin);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/connect/userinfo");
+        request.Headers.Add("Origin", origin);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "not-a-token");
+
+        using var response = await tokens.Http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal(origin, response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Contains("WWW-Authenticate", response.Headers.GetValues("Access-Control-Expose-Headers").Single(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task An_origin_no_client_lists_gets_no_cors_headers()
     {
         await RegisterSpaAsync("spa-listed", "https://app.example.test");
