@@ -77,6 +77,10 @@ public static class ConnectExtensions
                     server.AddEventHandler(handler);
                 }
 
+                server.RemoveEventHandler(DiscoveryMethods<OpenIddictServerEvents.ExtractConfigurationRequestContext>.Replaced);
+                server.AddEventHandler(DiscoveryMethods<OpenIddictServerEvents.ExtractConfigurationRequestContext>.Descriptor);
+                server.RemoveEventHandler(DiscoveryMethods<OpenIddictServerEvents.ExtractJsonWebKeySetRequestContext>.Replaced);
+                server.AddEventHandler(DiscoveryMethods<OpenIddictServerEvents.ExtractJsonWebKeySetRequestContext>.Descriptor);
                 server.RemoveEventHandler(UserInfoEndpoint.ExtractRequest.Replaced);
                 server.AddEventHandler(UserInfoEndpoint.ExtractRequest.Descriptor);
                 foreach (var handler in IssuerAsAnOrigin.Descriptors)

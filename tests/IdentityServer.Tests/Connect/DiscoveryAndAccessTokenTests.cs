@@ -33,6 +33,21 @@ public sealed class DiscoveryAndAccessTokenTests(IdentityServerFactory factory) 
         Assert.Equal(["S256"], List("code_challenge_methods_supported"));
     }
 
+    [Theory]
+    [InlineData("/.well-known/openid-configuration")]
+    [InlineData("/.well-known/jwks")]
+    public async Task Discovery_and_the_jwks_answer_head_like_get_and_other_methods_with_405(string path)
+    {
+        using var head = await tokens.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+        using var post = await tokens.Http.PostAsync(path, new FormUrlEncodedContent([]));
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal("application/json", head.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        Assert.Equal(["GET", "HEAD"], post.Content.Headers.Allow.Select(method => method.Trim()));
+        Assert.Equal("application/problem+json", post.Content.Headers.ContentType?.MediaType);
+    }
+
     [Fact]
     public async Task Discovery_offers_only_the_client_authentication_methods_a_registered_client_can_use()
     {
