@@ -251,6 +251,7 @@ internal static partial class ProtocolErrors
             return ValueTask.CompletedTask;
         }
     }
+
     /// <summary>
     /// A client's permission for the grant it uses, or for introspection, is checked as soon as the client is
     /// authenticated, before the token it sent is looked at (as Duende does). OpenIddict validated the token first, so

@@ -95,21 +95,10 @@ internal static class TokenEndpoint
                 return InvalidGrant("The username or password is incorrect.");
             }
 
-            // RFC 6749 3.3: a request without scope gets a default, every scope the client may use (as Duende does),
-            // rather than a token that names none; admin only when asked for, as it opens the admin API.
             var requested = request.GetScopes();
             if (requested.IsEmpty && await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is { } application)
             {
-                List<string> defaults = [.. (await ListedScopesAsync(applications, application, cancellationToken)).Where(scope => scope != StandardScopes.Admin)];
-                foreach (var scope in StandardScopes.Registered)
-                {
-                    if (await StandardScopes.IsPermittedAsync(applications, application, scope, cancellationToken))
-                    {
-                        defaults.Add(scope);
-                    }
-                }
-
-                requested = [.. defaults];
+                requested = [.. await UserDefaultScopesAsync(applications, application, cancellationToken)];
             }
 
             var identity = await principals.CreateAsync(user, requested, time.GetUtcNow(), cancellationToken);
@@ -157,6 +146,25 @@ internal static class TokenEndpoint
         }
 
         return Refuse(Errors.UnsupportedGrantType, "The grant type is not supported.");
+    }
+
+    /// <summary>
+    /// RFC 6749 3.3: what a user's token request without a scope parameter is given, rather than a token that names
+    /// none: every scope the client may use (as Duende), but admin only when asked for, as it opens the admin API.
+    /// </summary>
+    private static async Task<List<string>> UserDefaultScopesAsync(
+        IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken)
+    {
+        List<string> scopes = [.. (await ListedScopesAsync(applications, application, cancellationToken)).Where(scope => scope != StandardScopes.Admin)];
+        foreach (var scope in StandardScopes.Registered)
+        {
+            if (await StandardScopes.IsPermittedAsync(applications, application, scope, cancellationToken))
+            {
+                scopes.Add(scope);
+            }
+        }
+
+        return scopes;
     }
 
     /// <summary>The scopes listed for the client (its scope permissions), the built-in OpenID Connect ones aside.</summary>
