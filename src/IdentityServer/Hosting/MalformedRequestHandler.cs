@@ -49,7 +49,7 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
             }, cancellationToken);
             return true;
         }
-        if (status == StatusCodes.Status400BadRequest && context.Request.Path.StartsWithSegments("/admin"))
+        if (status == StatusCodes.Status400BadRequest && context.Request.Path.StartsWithSegments(Admin.AdminApiEndpoint.Path))
         {
             // Admin clients get the same shape as for any invalid input: errors keyed by the field at fault.
             await TypedResults.ValidationProblem(new Dictionary<string, string[]>

@@ -14,7 +14,7 @@ public static class SecurityHeaders
     private const string PageContentSecurityPolicy =
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-    private static readonly PathString[] PrivateAnswers = ["/admin", ConnectPaths.UserInfo, ConnectPaths.Introspect];
+    private static readonly PathString[] PrivateAnswers = [Admin.AdminApiEndpoint.Path, ConnectPaths.UserInfo, ConnectPaths.Introspect];
 
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app) =>
         app.Use((context, next) =>
