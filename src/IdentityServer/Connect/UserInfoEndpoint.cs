@@ -90,8 +90,9 @@ internal static class UserInfoEndpoint
         public ValueTask HandleAsync(OpenIddictServerEvents.ExtractUserInfoRequestContext context)
         {
             var http = context.Transaction.GetHttpRequest()!;
-            if (HttpMethods.IsPost(http.Method)
-                && !(http.ContentType ?? string.Empty).StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
+            // A form (which OpenIddict reads, or refuses if multipart) goes the built-in way, so that no later handler
+            // reading the form (WellFormedRequests) ever meets one nobody has read: it would block a thread on it.
+            if (HttpMethods.IsPost(http.Method) && !http.HasFormContentType)
             {
                 context.Transaction.Request = new OpenIddictRequest();
                 return ValueTask.CompletedTask;

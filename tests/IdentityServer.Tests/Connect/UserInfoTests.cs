@@ -147,5 +147,13 @@ public sealed class UserInfoTests(IdentityServerFactory factory) : IClassFixture
             Assert.True(response.StatusCode == HttpStatusCode.OK, $"{content?.Headers.ContentType}: {(int)response.StatusCode} {claims}");
             Assert.Equal(userId, claims.GetProperty("sub").GetString());
         }
+
+        // A multipart form is still one OpenIddict does not read: refused, as before, rather than read by nobody.
+        using var multipart = new HttpRequestMessage(HttpMethod.Post, "/connect/userinfo")
+        {
+            Content = new MultipartFormDataContent { { new StringContent("x"), "unrelated" } },
+        };
+        multipart.Headers.Authorization = new AuthenticationHeaderValue("Bearer", body.Token("access_token"));
+        Assert.Equal(HttpStatusCode.BadRequest, (await tokens.Http.SendAsync(multipart)).StatusCode);
     }
 }
