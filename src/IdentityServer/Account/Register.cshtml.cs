@@ -80,7 +80,7 @@ public sealed partial class RegisterModel(
     {
         [Required(ErrorMessage = "Choose a username.")]
         [StringLength(64, MinimumLength = 2, ErrorMessage = "Usernames are 2 to 64 characters.")]
-        [RegularExpression("^[A-Za-z0-9._@+-]+$", ErrorMessage = "Use the letters A-Z and a-z, digits and . _ @ + - only.")]
+        [RegularExpression("^[A-Za-z0-9._@+-]+$", ErrorMessage = "Use " + UserErrors.UserNameCharacters + " only.")]
         public string? Username { get; set; }
 
         [Required(ErrorMessage = "Enter your email address.")]
