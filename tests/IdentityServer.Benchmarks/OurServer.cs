@@ -27,6 +27,9 @@ internal sealed partial class OurServer : IAsyncDisposable
     /// <summary>The BCrypt verify time measured around the login flow (the mean of just before and just after), once it ran.</summary>
     public double? BcryptVerifyMsAroundLogin { get; private set; }
 
+    /// <summary>Discovery fetched now and then by one more client while the logins ran (warm-up included), once they ran.</summary>
+    public ProbeResult? DiscoveryDuringLogins { get; private set; }
+
     private string webSecret = "";
     private string[] userPasswords = [];
     private string[] userNames = [];
@@ -192,7 +195,9 @@ internal sealed partial class OurServer : IAsyncDisposable
             // The ceiling a login is held to is measured just before and just after the logins, so that both see the
             // host as it was then (on a shared host one BCrypt verify varied by 15% within one run).
             var before = BcryptCeiling.MeasureVerifyMs(options.BcryptCost);
-            var logins = await Run("login", async (w, ct) => await LogInAsync(w, ct));
+            var loginRun = Run("login", async (w, ct) => await LogInAsync(w, ct));
+            DiscoveryDuringLogins = await SideProbe.WhileAsync(server.BaseAddress, "/.well-known/openid-configuration", loginRun);
+            var logins = await loginRun;
             BcryptVerifyMsAroundLogin = (before + BcryptCeiling.MeasureVerifyMs(options.BcryptCost)) / 2;
             yield return logins;
         }

@@ -48,6 +48,7 @@ using var http = Http.CreateClient(options.Connections);
 var results = new List<FlowResult>();
 long ourPeakRss;
 string? oidcProviderVersion = null;
+ProbeResult? discoveryDuringLogins;
 using (var database = await BenchDatabase.CreateAsync(options))
 {
     await using var ours = await OurServer.StartAsync(options, serverDll, database.ConnectionString, http);
@@ -58,6 +59,12 @@ using (var database = await BenchDatabase.CreateAsync(options))
     }
 
     ourPeakRss = ours.Process.PeakResidentBytes;
+    discoveryDuringLogins = ours.DiscoveryDuringLogins;
+    if (discoveryDuringLogins is { } probe)
+    {
+        Console.WriteLine($"  discovery during the logins: {probe.Requests} requests, p50 {probe.P50Ms:F1} ms, p99 {probe.P99Ms:F1} ms, max {probe.MaxMs:F1} ms, errors {probe.Errors}");
+    }
+
     if (ours.BcryptVerifyMsAroundLogin is { } aroundLogin)
     {
         Console.WriteLine($"BCrypt verify around the logins: {aroundLogin:F1} ms");
@@ -98,7 +105,7 @@ if (options.CompareWithOidcProvider && options.Runs("client_credentials"))
     }
 }
 
-var report = Report.Markdown(options, results, bcryptVerifyMs, ourPeakRss, oidcProviderVersion);
+var report = Report.Markdown(options, results, bcryptVerifyMs, ourPeakRss, oidcProviderVersion, discoveryDuringLogins);
 await File.WriteAllTextAsync(options.Output, report);
 Console.WriteLine();
 Console.WriteLine(report);

@@ -12,7 +12,8 @@ internal static class Report
 
     public static string LoadAverageAtStart { get; } = ReadLoadAverage();
 
-    public static string Markdown(Options options, IReadOnlyList<FlowResult> results, double bcryptVerifyMs, long ourPeakRss, string? oidcProviderVersion)
+    public static string Markdown(
+        Options options, IReadOnlyList<FlowResult> results, double bcryptVerifyMs, long ourPeakRss, string? oidcProviderVersion, ProbeResult? duringLogins)
     {
         var md = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
@@ -54,6 +55,12 @@ internal static class Report
         {
             md.AppendLine();
             md.AppendLine("`floor` is a bare ASP.NET Core endpoint started by the benchmark (`FloorServer.cs`): Kestrel, the form, HTTP Basic compared as a SHA-256, one RS256 `at+jwt` with our claims from the JsonWebTokenHandler OpenIddict uses, and a JSON answer; no OAuth server, no database, no logging. A practical lower bound for answering client_credentials with an RS256 JWT on ASP.NET Core: most of its CPU is the signature.");
+        }
+
+        if (duringLogins is { } probe)
+        {
+            md.AppendLine();
+            md.AppendLine(inv, $"While the logins ran (warm-up included), one more client fetched `{probe.Path}` every 50 ms on a connection of its own: {probe.Requests} answers, p50 {probe.P50Ms:F1} ms, p99 {probe.P99Ms:F1} ms, max {probe.MaxMs:F1} ms, {probe.Errors} errors. A burst of BCrypt logins must not stall the rest of the server.");
         }
 
         var errorRows = results.Where(r => r.FirstError is not null).ToList();

@@ -52,7 +52,7 @@ public sealed partial class LoginModel(
         var user = await users.FindByNameAsync(Username) ?? await users.FindByEmailAsync(Username);
         if (user is null)
         {
-            signIn.SpendOnePasswordCheck(Password);
+            await signIn.SpendOnePasswordCheckAsync(Password);
             LogFailedLogin(logger, "unknown user");
             await attempts.UnknownUserAsync(HttpContext.RequestAborted);
             ErrorMessage = InvalidCredentials;

@@ -81,7 +81,7 @@ internal static class TokenEndpoint
                 ?? await users.FindByEmailAsync(request.Username ?? string.Empty);
             if (user is null)
             {
-                signIn.SpendOnePasswordCheck(request.Password ?? string.Empty);
+                await signIn.SpendOnePasswordCheckAsync(request.Password ?? string.Empty);
                 passwordGuesses.CountFailure(context);
                 await attempts.UnknownUserAsync(cancellationToken);
                 return InvalidGrant("The username or password is incorrect.");

@@ -24,6 +24,7 @@ public sealed class ApplicationSignInManager(
     IUserConfirmation<ApplicationUser> confirmation,
     BcryptPasswordHasher bcrypt,
     BrowserSessions sessions,
+    PasswordHashingThreads hashing,
     TimeProvider time)
     : SignInManager<ApplicationUser>(userManager, contextAccessor, claimsFactory, optionsAccessor, logger, schemes, confirmation)
 {
@@ -38,7 +39,7 @@ public sealed class ApplicationSignInManager(
     {
         if (await PreSignInCheck(user) is { } refused)
         {
-            SpendOnePasswordCheck(password);
+            await SpendOnePasswordCheckAsync(password);
             return refused;
         }
 
@@ -46,8 +47,9 @@ public sealed class ApplicationSignInManager(
     }
 
     /// <summary>Costs what checking a real account's password costs; for a username that matches no account.</summary>
-    public void SpendOnePasswordCheck(string password) =>
-        UserManager.PasswordHasher.VerifyHashedPassword(new ApplicationUser(), bcrypt.DummyHash, password);
+    public Task SpendOnePasswordCheckAsync(string password) =>
+        hashing.RunAsync(() => UserManager.PasswordHasher.VerifyHashedPassword(new ApplicationUser(), bcrypt.DummyHash, password),
+            Context.RequestAborted);
 
     public override async Task SignInWithClaimsAsync(ApplicationUser user, AuthenticationProperties? authenticationProperties, IEnumerable<Claim> additionalClaims)
     {

@@ -8,7 +8,8 @@ namespace IdentityServer.Users;
 /// the security stamp. The base class re-hashes through the same path as a password change, which rotates the stamp
 /// and so made every refresh token of the user fail once an operator raised <c>Passwords:BcryptWorkFactor</c>.
 /// Lockout also reads the clock from <see cref="TimeProvider"/> (Identity itself only does from .NET 11 on), so a
-/// lockout ends when the injected clock says so.
+/// lockout ends when the injected clock says so. BCrypt runs on <see cref="PasswordHashingThreads"/>, not on the
+/// request's thread.
 /// </summary>
 public sealed class ApplicationUserManager(
     IUserStore<ApplicationUser> store,
@@ -20,6 +21,7 @@ public sealed class ApplicationUserManager(
     IdentityErrorDescriber errors,
     IServiceProvider services,
     TimeProvider time,
+    PasswordHashingThreads hashing,
     ILogger<UserManager<ApplicationUser>> logger)
     : UserManager<ApplicationUser>(store, optionsAccessor, passwordHasher, userValidators, passwordValidators, keyNormalizer, errors, services, logger)
 {
@@ -36,12 +38,45 @@ public sealed class ApplicationUserManager(
         if (result == PasswordVerificationResult.SuccessRehashNeeded)
         {
             // The same password with a stronger hash is not a password change: the stamp, and the sessions, stay.
-            await passwordStore.SetPasswordHashAsync(user, PasswordHasher.HashPassword(user, password), CancellationToken);
+            await passwordStore.SetPasswordHashAsync(user, await HashAsync(user, password), CancellationToken);
             await UpdateUserAsync(user);
         }
 
         return result != PasswordVerificationResult.Failed;
     }
+
+    protected override async Task<PasswordVerificationResult> VerifyPasswordAsync(
+        IUserPasswordStore<ApplicationUser> store, ApplicationUser user, string password)
+    {
+        var hash = await store.GetPasswordHashAsync(user, CancellationToken);
+        return hash is null
+            ? PasswordVerificationResult.Failed
+            : await hashing.RunAsync(() => PasswordHasher.VerifyHashedPassword(user, hash, password), CancellationToken);
+    }
+
+    /// <summary>As the base class (the password validated, then hashed, then the user created), hashing off the request's thread.</summary>
+    public override async Task<IdentityResult> CreateAsync(ApplicationUser user, string password)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(password);
+        if (Store is not IUserPasswordStore<ApplicationUser> passwordStore)
+        {
+            throw new NotSupportedException("The user store does not store passwords.");
+        }
+
+        var valid = await ValidatePasswordAsync(user, password);
+        if (!valid.Succeeded)
+        {
+            return valid;
+        }
+
+        await passwordStore.SetPasswordHashAsync(user, await HashAsync(user, password), CancellationToken);
+        return await CreateAsync(user);
+    }
+
+    private Task<string> HashAsync(ApplicationUser user, string password) =>
+        hashing.RunAsync(() => PasswordHasher.HashPassword(user, password), CancellationToken);
 
     public override async Task<bool> IsLockedOutAsync(ApplicationUser user)
     {

@@ -44,6 +44,7 @@ public static class UsersExtensions
 
         builder.Services.AddScoped<BrowserSessions>();
         builder.Services.AddScoped<SignInAttempts>();
+        builder.Services.AddSingleton<PasswordHashingThreads>();
         builder.Services.AddSingleton<BcryptPasswordHasher>();
         builder.Services.AddSingleton<IPasswordHasher<ApplicationUser>>(services => services.GetRequiredService<BcryptPasswordHasher>());
         builder.Services.AddOptions<IdentityOptions>()
