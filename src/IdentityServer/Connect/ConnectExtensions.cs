@@ -68,7 +68,9 @@ public static class ConnectExtensions
                 server.AddEventHandler(RefuseDeletedClient.Descriptor);
                 // Revoking a refresh token ends its whole grant, access tokens included.
                 server.AddEventHandler(EndGrantOnRefreshTokenRevocation.Descriptor);
-                server.AddEventHandler(IntrospectionForThePresenter.Descriptor);
+                server.RemoveEventHandler(IntrospectionByConfidentialClients.AuthorizedParty.Replaced);
+                server.AddEventHandler(IntrospectionByConfidentialClients.AuthorizedParty.Descriptor);
+                server.AddEventHandler(IntrospectionByConfidentialClients.Answer.Descriptor);
                 server.AddEventHandler(OneAttemptPerCode.Descriptor);
                 server.AddEventHandler(IdTokenOnlyWithOpenId.Descriptor);
                 ProtocolErrors.Register(server);

@@ -97,6 +97,35 @@ public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factor
     }
 
     [Fact]
+    public async Task An_api_whose_resource_is_a_url_introspects_its_users_tokens_and_sees_what_an_audience_sees()
+    {
+        // No client id can be a URL: the API's client is named otherwise, and sees what a client named by the audience sees.
+        await tokens.RegisterScopeAsync("ledger", "ledger-api", "https://ledger.example/api");
+        var audienceSecret = await tokens.RegisterClientAsync(new { clientId = "ledger-api", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+        var apiSecret = await tokens.RegisterClientAsync(new { clientId = "ledger-service", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+        var client = await tokens.RegisterCodeClientAsync("introspect-ledger", scopes: "openid profile email offline_access ledger");
+        var userId = await tokens.RegisterUserAsync("leda", "leda-password-1", "leda@example.com");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "leda", "leda-password-1", "openid email ledger");
+
+        var byApi = await tokens.IntrospectAsync(body.Token("access_token"), "ledger-service", apiSecret!);
+        var byAudience = await tokens.IntrospectAsync(body.Token("access_token"), "ledger-api", audienceSecret!);
+
+        Assert.True(byApi.GetProperty("active").GetBoolean(), byApi.ToString());
+        Assert.Equal(userId, byApi.GetProperty("sub").GetString());
+        Assert.Equal(client.ClientId, byApi.GetProperty("client_id").GetString());
+        Assert.Equal(["email", "ledger", "openid"], byApi.GetProperty("scope").GetString()!.Split(' ').Order());
+        Assert.Equal("leda", byApi.GetProperty("username").GetString());
+        Assert.Equal("leda@example.com", byApi.GetProperty("email").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.False, byApi.GetProperty("email_verified").ValueKind);
+        Assert.Equal(Sorted(byAudience), Sorted(byApi));
+
+        static List<string> Sorted(System.Text.Json.JsonElement answer) =>
+            [.. answer.EnumerateObject().Select(field => field.Name + "=" + (field.Value.ValueKind == System.Text.Json.JsonValueKind.Array
+                ? string.Join(",", field.Value.EnumerateArray().Select(item => item.ToString()).Order())
+                : field.Value.ToString())).Order()];
+    }
+
+    [Fact]
     public async Task Introspecting_an_id_token_says_inactive_rather_than_failing()
     {
         var client = await tokens.RegisterCodeClientAsync("introspect-id-token");
