@@ -112,7 +112,10 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
         descriptor.DisplayName ??= "Bootstrap admin client";
         descriptor.ClientType = ClientTypes.Confidential;
         descriptor.ConsentType ??= ConsentTypes.Implicit;
+        // What the admin API gives every confidential client (revocation, introspection), and what the client is for.
         var changed = descriptor.Permissions.Add(Permissions.Endpoints.Token)
+            | descriptor.Permissions.Add(Permissions.Endpoints.Revocation)
+            | descriptor.Permissions.Add(Permissions.Endpoints.Introspection)
             | descriptor.Permissions.Add(Permissions.GrantTypes.ClientCredentials)
             | descriptor.Permissions.Add(Permissions.Prefixes.Scope + StandardScopes.Admin);
 

@@ -60,6 +60,26 @@ public sealed class BootstrapTests(IdentityServerFactory factory) : IClassFixtur
     }
 
     [Fact]
+    public async Task The_admin_client_introspects_and_revokes_its_own_token_like_any_confidential_client()
+    {
+        var (status, body) = await AdminClientTokenAsync(Tokens, IdentityServerFactory.AdminClientSecret);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        var token = body.Token("access_token");
+
+        var introspection = await Tokens.IntrospectAsync(token, IdentityServerFactory.AdminClientId, IdentityServerFactory.AdminClientSecret);
+        using var revoke = new HttpRequestMessage(HttpMethod.Post, "/connect/revoke")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = token }),
+        };
+        revoke.Headers.Authorization = TokenClient.Basic(IdentityServerFactory.AdminClientId, IdentityServerFactory.AdminClientSecret);
+        using var revoked = await Tokens.Http.SendAsync(revoke);
+
+        Assert.True(introspection.GetProperty("active").GetBoolean(), introspection.ToString());
+        Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        AssertStatus(await admin.GetAsync("/admin/clients", token), HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
     public async Task Running_the_bootstrap_again_changes_nothing_and_the_secret_still_works()
     {
         var before = await BootstrappedStateAsync(admin);
