@@ -41,6 +41,18 @@ internal static class UsersEndpoints
         {
             errors.Add("password", "A password is required.");
         }
+        else
+        {
+            // Checked here too, so that one answer names every field to fix (Identity checks it again when creating).
+            var candidate = new ApplicationUser { UserName = request.Username?.Trim() };
+            foreach (var validator in users.PasswordValidators)
+            {
+                foreach (var error in (await validator.ValidateAsync(users, candidate, request.Password)).Errors)
+                {
+                    errors.Add("password", error.Description);
+                }
+            }
+        }
 
         if (errors.Any)
         {

@@ -513,6 +513,16 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
     }
 
     [Fact]
+    public async Task Creating_a_user_with_several_invalid_fields_names_them_all_in_one_answer()
+    {
+        var response = await admin.PostAsync("/admin/users", new { username = "", email = "not-an-email", password = "short" });
+
+        AssertFieldError(response, "username");
+        AssertFieldError(response, "email");
+        AssertFieldError(response, "password");
+    }
+
+    [Fact]
     public async Task A_username_with_letters_outside_a_to_z_is_refused_with_a_message_that_says_which_are_allowed()
     {
         var username = "józef" + Unique("n");
