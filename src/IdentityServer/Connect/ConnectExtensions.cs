@@ -73,6 +73,7 @@ public static class ConnectExtensions
                 server.AddEventHandler(IntrospectionByConfidentialClients.Answer.Descriptor);
                 server.AddEventHandler(OneAttemptPerCode.Descriptor);
                 server.AddEventHandler(IdTokenOnlyWithOpenId.Descriptor);
+                server.AddEventHandler(ScopeIgnoredAtCodeRedemption.Descriptor);
                 ProtocolErrors.Register(server);
                 foreach (var handler in WellFormedRequests.Descriptors)
                 {

@@ -80,7 +80,7 @@ public static class OAuthFlows
     }
 
     public static Task<(HttpStatusCode Status, JsonElement Body)> RedeemCodeAsync(
-        this TokenClient tokens, TestClient client, string code, Pkce? pkce)
+        this TokenClient tokens, TestClient client, string code, Pkce? pkce, string? scope = null)
     {
         var form = new Dictionary<string, string>
         {
@@ -88,6 +88,11 @@ public static class OAuthFlows
             ["code"] = code,
             ["redirect_uri"] = client.RedirectUri,
         };
+        if (scope is not null)
+        {
+            form["scope"] = scope;
+        }
+
         if (pkce is not null)
         {
             form["code_verifier"] = pkce.Verifier;
