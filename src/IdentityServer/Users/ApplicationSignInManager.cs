@@ -46,7 +46,10 @@ public sealed class ApplicationSignInManager(
         return await base.CheckPasswordSignInAsync(user, password, lockoutOnFailure);
     }
 
-    /// <summary>Costs what checking a real account's password costs; for a username that matches no account.</summary>
+    /// <summary>
+    /// Costs what checking a real account's password costs; for a username that matches no account. Skipped, as a
+    /// real check is, when the caller hung up before a hashing thread was free.
+    /// </summary>
     public Task SpendOnePasswordCheckAsync(string password) =>
         hashing.RunAsync(() => UserManager.PasswordHasher.VerifyHashedPassword(new ApplicationUser(), bcrypt.DummyHash, password),
             Context.RequestAborted);

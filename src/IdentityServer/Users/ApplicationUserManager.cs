@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Options;
 
@@ -22,6 +23,7 @@ public sealed class ApplicationUserManager(
     IServiceProvider services,
     TimeProvider time,
     PasswordHashingThreads hashing,
+    IHttpContextAccessor contextAccessor,
     ILogger<UserManager<ApplicationUser>> logger)
     : UserManager<ApplicationUser>(store, optionsAccessor, passwordHasher, userValidators, passwordValidators, keyNormalizer, errors, services, logger)
 {
@@ -51,8 +53,15 @@ public sealed class ApplicationUserManager(
         var hash = await store.GetPasswordHashAsync(user, CancellationToken);
         return hash is null
             ? PasswordVerificationResult.Failed
-            : await hashing.RunAsync(() => PasswordHasher.VerifyHashedPassword(user, hash, password), CancellationToken);
+            : await hashing.RunAsync(() => PasswordHasher.VerifyHashedPassword(user, hash, password), RequestAborted);
     }
+
+    /// <summary>
+    /// A check still waiting for a hashing thread when its caller hung up is skipped: as for an unknown user's
+    /// (<see cref="ApplicationSignInManager.SpendOnePasswordCheckAsync"/>), so that neither costs the server more
+    /// than the other. What follows a check that ran (counting a failure towards lockout) is never cancelled.
+    /// </summary>
+    private CancellationToken RequestAborted => contextAccessor.HttpContext?.RequestAborted ?? CancellationToken.None;
 
     /// <summary>As the base class (the password validated, then hashed, then the user created), hashing off the request's thread.</summary>
     public override async Task<IdentityResult> CreateAsync(ApplicationUser user, string password)
@@ -73,6 +82,27 @@ public sealed class ApplicationUserManager(
 
         await passwordStore.SetPasswordHashAsync(user, await HashAsync(user, password), CancellationToken);
         return await CreateAsync(user);
+    }
+
+    /// <summary>
+    /// As the base class (a password reset or change: validated, hashed, the security stamp renewed for the caller to
+    /// save), hashing off the request's thread.
+    /// </summary>
+    protected override async Task<IdentityResult> UpdatePasswordHash(ApplicationUser user, string? newPassword, bool validatePassword)
+    {
+        if (Store is not IUserPasswordStore<ApplicationUser> passwordStore || Store is not IUserSecurityStampStore<ApplicationUser> stampStore)
+        {
+            throw new NotSupportedException("The user store does not store passwords and security stamps.");
+        }
+
+        if (validatePassword && newPassword is not null && await ValidatePasswordAsync(user, newPassword) is { Succeeded: false } invalid)
+        {
+            return invalid;
+        }
+
+        await passwordStore.SetPasswordHashAsync(user, newPassword is null ? null : await HashAsync(user, newPassword), CancellationToken);
+        await stampStore.SetSecurityStampAsync(user, Convert.ToHexString(RandomNumberGenerator.GetBytes(20)), CancellationToken);
+        return IdentityResult.Success;
     }
 
     private Task<string> HashAsync(ApplicationUser user, string password) =>

@@ -26,7 +26,7 @@ public sealed class PasswordHashingThreads : IDisposable
     {
         // Continuations go to the thread pool, not onto a hashing thread.
         var result = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        work.Add(() =>
+        if (!TryQueue(() =>
         {
             if (cancellationToken.IsCancellationRequested)
             {
@@ -43,8 +43,25 @@ public sealed class PasswordHashingThreads : IDisposable
             {
                 result.TrySetException(exception);
             }
-        }, CancellationToken.None);
+        }))
+        {
+            // The host is stopping: a request still running then ends as cancelled, as an aborted one does.
+            result.TrySetCanceled(CancellationToken.None);
+        }
+
         return result.Task;
+    }
+
+    private bool TryQueue(Action hashing)
+    {
+        try
+        {
+            return work.TryAdd(hashing);
+        }
+        catch (InvalidOperationException) when (work.IsAddingCompleted)
+        {
+            return false;
+        }
     }
 
     private void RunQueuedWork()

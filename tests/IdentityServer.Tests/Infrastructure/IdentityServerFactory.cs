@@ -87,6 +87,8 @@ public class IdentityServerFactory : WebApplicationFactory<Program>
             ["Database:Provider"] = Provider.ToString(),
             ["ConnectionStrings:IdentityServer"] = ConnectionString,
             ["Passwords:BcryptWorkFactor"] = "4",
+            // As many hashing threads on every machine, as CI has cores.
+            ["Passwords:HashingThreads"] = "2",
             ["Bootstrap:AdminClientId"] = AdminClientId,
             ["Bootstrap:AdminClientSecret"] = AdminClientSecret,
             ["Bootstrap:AdminUsername"] = AdminUsername,

@@ -3,6 +3,7 @@ using System.Net;
 using IdentityServer.Tests.Infrastructure;
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
@@ -103,6 +104,15 @@ public sealed class PasswordHashingThreadsTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
         Assert.False(ran);
     }
+
+    [Fact]
+    public async Task A_hash_asked_for_once_the_server_is_stopping_ends_as_cancelled()
+    {
+        var threads = Threads(1);
+        threads.Dispose();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => threads.RunAsync(() => 1, CancellationToken.None));
+    }
 }
 
 /// <summary>Every password check and hash the server makes for a request runs on a hashing thread.</summary>
@@ -116,11 +126,43 @@ public sealed class PasswordHashingOffTheRequestThreadsTests(PasswordHashingOffT
     {
         await tokens.RegisterUserAsync("threads-login", "threads-password-1");
 
-        var known = await factory.Hasher.RecordAsync(() => new BrowserSession(factory).SignInAsync("/account/login", "threads-login", "threads-password-1"));
-        var unknown = await factory.Hasher.RecordAsync(() => new BrowserSession(factory).SignInAsync("/account/login", "threads-nobody", "threads-password-1"));
+        var signedIn = new BrowserSession(factory);
+        var refused = new BrowserSession(factory);
+        var known = await factory.Hasher.RecordAsync(() => signedIn.SignInAsync("/account/login", "threads-login", "threads-password-1"));
+        var unknown = await factory.Hasher.RecordAsync(() => refused.SignInAsync("/account/login", "threads-nobody", "threads-password-1"));
 
+        Assert.Null(signedIn.Page!.GetElementById("login"));
+        Assert.NotNull(refused.Page!.GetElementById("login"));
         Assert.Equal([("verify", false)], known);
         Assert.Equal([("verify", false)], unknown);
+    }
+
+    [Fact]
+    public async Task A_login_abandoned_before_its_turn_costs_no_verify_whether_or_not_the_account_exists()
+    {
+        await tokens.RegisterUserAsync("threads-abandoned", "threads-password-1");
+
+        // What the login page does for a known and for an unknown username, for a caller who already hung up.
+        var known = await factory.Hasher.RecordAsync(() => AbandonedAsync(async signIn =>
+            await signIn.PasswordSignInAsync((await signIn.UserManager.FindByNameAsync("threads-abandoned"))!,
+                "threads-password-1", isPersistent: false, lockoutOnFailure: true)));
+        var unknown = await factory.Hasher.RecordAsync(() => AbandonedAsync(signIn =>
+            signIn.SpendOnePasswordCheckAsync("threads-password-1")));
+
+        Assert.Empty(known);
+        Assert.Empty(unknown);
+    }
+
+    private async Task AbandonedAsync(Func<ApplicationSignInManager, Task> login)
+    {
+        using var scope = factory.Services.CreateScope();
+        using var hungUp = new CancellationTokenSource();
+        await hungUp.CancelAsync();
+        scope.ServiceProvider.GetRequiredService<IHttpContextAccessor>().HttpContext =
+            new DefaultHttpContext { RequestServices = scope.ServiceProvider, RequestAborted = hungUp.Token };
+        var signIn = (ApplicationSignInManager)scope.ServiceProvider.GetRequiredService<SignInManager<ApplicationUser>>();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => login(signIn));
     }
 
     [Fact]
@@ -147,6 +189,23 @@ public sealed class PasswordHashingOffTheRequestThreadsTests(PasswordHashingOffT
         var hashes = await factory.Hasher.RecordAsync(() => tokens.RegisterUserAsync("threads-new", "threads-password-1"));
 
         Assert.Equal([("hash", false)], hashes);
+    }
+
+    [Fact]
+    public async Task Resetting_a_password_hashes_it_off_the_request_threads_and_the_new_one_signs_in()
+    {
+        var id = await tokens.RegisterUserAsync("threads-reset", "threads-password-1");
+
+        var hashes = await factory.Hasher.RecordAsync(async () =>
+        {
+            var (status, body) = await tokens.AdminAsync(HttpMethod.Post, $"/admin/users/{id}/password", new { password = "threads-password-2" });
+            Assert.True(status == HttpStatusCode.NoContent, body.ToString());
+        });
+
+        Assert.Equal([("hash", false)], hashes);
+        var browser = new BrowserSession(factory);
+        await browser.SignInAsync("/account/login", "threads-reset", "threads-password-2");
+        Assert.Null(browser.Page!.GetElementById("login"));
     }
 
     public sealed class RecordingFactory : IdentityServerFactory
