@@ -11,9 +11,10 @@ namespace IdentityServer.Connect;
 /// <summary>
 /// Who may introspect what. OpenIddict answers an access token only to its client or to a client whose id is one of
 /// its audiences; audiences are scope resources, often URLs (<c>https://api.example</c>), which no client id can be,
-/// so an API registered as a client saw its users' live tokens as inactive. As in Keycloak, any confidential client
-/// (public ones are refused the endpoint) now introspects access tokens: they are JWTs it could read anyway, and it
-/// learns whether one is still live. A refresh token stays its own client's business.
+/// so an API registered as a client saw its users' live tokens as inactive. Any confidential client (public ones are
+/// refused the endpoint) now introspects access tokens: they are JWTs it could read anyway, and it learns whether one
+/// is still live. Keycloak (since 26.4.12) and Duende answer only the audience, whose names are never URLs there.
+/// A refresh token stays its own client's business.
 /// </summary>
 internal static class IntrospectionByConfidentialClients
 {
@@ -119,7 +120,7 @@ internal static class IntrospectionByConfidentialClients
             ClaimValueTypes.Boolean when bool.TryParse(claim.Value, out var flag) => JsonSerializer.SerializeToElement(flag),
             ClaimValueTypes.Integer or ClaimValueTypes.Integer32 or ClaimValueTypes.Integer64
                 when long.TryParse(claim.Value, out var number) => JsonSerializer.SerializeToElement(number),
-            JsonClaimValueTypes.Json or JsonClaimValueTypes.JsonArray => JsonDocument.Parse(claim.Value).RootElement.Clone(),
+            JsonClaimValueTypes.Json or JsonClaimValueTypes.JsonArray => JsonElement.Parse(claim.Value),
             _ => JsonSerializer.SerializeToElement(claim.Value),
         };
     }

@@ -260,7 +260,7 @@ public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factor
     }
 
     [Fact]
-    public async Task A_client_cannot_introspect_a_token_issued_to_another_client()
+    public async Task A_client_cannot_introspect_a_refresh_token_issued_to_another_client()
     {
         var owner = await tokens.RegisterCodeClientAsync("introspect-owner");
         var snoop = await tokens.RegisterCodeClientAsync("introspect-snoop");
