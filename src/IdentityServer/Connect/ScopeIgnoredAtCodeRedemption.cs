@@ -14,7 +14,8 @@ internal sealed class ScopeIgnoredAtCodeRedemption : IOpenIddictServerHandler<Va
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
         OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
             .UseSingletonHandler<ScopeIgnoredAtCodeRedemption>()
-            .SetOrder(int.MinValue + 50_000)
+            // After a repeated parameter is refused (WellFormedRequests), before OpenIddict refuses scope here.
+            .SetOrder(WellFormedRequests.Order + 1_000)
             .SetType(OpenIddictServerHandlerType.Custom)
             .Build();
 

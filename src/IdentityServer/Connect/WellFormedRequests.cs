@@ -15,7 +15,7 @@ namespace IdentityServer.Connect;
 internal static class WellFormedRequests
 {
     // Ahead of OpenIddict's first validation handlers (int.MinValue + 100_000).
-    private const int Order = int.MinValue + 50_000;
+    internal const int Order = int.MinValue + 50_000;
 
     public static IEnumerable<OpenIddictServerHandlerDescriptor> Descriptors =>
     [

@@ -23,6 +23,7 @@ public sealed class ApplicationUserManager(
     IServiceProvider services,
     TimeProvider time,
     PasswordHashingThreads hashing,
+    BcryptPasswordHasher bcrypt,
     IHttpContextAccessor contextAccessor,
     ILogger<UserManager<ApplicationUser>> logger)
     : UserManager<ApplicationUser>(store, optionsAccessor, passwordHasher, userValidators, passwordValidators, keyNormalizer, errors, services, logger)
@@ -50,10 +51,10 @@ public sealed class ApplicationUserManager(
     protected override async Task<PasswordVerificationResult> VerifyPasswordAsync(
         IUserPasswordStore<ApplicationUser> store, ApplicationUser user, string password)
     {
+        // An account without a password costs a verify too, so that it answers no sooner than a mistyped password.
         var hash = await store.GetPasswordHashAsync(user, CancellationToken);
-        return hash is null
-            ? PasswordVerificationResult.Failed
-            : await hashing.RunAsync(() => PasswordHasher.VerifyHashedPassword(user, hash, password), RequestAborted);
+        var result = await hashing.RunAsync(() => PasswordHasher.VerifyHashedPassword(user, hash ?? bcrypt.DummyHash, password), RequestAborted);
+        return hash is null ? PasswordVerificationResult.Failed : result;
     }
 
     /// <summary>
@@ -85,23 +86,29 @@ public sealed class ApplicationUserManager(
     }
 
     /// <summary>
-    /// As the base class (a password reset or change: validated, hashed, the security stamp renewed for the caller to
-    /// save), hashing off the request's thread.
+    /// As the base class (validated, hashed, the security stamp renewed for the caller to save), hashing off the
+    /// request's thread. Identity calls this overload from <see cref="UserManager{TUser}.ResetPasswordAsync"/>, the
+    /// admin API's password reset; its change, add and remove paths call a private one and are not used here.
     /// </summary>
     protected override async Task<IdentityResult> UpdatePasswordHash(ApplicationUser user, string? newPassword, bool validatePassword)
     {
-        if (Store is not IUserPasswordStore<ApplicationUser> passwordStore || Store is not IUserSecurityStampStore<ApplicationUser> stampStore)
+        ThrowIfDisposed();
+        if (Store is not IUserPasswordStore<ApplicationUser> passwordStore)
         {
-            throw new NotSupportedException("The user store does not store passwords and security stamps.");
+            throw new NotSupportedException("The user store does not store passwords.");
         }
 
-        if (validatePassword && newPassword is not null && await ValidatePasswordAsync(user, newPassword) is { Succeeded: false } invalid)
+        if (validatePassword && await ValidatePasswordAsync(user, newPassword) is { Succeeded: false } invalid)
         {
             return invalid;
         }
 
         await passwordStore.SetPasswordHashAsync(user, newPassword is null ? null : await HashAsync(user, newPassword), CancellationToken);
-        await stampStore.SetSecurityStampAsync(user, Convert.ToHexString(RandomNumberGenerator.GetBytes(20)), CancellationToken);
+        if (Store is IUserSecurityStampStore<ApplicationUser> stampStore)
+        {
+            await stampStore.SetSecurityStampAsync(user, Convert.ToHexString(RandomNumberGenerator.GetBytes(20)), CancellationToken);
+        }
+
         return IdentityResult.Success;
     }
 

@@ -12,7 +12,7 @@ namespace IdentityServer.Tests.Account;
 /// A refused login costs one BCrypt verify whatever the reason, so its timing does not tell an attacker that an
 /// account exists and is disabled or locked out (those are refused before any password check).
 /// </summary>
-public sealed class RefusedLoginCostTests(RefusedLoginCostTests.CountingFactory factory) : IClassFixture<RefusedLoginCostTests.CountingFactory>
+public sealed class RefusedLoginCostTests(PasswordRecordingFactory factory) : IClassFixture<PasswordRecordingFactory>
 {
     private readonly TokenClient tokens = new(factory);
 
@@ -35,7 +35,7 @@ public sealed class RefusedLoginCostTests(RefusedLoginCostTests.CountingFactory 
         })
         {
             var browser = new BrowserSession(factory);
-            var checks = await factory.Hasher.CountAsync(() => browser.SignInAsync("/account/login", username, password));
+            var checks = await factory.Hasher.CountVerificationsAsync(() => browser.SignInAsync("/account/login", username, password));
 
             Assert.NotNull(browser.Page!.GetElementById("login-error"));
             Assert.True(checks == 1, $"{username}: {checks} password checks");
@@ -51,7 +51,7 @@ public sealed class RefusedLoginCostTests(RefusedLoginCostTests.CountingFactory 
 
         foreach (var username in new[] { "cost-grant-nobody", "cost-grant-disabled" })
         {
-            var checks = await factory.Hasher.CountAsync(async () =>
+            var checks = await factory.Hasher.CountVerificationsAsync(async () =>
             {
                 var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
                 {
@@ -61,39 +61,6 @@ public sealed class RefusedLoginCostTests(RefusedLoginCostTests.CountingFactory 
             });
 
             Assert.True(checks == 1, $"{username}: {checks} password checks");
-        }
-    }
-
-    public sealed class CountingFactory : IdentityServerFactory
-    {
-        public CountingPasswordHasher Hasher { get; private set; } = null!;
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services => services.AddSingleton<IPasswordHasher<ApplicationUser>>(provider =>
-                Hasher = new CountingPasswordHasher(provider.GetRequiredService<BcryptPasswordHasher>())));
-        }
-    }
-
-    /// <summary>The server's hasher, counting the verifications it does.</summary>
-    public sealed class CountingPasswordHasher(BcryptPasswordHasher inner) : IPasswordHasher<ApplicationUser>
-    {
-        private int verifications;
-
-        public async Task<int> CountAsync(Func<Task> act)
-        {
-            var before = Volatile.Read(ref verifications);
-            await act();
-            return Volatile.Read(ref verifications) - before;
-        }
-
-        public string HashPassword(ApplicationUser user, string password) => inner.HashPassword(user, password);
-
-        public PasswordVerificationResult VerifyHashedPassword(ApplicationUser user, string hashedPassword, string providedPassword)
-        {
-            Interlocked.Increment(ref verifications);
-            return inner.VerifyHashedPassword(user, hashedPassword, providedPassword);
         }
     }
 }

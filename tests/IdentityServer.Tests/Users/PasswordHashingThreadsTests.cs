@@ -116,8 +116,7 @@ public sealed class PasswordHashingThreadsTests
 }
 
 /// <summary>Every password check and hash the server makes for a request runs on a hashing thread.</summary>
-public sealed class PasswordHashingOffTheRequestThreadsTests(PasswordHashingOffTheRequestThreadsTests.RecordingFactory factory)
-    : IClassFixture<PasswordHashingOffTheRequestThreadsTests.RecordingFactory>
+public sealed class PasswordHashingOffTheRequestThreadsTests(PasswordRecordingFactory factory) : IClassFixture<PasswordRecordingFactory>
 {
     private readonly TokenClient tokens = new(factory);
 
@@ -206,42 +205,5 @@ public sealed class PasswordHashingOffTheRequestThreadsTests(PasswordHashingOffT
         var browser = new BrowserSession(factory);
         await browser.SignInAsync("/account/login", "threads-reset", "threads-password-2");
         Assert.Null(browser.Page!.GetElementById("login"));
-    }
-
-    public sealed class RecordingFactory : IdentityServerFactory
-    {
-        public RecordingPasswordHasher Hasher { get; private set; } = null!;
-
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services => services.AddSingleton<IPasswordHasher<ApplicationUser>>(provider =>
-                Hasher = new RecordingPasswordHasher(provider.GetRequiredService<BcryptPasswordHasher>())));
-        }
-    }
-
-    /// <summary>The server's hasher, noting for each call whether it ran on a thread-pool thread.</summary>
-    public sealed class RecordingPasswordHasher(BcryptPasswordHasher inner) : IPasswordHasher<ApplicationUser>
-    {
-        private readonly ConcurrentQueue<(string Operation, bool OnThreadPool)> calls = new();
-
-        public async Task<List<(string Operation, bool OnThreadPool)>> RecordAsync(Func<Task> act)
-        {
-            calls.Clear();
-            await act();
-            return [.. calls];
-        }
-
-        public string HashPassword(ApplicationUser user, string password)
-        {
-            calls.Enqueue(("hash", Thread.CurrentThread.IsThreadPoolThread));
-            return inner.HashPassword(user, password);
-        }
-
-        public PasswordVerificationResult VerifyHashedPassword(ApplicationUser user, string hashedPassword, string providedPassword)
-        {
-            calls.Enqueue(("verify", Thread.CurrentThread.IsThreadPoolThread));
-            return inner.VerifyHashedPassword(user, hashedPassword, providedPassword);
-        }
     }
 }
