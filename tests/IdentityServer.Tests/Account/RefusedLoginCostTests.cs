@@ -1,9 +1,7 @@
 using System.Net;
+using IdentityServer.Persistence;
 using IdentityServer.Tests.Infrastructure;
-using IdentityServer.Users;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Identity;
-using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace IdentityServer.Tests.Account;
@@ -40,6 +38,23 @@ public sealed class RefusedLoginCostTests(PasswordRecordingFactory factory) : IC
             Assert.NotNull(browser.Page!.GetElementById("login-error"));
             Assert.True(checks == 1, $"{username}: {checks} password checks");
         }
+    }
+
+    [Fact]
+    public async Task A_login_to_an_account_without_a_password_is_refused_after_one_password_check_like_a_mistyped_one()
+    {
+        var id = await tokens.RegisterUserAsync("cost-no-password", "cost-password-1");
+        using (var scope = factory.Services.CreateScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().Users.Where(user => user.Id == id)
+                .ExecuteUpdateAsync(set => set.SetProperty(user => user.PasswordHash, (string?)null));
+        }
+
+        var browser = new BrowserSession(factory);
+        var checks = await factory.Hasher.CountVerificationsAsync(() => browser.SignInAsync("/account/login", "cost-no-password", "cost-password-1"));
+
+        Assert.NotNull(browser.Page!.GetElementById("login-error"));
+        Assert.Equal(1, checks);
     }
 
     [Fact]

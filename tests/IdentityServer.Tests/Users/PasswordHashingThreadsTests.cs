@@ -2,10 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using IdentityServer.Tests.Infrastructure;
 using IdentityServer.Users;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
