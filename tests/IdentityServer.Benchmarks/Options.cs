@@ -40,7 +40,9 @@ internal sealed class Options
           --provider Sqlite|PostgreSql   database of the server under test (default Sqlite: a temp file)
           --connection "<conn string>"   PostgreSQL server to create a throw-away database on (required for PostgreSql)
           --duration <seconds>           measured time per flow (default 10)
-          --warmup <seconds>             unmeasured time per flow before it (default 3)
+          --warmup <seconds>             unmeasured time per flow before it, at least (default 3; a .NET server is
+                                 warmed on while its runtime is still compiling, up to 30 s, and
+                                 oidc-provider as long as ours)
           --connections <n>              concurrent connections and workers (default 16)
           --bcrypt-cost <n>              Passwords:BcryptWorkFactor of the server (default 12)
           --output <file.md>             where the markdown table goes (default benchmark-results.md)
