@@ -70,6 +70,37 @@ public sealed class CorsTests(IdentityServerFactory factory) : IClassFixture<Ide
     }
 
     [Fact]
+    public async Task A_token_answer_is_readable_only_from_the_origins_of_the_client_it_names()
+    {
+        const string origin = "https://own-origin.example.test";
+        await RegisterSpaAsync("spa-own-origin", origin);
+        var other = await tokens.RegisterCodeClientAsync("web-without-origins");
+
+        async Task<HttpResponseMessage> TokenRequestAsync(Dictionary<string, string> form, string? basicClient = null, string? secret = null)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token") { Content = new FormUrlEncodedContent(form) };
+            request.Headers.Add("Origin", origin);
+            if (basicClient is not null)
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+                    "Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{Uri.EscapeDataString(basicClient)}:{Uri.EscapeDataString(secret!)}")));
+            }
+
+            return await tokens.Http.SendAsync(request);
+        }
+
+        using var own = await TokenRequestAsync(new() { ["grant_type"] = "refresh_token", ["refresh_token"] = "unknown", ["client_id"] = "spa-own-origin" });
+        using var otherInBody = await TokenRequestAsync(new() { ["grant_type"] = "refresh_token", ["refresh_token"] = "unknown", ["client_id"] = other.ClientId });
+        using var otherByBasic = await TokenRequestAsync(new() { ["grant_type"] = "refresh_token", ["refresh_token"] = "unknown" }, other.ClientId, other.Secret);
+
+        // Each is refused (no such token, or no secret); only the listed client's refusal is readable from its origin.
+        Assert.All([own, otherInBody, otherByBasic], response => Assert.False(response.IsSuccessStatusCode));
+        Assert.Equal(origin, own.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.False(otherInBody.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.False(otherByBasic.Headers.Contains("Access-Control-Allow-Origin"));
+    }
+
+    [Fact]
     public async Task An_origin_no_client_lists_gets_no_cors_headers()
     {
         await RegisterSpaAsync("spa-listed", "https://app.example.test");

@@ -62,10 +62,13 @@ public sealed class UserInfoTests(IdentityServerFactory factory) : IClassFixture
         await tokens.RegisterUserAsync("yann", "yann-password-1");
         var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "yann", "yann-password-1", "userinfo-api-only");
 
-        var (status, _, response) = await UserInfoAsync(body.Token("access_token"));
+        var (status, problem, response) = await UserInfoAsync(body.Token("access_token"));
 
         Assert.Equal(HttpStatusCode.Forbidden, status);
         Assert.Contains(response.Headers.WwwAuthenticate, header => header.Scheme == "Bearer" && header.Parameter!.Contains("insufficient_scope", StringComparison.Ordinal));
+        // The body says it too, for client libraries (OpenIddict's) that read a JSON body before the header.
+        Assert.Equal("insufficient_scope", problem.GetProperty("error").GetString());
+        Assert.Equal("The access token was not granted the openid scope.", problem.GetProperty("error_description").GetString());
     }
 
     [Fact]
@@ -104,6 +107,8 @@ public sealed class UserInfoTests(IdentityServerFactory factory) : IClassFixture
 
         Assert.Equal(HttpStatusCode.Unauthorized, forged.Status);
         Assert.Equal(HttpStatusCode.Unauthorized, expired.Status);
+        Assert.Equal("invalid_token", forged.Body.GetProperty("error").GetString());
+        Assert.Equal("invalid_token", expired.Body.GetProperty("error").GetString());
     }
 
     [Fact]
