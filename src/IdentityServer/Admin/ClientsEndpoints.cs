@@ -398,10 +398,13 @@ internal static partial class ClientsEndpoints
         errors.RequireItems("postLogoutRedirectUris", request.PostLogoutRedirectUris);
         errors.RequireItems("allowedCorsOrigins", request.AllowedCorsOrigins);
 
+        // A confidential client without grants or browser URLs is an API that only introspects (a resource server
+        // needs no grant in Keycloak or Duende); any other client without a grant could do nothing.
         var grantTypes = Normalize(request.GrantTypes);
-        if (grantTypes.Count == 0)
+        var browserUrls = Normalize(request.RedirectUris).Count + Normalize(request.PostLogoutRedirectUris).Count + Normalize(request.AllowedCorsOrigins).Count;
+        if (grantTypes.Count == 0 && (clientType == ClientTypes.Public || browserUrls > 0))
         {
-            errors.Add("grantTypes", "At least one grant type is required.");
+            errors.Add("grantTypes", "At least one grant type is required, except for a confidential client without redirect URIs or CORS origins (an API that only introspects).");
         }
 
         foreach (var grantType in grantTypes.Where(g => !SupportedGrantTypes.Contains(g)))

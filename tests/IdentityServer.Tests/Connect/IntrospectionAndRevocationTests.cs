@@ -126,6 +126,25 @@ public sealed class IntrospectionAndRevocationTests(IdentityServerFactory factor
     }
 
     [Fact]
+    public async Task An_api_registered_without_grants_introspects_its_users_tokens_and_gets_no_token_of_its_own()
+    {
+        await tokens.RegisterScopeAsync("parcels", "parcels-api");
+        var apiSecret = await tokens.RegisterClientAsync(new { clientId = "parcels-api", clientType = "confidential", grantTypes = Array.Empty<string>() });
+        var client = await tokens.RegisterCodeClientAsync("introspect-parcels", scopes: "openid offline_access parcels");
+        var userId = await tokens.RegisterUserAsync("pia", "pia-password-1");
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "pia", "pia-password-1", "openid parcels");
+
+        var introspection = await tokens.IntrospectAsync(body.Token("access_token"), "parcels-api", apiSecret!);
+        var (status, refused) = await tokens.TokenAsync(
+            new Dictionary<string, string> { ["grant_type"] = "client_credentials" }, "parcels-api", apiSecret);
+
+        Assert.True(introspection.GetProperty("active").GetBoolean(), introspection.ToString());
+        Assert.Equal(userId, introspection.GetProperty("sub").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("unauthorized_client", refused.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task Introspecting_an_id_token_says_inactive_rather_than_failing()
     {
         var client = await tokens.RegisterCodeClientAsync("introspect-id-token");
