@@ -141,6 +141,7 @@ internal static class TokenEndpoint
                 ? [.. identity.GetScopes().Where(request.GetScopes().Contains)]
                 : identity.GetScopes();
             identity.SetResources(await StandardScopes.ResourcesAsync(scopes, accessTokenScopes, cancellationToken));
+            UserPrincipalFactory.SetDestinations(identity, accessTokenScopes);
 
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }

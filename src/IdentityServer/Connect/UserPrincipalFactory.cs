@@ -53,8 +53,15 @@ public sealed partial class UserPrincipalFactory(
 
         // A user who lost the admin role keeps no admin scope on refresh.
         identity.SetScopes(FilterScopes(identity.GetScopes(), roles));
-        identity.SetDestinations(GetDestinations);
+        SetDestinations(identity, identity.GetScopes());
     }
+
+    /// <summary>
+    /// Which of the user's claims go into the access and ID tokens of this answer, by the scopes they carry: a refresh
+    /// that asks for fewer scopes than its grant holds leaves out what only the others allowed (email without email).
+    /// </summary>
+    public static void SetDestinations(ClaimsIdentity identity, ImmutableArray<string> scopesOfTheseTokens) =>
+        identity.SetDestinations(claim => GetDestinations(claim, scopesOfTheseTokens));
 
     /// <summary>
     /// Whether a user named in a code or refresh token may still receive tokens: the account exists, is enabled and
@@ -99,14 +106,14 @@ public sealed partial class UserPrincipalFactory(
             ? [.. scopes]
             : [.. scopes.Where(scope => scope != StandardScopes.Admin)];
 
-    private static IEnumerable<string> GetDestinations(Claim claim)
+    private static IEnumerable<string> GetDestinations(Claim claim, ImmutableArray<string> scopes)
     {
         // Access tokens carry the user's claims so resource APIs need no call back; ID tokens only what was consented to.
         switch (claim.Type)
         {
             case Claims.Name or Claims.PreferredUsername:
                 yield return Destinations.AccessToken;
-                if (claim.Subject?.HasScope(Scopes.Profile) == true)
+                if (scopes.Contains(Scopes.Profile))
                 {
                     yield return Destinations.IdentityToken;
                 }
@@ -114,7 +121,7 @@ public sealed partial class UserPrincipalFactory(
                 yield break;
 
             case Claims.Email or Claims.EmailVerified:
-                if (claim.Subject?.HasScope(Scopes.Email) == true)
+                if (scopes.Contains(Scopes.Email))
                 {
                     yield return Destinations.AccessToken;
                     yield return Destinations.IdentityToken;
@@ -124,7 +131,7 @@ public sealed partial class UserPrincipalFactory(
 
             case Claims.Role:
                 yield return Destinations.AccessToken;
-                if (claim.Subject?.HasScope(Scopes.Roles) == true)
+                if (scopes.Contains(Scopes.Roles))
                 {
                     yield return Destinations.IdentityToken;
                 }

@@ -103,6 +103,30 @@ public sealed class RefreshTokenTests(IdentityServerFactory factory) : IClassFix
     }
 
     [Fact]
+    public async Task A_refresh_narrowed_to_leave_out_email_gets_tokens_without_the_email_and_a_later_full_refresh_has_it_again()
+    {
+        await tokens.RegisterScopeAsync("kelp-read", "kelp-api");
+        var client = await tokens.RegisterCodeClientAsync("refresh-no-email", scopes: "openid email offline_access kelp-read");
+        await tokens.RegisterUserAsync("keel", "keel-password-1", "keel@example.test");
+        var first = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "keel", "keel-password-1", "openid email offline_access kelp-read");
+
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = first.Token("refresh_token"), ["scope"] = "openid kelp-read",
+        }, client.ClientId, client.Secret);
+        var (later, laterBody) = await tokens.RefreshAsync(client, body.Token("refresh_token"));
+
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        var narrowed = await tokens.ValidateAccessTokenAsync(body.Token("access_token"), "kelp-api");
+        Assert.False(narrowed.TryGetClaim("email", out _));
+        Assert.False(narrowed.TryGetClaim("email_verified", out _));
+        var narrowedId = await tokens.ValidateAsync(body.Token("id_token"), audience: client.ClientId, tokenType: null);
+        Assert.False(narrowedId.Claims.ContainsKey("email"));
+        Assert.True(later == HttpStatusCode.OK, laterBody.ToString());
+        Assert.Equal("keel@example.test", (await tokens.ValidateAccessTokenAsync(laterBody.Token("access_token"), "kelp-api")).GetClaim("email").Value);
+    }
+
+    [Fact]
     public async Task A_refresh_asking_for_a_scope_beyond_the_grant_gets_invalid_scope()
     {
         await tokens.RegisterScopeAsync("vault-read", "vault-api");
