@@ -15,7 +15,7 @@ namespace IdentityServer.Connect;
 /// JWKS, token, userinfo, revocation, introspection) from an origin that some client lists in
 /// <c>allowedCorsOrigins</c>. A token, revocation or introspection request names its client, and its answer is
 /// readable only from that client's own origins, as in Keycloak (a preflight names no client, so it passes for any
-/// listed origin). Never the authorization endpoint or the pages, which are full-page navigations.
+/// listed origin). Answers allow credentials, as Keycloak's do. Never the authorization endpoint or the pages, which are full-page navigations.
 /// </summary>
 internal sealed class ClientCorsPolicyProvider(ApplicationDbContext db) : ICorsPolicyProvider
 {
@@ -52,6 +52,9 @@ internal sealed class ClientCorsPolicyProvider(ApplicationDbContext db) : ICorsP
             .WithOrigins(origin)
             .WithMethods(HttpMethods.Get, HttpMethods.Post)
             .AllowAnyHeader()
+            // As Keycloak: keycloak-js sends its token requests with credentials, and a browser drops an answer to such a
+            // request without this. The origin is one a client lists, and none of these endpoints reads a cookie.
+            .AllowCredentials()
             // A browser app reads why userinfo refused its token (RFC 6750 3: invalid_token, insufficient_scope).
             .WithExposedHeaders(HeaderNames.WWWAuthenticate)
             .SetPreflightMaxAge(TimeSpan.FromMinutes(10))

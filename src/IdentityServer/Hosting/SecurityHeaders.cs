@@ -53,7 +53,9 @@ public static class SecurityHeaders
             if (executed.Result is PageResult)
             {
                 context.HttpContext.Response.Headers.ContentSecurityPolicy = PageContentSecurityPolicy;
-                context.HttpContext.Response.Headers.CacheControl = "no-store";
+                // What the anti-forgery token's form sets anyway: any other value is overwritten with a Warning per page.
+                context.HttpContext.Response.Headers.CacheControl = "no-cache, no-store";
+                context.HttpContext.Response.Headers.Pragma = "no-cache";
             }
         }
     }

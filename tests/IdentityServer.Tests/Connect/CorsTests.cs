@@ -44,6 +44,30 @@ public sealed class CorsTests(IdentityServerFactory factory) : IClassFixture<Ide
     }
 
     [Fact]
+    public async Task A_browser_app_that_sends_credentials_as_keycloak_js_does_can_read_the_token_answer()
+    {
+        const string origin = "http://127.0.0.1:5175";
+        await RegisterSpaAsync("spa-with-credentials", origin);
+
+        using var preflight = await PreflightAsync("/connect/token", origin);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "refresh_token",
+                ["refresh_token"] = "unknown",
+                ["client_id"] = "spa-with-credentials",
+            }),
+        };
+        request.Headers.Add("Origin", origin);
+        using var answer = await tokens.Http.SendAsync(request);
+
+        Assert.Equal("true", preflight.Headers.GetValues("Access-Control-Allow-Credentials").Single());
+        Assert.Equal(origin, answer.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal("true", answer.Headers.GetValues("Access-Control-Allow-Credentials").Single());
+    }
+
+    [Fact]
     public async Task An_origin_registered_with_capitals_a_default_port_or_a_trailing_slash_matches_what_the_browser_sends()
     {
         await RegisterSpaAsync("spa-written-loosely", "https://SPA.Loose.example.test:443/");
