@@ -73,7 +73,11 @@ public static class ConnectExtensions
                 server.AddEventHandler(IntrospectionByConfidentialClients.Answer.Descriptor);
                 server.AddEventHandler(OneAttemptPerCode.Descriptor);
                 server.AddEventHandler(IdTokenOnlyWithOpenId.Descriptor);
-                server.AddEventHandler(ScopeIgnoredAtCodeRedemption.Descriptor);
+                foreach (var handler in IgnoredParameters.Descriptors)
+                {
+                    server.AddEventHandler(handler);
+                }
+
                 ProtocolErrors.Register(server);
                 foreach (var handler in WellFormedRequests.Descriptors)
                 {

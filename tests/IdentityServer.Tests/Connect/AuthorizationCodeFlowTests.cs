@@ -54,6 +54,35 @@ public sealed class AuthorizationCodeFlowTests(IdentityServerFactory factory) : 
     }
 
     [Fact]
+    public async Task An_app_that_sends_auth0s_audience_parameter_signs_its_user_in_as_if_it_had_not()
+    {
+        // express-openid-connect's samples send audience at authorize and at the token endpoint; RFC 6749 3.1 says a
+        // server ignores parameters it does not recognize, as Keycloak and Duende do. The scopes choose the audiences.
+        await tokens.RegisterScopeAsync("orders-audience", "orders-api-audience");
+        var client = await tokens.RegisterCodeClientAsync("web-app-audience", scopes: "openid profile orders-audience");
+        await tokens.RegisterUserAsync("audience-user", "audience-password-1");
+        var browser = new BrowserSession(factory);
+        var pkce = Pkce.Create();
+        var response = await browser.SignInAsync(
+            OAuthFlows.AuthorizeUrl(client, pkce, "openid orders-audience", extra: new Dictionary<string, string> { ["audience"] = "orders-api" }),
+            "audience-user", "audience-password-1");
+        var code = await OAuthFlows.CodeFromAsync(response, client);
+
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code",
+            ["code"] = code,
+            ["redirect_uri"] = client.RedirectUri,
+            ["code_verifier"] = pkce.Verifier,
+            ["audience"] = "orders-api",
+        }, client.ClientId, client.Secret);
+
+        Assert.True(status == HttpStatusCode.OK, $"{status} {body}");
+        var access = await tokens.ValidateAccessTokenAsync(body.GetProperty("access_token").GetString()!, audience: "orders-api-audience");
+        Assert.Equal(["orders-api-audience"], access.Audiences);
+    }
+
+    [Fact]
     public async Task Wrong_credentials_keep_the_user_on_the_login_page_with_one_message()
     {
         var client = await tokens.RegisterCodeClientAsync("web-app-2");

@@ -32,6 +32,24 @@ public sealed class ClientCredentialsTests(IdentityServerFactory factory) : ICla
     }
 
     [Fact]
+    public async Task A_worker_that_sends_auth0s_audience_parameter_gets_the_token_of_its_scopes()
+    {
+        await tokens.RegisterScopeAsync("api-audience", "resource-api-audience");
+        var secret = await tokens.RegisterClientAsync(new { clientId = "worker-audience", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = new[] { "api-audience" } });
+
+        var (status, body) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["scope"] = "api-audience",
+            ["audience"] = "https://some-other-api.example.test",
+        }, "worker-audience", secret);
+
+        Assert.True(status == HttpStatusCode.OK, $"{status} {body}");
+        var jwt = await tokens.ValidateAccessTokenAsync(body.GetProperty("access_token").GetString()!, audience: "resource-api-audience");
+        Assert.Equal(["resource-api-audience"], jwt.Audiences);
+    }
+
+    [Fact]
     public async Task A_wrong_secret_is_challenged_with_a_basic_realm()
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/token")
