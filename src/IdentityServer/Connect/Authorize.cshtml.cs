@@ -34,6 +34,10 @@ public sealed partial class AuthorizeModel(
 {
     private const string ConsentField = "consent";
 
+    // Marks a request that came back from the login or registration page while it carried an id_token_hint: whoever
+    // signed in there was signed in by this request. A client that sends it itself only gets login_required sooner.
+    private const string SignedInForHintField = "signed_in_for_hint";
+
     public string ClientName { get; private set; } = string.Empty;
 
     public IReadOnlyList<ScopeDescription> RequestedScopes { get; private set; } = [];
@@ -78,7 +82,7 @@ public sealed partial class AuthorizeModel(
             // Registering signs the user in afresh, which is what login, select_account and max_age ask for: the
             // request carries on without them, rather than sending the new user to the login page straight after.
             return Redirect("/account/register?ReturnUrl=" + Uri.EscapeDataString(
-                ReturnUrlWithout([PromptValues.Create, PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true)));
+                ReturnUrlWithout([PromptValues.Create, PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true, hint)));
         }
 
         var session = await HttpContext.AuthenticateAsync(IdentityConstants.ApplicationScheme);
@@ -98,6 +102,13 @@ public sealed partial class AuthorizeModel(
 
         if (mustSignIn)
         {
+            // Someone other than the hinted user signed in for this very request: the client hears login_required
+            // (OpenID Connect Core 3.1.2.1) instead of its user meeting the login page again and again.
+            if (hint.Subject is not null && allowed && IncomingParameters().Any(parameter => parameter.Key == SignedInForHintField))
+            {
+                return Refuse(Errors.LoginRequired, "The user who signed in is not the one the id_token_hint names.");
+            }
+
             if (request.HasPromptValue(PromptValues.None))
             {
                 return Refuse(Errors.LoginRequired, "The user must sign in.");
@@ -112,7 +123,8 @@ public sealed partial class AuthorizeModel(
 
             // prompt=login and max_age are honoured once: the request the user returns with after signing in no longer
             // carries them, or max_age=0 (auth_time has whole seconds, so any elapsed time exceeds it) would loop forever.
-            return Redirect("/account/login?ReturnUrl=" + Uri.EscapeDataString(ReturnUrlWithout([PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true)));
+            return Redirect("/account/login?ReturnUrl=" + Uri.EscapeDataString(
+                ReturnUrlWithout([PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true, hint)));
         }
 
         var application = await applications.FindByClientIdAsync(request.ClientId!, cancellationToken)
@@ -192,13 +204,21 @@ public sealed partial class AuthorizeModel(
     private IEnumerable<KeyValuePair<string, StringValues>> IncomingParameters() =>
         Request.HasFormContentType ? Request.Form : Request.Query;
 
-    /// <summary>The authorization request to come back to, minus prompt values (and max_age) so they are honoured once.</summary>
-    private string ReturnUrlWithout(string[] promptValues, bool dropMaxAge = false)
+    /// <summary>
+    /// The authorization request to come back to, minus prompt values (and max_age) so they are honoured once; marked
+    /// when the user goes to sign in while it carries an id_token_hint.
+    /// </summary>
+    private string ReturnUrlWithout(string[] promptValues, bool dropMaxAge = false, IdTokenHint? signingInFor = null)
     {
         var query = new QueryBuilder();
+        if (signingInFor?.Subject is not null)
+        {
+            query.Add(SignedInForHintField, "1");
+        }
+
         foreach (var (name, values) in IncomingParameters())
         {
-            if (name is ConsentField or "__RequestVerificationToken" || (dropMaxAge && name == Parameters.MaxAge))
+            if (name is ConsentField or "__RequestVerificationToken" or SignedInForHintField || (dropMaxAge && name == Parameters.MaxAge))
             {
                 continue;
             }

@@ -124,6 +124,35 @@ public sealed class PromptAndMaxAgeTests(IdentityServerFactory factory) : IClass
     }
 
     [Fact]
+    public async Task Signing_in_as_someone_else_than_the_id_token_hint_names_sends_login_required_to_the_client_not_the_login_page_again()
+    {
+        var client = await tokens.RegisterCodeClientAsync("hint-then-other-login");
+        await tokens.RegisterUserAsync("hedda", "hedda-password-1");
+        await tokens.RegisterUserAsync("holger", "holger-password-1");
+        var heddasIdToken = (await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "hedda", "hedda-password-1")).Token("id_token");
+
+        // A fresh browser, and a signed-in one: either way the login page is shown once.
+        var fresh = new BrowserSession(factory);
+        await fresh.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: With("id_token_hint", heddasIdToken)));
+        var wrongUser = await fresh.ClickAsync("login", new Dictionary<string, string> { ["username"] = "holger", ["password"] = "holger-password-1" });
+        var holgers = new BrowserSession(factory);
+        await tokens.LogInAndRedeemAsync(holgers, client, "holger", "holger-password-1");
+        await holgers.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: With("id_token_hint", heddasIdToken)));
+        var stillWrongUser = await holgers.ClickAsync("login", new Dictionary<string, string> { ["username"] = "holger", ["password"] = "holger-password-1" });
+
+        Assert.Equal("login_required", BrowserSession.CallbackParameters(wrongUser)["error"]);
+        Assert.Equal("login_required", BrowserSession.CallbackParameters(stillWrongUser)["error"]);
+
+        // The hinted user signing in gets the code.
+        var pkce = Pkce.Create();
+        var heddas = new BrowserSession(factory);
+        await heddas.GoAsync(OAuthFlows.AuthorizeUrl(client, pkce, extra: With("id_token_hint", heddasIdToken)));
+        var rightUser = await heddas.ClickAsync("login", new Dictionary<string, string> { ["username"] = "hedda", ["password"] = "hedda-password-1" });
+        var code = await OAuthFlows.CodeFromAsync(rightUser, client);
+        Assert.Equal(HttpStatusCode.OK, (await tokens.RedeemCodeAsync(client, code, pkce)).Status);
+    }
+
+    [Fact]
     public async Task Max_age_zero_forces_a_new_login_and_then_carries_on_to_the_client()
     {
         var client = await tokens.RegisterCodeClientAsync("max-age-zero");
