@@ -1,5 +1,7 @@
 using IdentityServer.Users;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.Extensions;
 using Microsoft.AspNetCore.Identity;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
@@ -9,14 +11,25 @@ namespace IdentityServer.Connect;
 
 /// <summary>
 /// Signs the user out of the server, then lets OpenIddict send the browser to the client's registered
-/// post_logout_redirect_uri with its state (OpenIddict has already refused unregistered ones).
+/// post_logout_redirect_uri with its state (OpenIddict has already refused unregistered ones). A request that does
+/// not name the signed-in user with an id_token_hint is confirmed by the user first (<c>/account/signout</c>).
 /// </summary>
-internal static partial class EndSessionEndpoint
+public static partial class EndSessionEndpoint
 {
-    public static void MapEndSessionEndpoint(this IEndpointRouteBuilder endpoints) =>
+    /// <summary>The field of the confirmation form, and its value, that say the user chose to sign out.</summary>
+    public const string ConfirmField = "confirm";
+
+    public const string Confirmed = "signout";
+
+    private const string AntiforgeryField = "__RequestVerificationToken";
+
+    /// <summary>Fields the confirmation form adds, which are not part of the client's request.</summary>
+    public static bool IsOwnField(string name) => name is ConfirmField or AntiforgeryField;
+
+    internal static void MapEndSessionEndpoint(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapMethods(ConnectPaths.EndSession, [HttpMethods.Get, HttpMethods.Post], (Delegate)EndSessionAsync).ExcludeFromDescription();
 
-    private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions, ILoggerFactory loggers)
+    private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions, IAntiforgery antiforgery, ILoggerFactory loggers)
     {
         // RP-Initiated Logout 1.0, 2: the server validates that it issued the hint. One it cannot (tampered, or from keys
         // retired since) does not vouch for the request: the user is signed out as without a hint (on a navigation), but
@@ -35,6 +48,13 @@ internal static partial class EndSessionEndpoint
                 statusCode: StatusCodes.Status400BadRequest,
                 title: "Sign-out needs a navigation.",
                 detail: "Open this address in the browser, or send the id_token_hint of the signed-in user.");
+        }
+
+        // RP-Initiated Logout 1.0, 2: without a hint (or with one the server cannot validate) the server MUST ask the user
+        // whether to sign out; any site could otherwise sign its visitors out with a link. Nobody signed in: nothing to ask.
+        if (session.Principal is not null && hinted is null && !await ConfirmedByTheUserAsync(context, antiforgery))
+        {
+            return Results.Redirect(ConfirmationPage + await RequestQueryAsync(context.Request));
         }
 
         // RP-Initiated Logout 1.0, 2: a hint naming another user than the one signed in is suspect (an app still holding
@@ -59,6 +79,29 @@ internal static partial class EndSessionEndpoint
     }
 
     private const string SignedOutPage = "/account/signed-out";
+
+    private const string ConfirmationPage = "/account/signout";
+
+    private static async Task<bool> ConfirmedByTheUserAsync(HttpContext context, IAntiforgery antiforgery) =>
+        HttpMethods.IsPost(context.Request.Method) && context.Request.HasFormContentType
+        && (await context.Request.ReadFormAsync(context.RequestAborted))[ConfirmField] == Confirmed
+        // A stale or forged form asks again.
+        && await antiforgery.IsRequestValidAsync(context);
+
+    /// <summary>The client's request (query or form), for the confirmation page to post back.</summary>
+    private static async Task<QueryString> RequestQueryAsync(HttpRequest request)
+    {
+        var parameters = request.HasFormContentType
+            ? (IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>>)await request.ReadFormAsync(request.HttpContext.RequestAborted)
+            : request.Query;
+        var query = new QueryBuilder();
+        foreach (var (name, values) in parameters.Where(parameter => !IsOwnField(parameter.Key)))
+        {
+            query.Add(name, values.ToArray()!);
+        }
+
+        return query.ToQueryString();
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "An end session request carried an id_token_hint this server cannot validate; the user was signed out and not sent back to the client.")]
     private static partial void LogUnverifiableHint(ILogger logger);

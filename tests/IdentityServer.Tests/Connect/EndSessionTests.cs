@@ -58,6 +58,7 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
         await SignInAgainAsync(browser, client, "elin", "elin-password-1");
 
         await browser.GoAsync(EndSessionUrl(postLogoutRedirectUri: null, idTokenHint: null));
+        await browser.ClickAsync("logout");
 
         Assert.Equal("login_required", await SilentAuthorizeOutcomeAsync(client, firstCookie));
     }
@@ -96,13 +97,16 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Fact]
-    public async Task An_empty_id_token_hint_counts_as_none_and_the_user_is_signed_out()
+    public async Task An_empty_id_token_hint_counts_as_none_so_the_user_is_asked_and_then_signed_out()
     {
         var (client, browser, _) = await SignedInAsync("endsession-empty-hint", "elisabeth");
 
-        var response = await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, idTokenHint: ""));
+        await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, idTokenHint: ""));
+        Assert.NotNull(browser.Page!.GetElementById("logout"));
+        var response = await browser.ClickAsync("logout");
 
         Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("s", BrowserSession.CallbackParameters(response)["state"]);
         Assert.Equal("login_required", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
     }
 
@@ -148,13 +152,52 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Fact]
-    public async Task A_navigation_to_end_session_signs_the_user_out_even_without_a_hint()
+    public async Task Without_a_hint_the_user_is_asked_and_stays_signed_in_until_confirming()
     {
+        // RP-Initiated Logout 1.0, 2: the server MUST ask when no id_token_hint names the user (Keycloak and Duende do);
+        // a link on any site could otherwise sign its visitors out.
         var (client, browser, _) = await SignedInAsync("endsession-navigate", "ezra");
 
-        Assert.Equal(HttpStatusCode.Redirect, await EndSessionFetchedAsync(browser, client, "navigate", "document"));
-        var silent = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "none" }));
-        Assert.Equal("login_required", BrowserSession.CallbackParameters(silent)["error"]);
+        var asked = await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, idTokenHint: null, state: "ezra-state"));
+        Assert.Equal(HttpStatusCode.OK, asked.StatusCode);
+        Assert.Equal("/account/signout", browser.PageUri!.AbsolutePath);
+        Assert.NotNull(browser.Page!.GetElementById("logout"));
+        Assert.Equal("code", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
+
+        var confirmed = await browser.ClickAsync("logout");
+
+        Assert.Equal(HttpStatusCode.Redirect, confirmed.StatusCode);
+        Assert.Equal(client.PostLogoutRedirectUri, confirmed.Headers.Location!.GetLeftPart(UriPartial.Path));
+        Assert.Equal("ezra-state", BrowserSession.CallbackParameters(confirmed)["state"]);
+        Assert.Equal("login_required", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
+    }
+
+    [Fact]
+    public async Task A_forged_confirmation_without_the_forms_anti_forgery_token_asks_again()
+    {
+        var (client, browser, _) = await SignedInAsync("endsession-forged", "esra");
+
+        using var forged = await browser.Http.PostAsync("/connect/endsession", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["post_logout_redirect_uri"] = client.PostLogoutRedirectUri,
+            ["confirm"] = "signout",
+        }));
+
+        Assert.Equal(HttpStatusCode.Redirect, forged.StatusCode);
+        Assert.StartsWith("/account/signout?", forged.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        Assert.Equal("code", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
+    }
+
+    [Fact]
+    public async Task Nobody_signed_in_is_sent_back_to_the_client_without_a_question()
+    {
+        var client = await tokens.RegisterCodeClientAsync("endsession-nobody");
+        var browser = new BrowserSession(factory);
+
+        var response = await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, idTokenHint: null));
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.Equal("s", BrowserSession.CallbackParameters(response)["state"]);
     }
 
     /// <summary>A client, a user, and a browser in which the user has signed in to it; and the token response.</summary>
@@ -234,7 +277,8 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     {
         var (client, browser, _) = await SignedInAsync("endsession-plain", "enzo");
 
-        var response = await browser.GoAsync("/connect/endsession");
+        await browser.GoAsync("/connect/endsession");
+        var response = await browser.ClickAsync("logout");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("/account/signed-out", browser.PageUri!.AbsolutePath);

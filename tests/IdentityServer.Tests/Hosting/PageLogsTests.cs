@@ -7,6 +7,7 @@ public sealed class PageLogsTests(CapturedLogsFactory factory) : IClassFixture<C
     [Theory]
     [InlineData("/account/login")]
     [InlineData("/account/register")]
+    [InlineData("/account/signout?post_logout_redirect_uri=x")]
     public async Task Showing_a_page_with_a_form_logs_no_warning_and_tells_caches_not_to_keep_it(string path)
     {
         var client = factory.CreateClient();

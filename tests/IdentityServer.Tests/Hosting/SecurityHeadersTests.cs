@@ -7,6 +7,7 @@ public sealed class SecurityHeadersTests(IdentityServerFactory factory) : IClass
     [Theory]
     [InlineData("/account/login")]
     [InlineData("/account/register")]
+    [InlineData("/account/signout?post_logout_redirect_uri=x")]
     public async Task Pages_cannot_be_framed_sniffed_or_leak_the_referrer_and_allow_only_own_scripts(string path)
     {
         var client = factory.CreateClient();

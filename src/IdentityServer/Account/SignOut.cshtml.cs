@@ -1,0 +1,19 @@
+using IdentityServer.Connect;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+
+namespace IdentityServer.Account;
+
+/// <summary>
+/// Asks the user before an end session request that does not name them signs them out (RP-Initiated Logout 1.0, 2:
+/// the server MUST ask when there is no id_token_hint, as Keycloak and Duende do). The form posts the request back to
+/// the end session endpoint with the answer and an anti-forgery token.
+/// </summary>
+public sealed class SignOutModel : PageModel
+{
+    public IReadOnlyList<KeyValuePair<string, string>> RequestParameters { get; private set; } = [];
+
+    public void OnGet() =>
+        RequestParameters = [.. Request.Query
+            .Where(parameter => !EndSessionEndpoint.IsOwnField(parameter.Key))
+            .SelectMany(parameter => parameter.Value.Select(value => KeyValuePair.Create(parameter.Key, value ?? string.Empty)))];
+}
