@@ -173,6 +173,18 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task Signing_out_from_the_servers_home_page_needs_no_second_question()
+    {
+        var (client, browser, _) = await SignedInAsync("endsession-home", "emma");
+
+        await browser.GoAsync("/");
+        await browser.ClickAsync("logout");
+
+        Assert.Equal("/account/signed-out", browser.PageUri!.AbsolutePath);
+        Assert.Equal("login_required", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
+    }
+
+    [Fact]
     public async Task A_forged_confirmation_without_the_forms_anti_forgery_token_asks_again()
     {
         var (client, browser, _) = await SignedInAsync("endsession-forged", "esra");
