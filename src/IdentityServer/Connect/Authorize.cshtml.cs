@@ -172,6 +172,7 @@ public sealed partial class AuthorizeModel(
         }
 
         var identity = await principals.CreateAsync(user, requestedScopes, authTime ?? time.GetUtcNow(), cancellationToken);
+        ResourceIndicators.NameInTheGrant(identity, request);
 
         // A permanent authorization remembers the consent the user just gave to a client that asks for it.
         if (needsConsent && remembersConsent)

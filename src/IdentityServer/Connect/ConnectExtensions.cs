@@ -79,6 +79,7 @@ public static class ConnectExtensions
                 }
 
                 ProtocolErrors.Register(server);
+                ResourceIndicators.Register(server);
                 foreach (var handler in WellFormedRequests.Descriptors)
                 {
                     server.AddEventHandler(handler);

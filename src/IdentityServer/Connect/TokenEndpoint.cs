@@ -64,6 +64,11 @@ internal static class TokenEndpoint
 
             identity.SetScopes(granted);
             identity.SetResources(await StandardScopes.ResourcesAsync(scopes, identity.GetScopes(), cancellationToken));
+            if (!ResourceIndicators.TryNarrow(identity, request))
+            {
+                return Refuse(Errors.InvalidTarget, ResourceIndicators.NotAnAudience);
+            }
+
             identity.SetDestinations(static claim => claim.Type == Claims.Name ? [Destinations.AccessToken] : []);
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
@@ -109,6 +114,11 @@ internal static class TokenEndpoint
                 return InvalidGrant("The user is no longer allowed to sign in.");
             }
 
+            if (!ResourceIndicators.TryNarrow(identity, request))
+            {
+                return Refuse(Errors.InvalidTarget, ResourceIndicators.NotAnAudience);
+            }
+
             await attempts.SucceededAsync(user, cancellationToken);
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
@@ -140,7 +150,14 @@ internal static class TokenEndpoint
             ImmutableArray<string> accessTokenScopes = request.IsRefreshTokenGrantType() && request.Scope is not null
                 ? [.. identity.GetScopes().Where(request.GetScopes().Contains)]
                 : identity.GetScopes();
-            identity.SetResources(await StandardScopes.ResourcesAsync(scopes, accessTokenScopes, cancellationToken));
+            // ...within the resources the authorization request named, if it did, then those this request names.
+            identity.SetResources(ResourceIndicators.WithinTheGrant(
+                identity, await StandardScopes.ResourcesAsync(scopes, accessTokenScopes, cancellationToken)));
+            if (!ResourceIndicators.TryNarrow(identity, request))
+            {
+                return Refuse(Errors.InvalidTarget, ResourceIndicators.NotAnAudience);
+            }
+
             UserPrincipalFactory.SetDestinations(identity, accessTokenScopes);
 
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
