@@ -111,6 +111,25 @@ public sealed class UserInfoTests(IdentityServerFactory factory) : IClassFixture
         Assert.Equal("invalid_token", expired.Body.GetProperty("error").GetString());
     }
 
+    [Theory]
+    [InlineData("application/json, application/jwt", "application/json")]
+    [InlineData("application/problem+json", "application/problem+json")]
+    public async Task A_refused_token_is_answered_in_json_a_browser_library_reads_unless_problem_json_is_asked_for(string accept, string answered)
+    {
+        // oidc-client-ts sends the first Accept and refuses any other type of body, even with a 401.
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/connect/userinfo");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "not-a-token");
+        request.Headers.TryAddWithoutValidation("Accept", accept);
+
+        using var response = await tokens.Http.SendAsync(request);
+        var body = await TokenClient.ReadJsonAsync(response);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal(answered, response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("invalid_token", body.GetProperty("error").GetString());
+        Assert.Equal(401, body.GetProperty("status").GetInt32());
+    }
+
     [Fact]
     public async Task A_client_credentials_token_has_no_user_and_gets_401()
     {
