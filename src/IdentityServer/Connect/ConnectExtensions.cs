@@ -80,6 +80,11 @@ public static class ConnectExtensions
 
                 ProtocolErrors.Register(server);
                 ResourceIndicators.Register(server);
+                foreach (var handler in ErrorPages.Descriptors)
+                {
+                    server.AddEventHandler(handler);
+                }
+
                 foreach (var handler in WellFormedRequests.Descriptors)
                 {
                     server.AddEventHandler(handler);

@@ -11,7 +11,7 @@ namespace IdentityServer.Hosting;
 /// </summary>
 public static class SecurityHeaders
 {
-    private const string PageContentSecurityPolicy =
+    internal const string PageContentSecurityPolicy =
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
     private static readonly PathString[] PrivateAnswers = [Admin.AdminApiEndpoint.Path, ConnectPaths.UserInfo, ConnectPaths.Introspect];
