@@ -30,6 +30,9 @@ internal static partial class ProtocolErrors
             ScopeNotAllowed<ValidateTokenRequestContext>.Before(Exchange.ValidateGrantTypePermissions.Descriptor, context => context.ClientId),
             ScopeBeyondTheGrant.Descriptor, NoClientCredentials.Descriptor, OnlyAccessAndRefreshTokensIntrospectActive.Descriptor,
             PermissionsBeforeTokens.Descriptor,
+            UnknownClientAsWrongCredentials<ApplyTokenResponseContext>.Descriptor,
+            UnknownClientAsWrongCredentials<ApplyIntrospectionResponseContext>.Descriptor,
+            UnknownClientAsWrongCredentials<ApplyRevocationResponseContext>.Descriptor,
         })
         {
             server.AddEventHandler(handler);
@@ -222,6 +225,35 @@ internal static partial class ProtocolErrors
                 context.Request.IsClientCredentialsGrantType() && string.IsNullOrEmpty(context.Request.ClientSecret)
                 && string.IsNullOrEmpty(context.Request.ClientAssertion) && string.IsNullOrEmpty(context.Request.ClientAssertionType)
                 && context.Transaction.RemoteCertificate is null);
+        }
+    }
+
+    /// <summary>
+    /// An unknown client id is answered as a wrong secret is, as Keycloak does ("Invalid client or Invalid client
+    /// credentials"): OpenIddict's own message for it told anyone which client ids exist.
+    /// </summary>
+    internal sealed class UnknownClientAsWrongCredentials<TContext> : IOpenIddictServerHandler<TContext> where TContext : BaseRequestContext
+    {
+        private const string UnknownClient = "ID2052";
+        private const string WrongCredentials = "ID2055";
+
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
+                .UseSingletonHandler<UnknownClientAsWrongCredentials<TContext>>()
+                .SetOrder(int.MinValue + 50_000)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(TContext context)
+        {
+            if (context.Transaction.Response is { Error: Errors.InvalidClient, ErrorUri: { } uri } response
+                && uri.EndsWith(UnknownClient, StringComparison.Ordinal))
+            {
+                response.ErrorDescription = "The specified client credentials are invalid.";
+                response.ErrorUri = uri[..^UnknownClient.Length] + WrongCredentials;
+            }
+
+            return ValueTask.CompletedTask;
         }
     }
 

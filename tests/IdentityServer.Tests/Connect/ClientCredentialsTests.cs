@@ -76,6 +76,31 @@ public sealed class ClientCredentialsTests(IdentityServerFactory factory) : ICla
         Assert.Equal("invalid_client", body.GetProperty("error").GetString());
     }
 
+    [Theory]
+    [InlineData("/connect/token")]
+    [InlineData("/connect/introspect")]
+    [InlineData("/connect/revoke")]
+    public async Task An_unknown_client_gets_the_same_answer_as_a_wrong_secret_so_client_ids_cannot_be_probed(string path)
+    {
+        async Task<(HttpStatusCode, string)> AnswerAsync(string clientId)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path)
+            {
+                Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["token"] = "x" }),
+            };
+            request.Headers.Authorization = TokenClient.Basic(clientId, "not-the-secret");
+            using var response = await tokens.Http.SendAsync(request);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var (wrongSecretStatus, wrongSecret) = await AnswerAsync(IdentityServerFactory.AdminClientId);
+        var (unknownStatus, unknown) = await AnswerAsync("no-such-client");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, wrongSecretStatus);
+        Assert.Equal(wrongSecretStatus, unknownStatus);
+        Assert.Equal(wrongSecret, unknown);
+    }
+
     [Fact]
     public async Task A_client_assertion_instead_of_a_secret_is_refused()
     {
