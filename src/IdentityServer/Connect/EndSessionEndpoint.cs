@@ -39,8 +39,8 @@ public static partial class EndSessionEndpoint
         var hinted = hint.Subject;
 
         var session = await context.AuthenticateAsync(IdentityConstants.ApplicationScheme);
-        if (session.Principal is { } signedIn && !IsNavigation(context.Request)
-            && !(hinted is not null && hinted == signedIn.GetClaim(Claims.Subject)))
+        var current = session.Principal?.GetClaim(Claims.Subject);
+        if (current is not null && !IsNavigation(context.Request) && hinted != current)
         {
             // Over HTTPS the session cookie goes with cross-site requests (silent renewal needs it), so an image or a
             // script on any site could call this; a sign-out is a page the browser navigates to, or names its user.
@@ -50,22 +50,17 @@ public static partial class EndSessionEndpoint
                 detail: "Open this address in the browser, or send the id_token_hint of the signed-in user.");
         }
 
-        // RP-Initiated Logout 1.0, 2: without a hint (or with one the server cannot validate) the server MUST ask the user
-        // whether to sign out; any site could otherwise sign its visitors out with a link. Nobody signed in: nothing to ask.
-        if (session.Principal is not null && hinted is null && !await ConfirmedByTheUserAsync(context, antiforgery))
+        // RP-Initiated Logout 1.0, 2: unless the hint names the signed-in user (no hint, one the server cannot validate,
+        // or a previous user's), the server MUST ask the user whether to sign out; any site could otherwise sign its
+        // visitors out with a link. Nobody signed in: nothing to ask.
+        if (current is not null && hinted != current && !await ConfirmedByTheUserAsync(context, antiforgery))
         {
             return Results.Redirect(ConfirmationPage + await RequestQueryAsync(context.Request));
         }
 
-        // RP-Initiated Logout 1.0, 2: a hint naming another user than the one signed in is suspect (an app still holding
-        // a previous user's ID token, or a forged request). That user's session is left alone; the app, which has
-        // nobody signed in here, is still sent back.
-        if (!(hinted is not null && session.Principal?.GetClaim(Claims.Subject) is { } current && current != hinted))
-        {
-            // Ended on the server too, so that a copy of the cookie signs nobody in either.
-            await sessions.EndAsync(session.Principal, context.RequestAborted);
-            await context.SignOutAsync(IdentityConstants.ApplicationScheme);
-        }
+        // Ended on the server too, so that a copy of the cookie signs nobody in either.
+        await sessions.EndAsync(session.Principal, context.RequestAborted);
+        await context.SignOutAsync(IdentityConstants.ApplicationScheme);
 
         if (hint.Unverifiable)
         {

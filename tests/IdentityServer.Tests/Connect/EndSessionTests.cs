@@ -80,8 +80,9 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Fact]
-    public async Task Ending_the_session_with_a_previous_users_id_token_returns_to_the_client_but_leaves_the_signed_in_user_alone()
+    public async Task Ending_the_session_with_a_previous_users_id_token_asks_the_signed_in_user_before_signing_them_out()
     {
+        // RP-Initiated Logout 1.0, 2: a hint that does not name the signed-in user does not vouch for the request.
         var client = await tokens.RegisterCodeClientAsync("endsession-stale-hint");
         await tokens.RegisterUserAsync("edith", "edith-password-1");
         await tokens.RegisterUserAsync("emilian", "emilian-password-1");
@@ -89,11 +90,14 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
         var ediths = await tokens.LogInAndRedeemAsync(browser, client, "edith", "edith-password-1");
         await SignInAgainAsync(browser, client, "emilian", "emilian-password-1");
 
-        var response = await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, ediths.Token("id_token")));
-
-        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
-        Assert.Equal(client.PostLogoutRedirectUri, response.Headers.Location!.GetLeftPart(UriPartial.Path));
+        await browser.GoAsync(EndSessionUrl(client.PostLogoutRedirectUri, ediths.Token("id_token")));
+        Assert.Equal("/account/signout", browser.PageUri!.AbsolutePath);
         Assert.Equal("code", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
+        var confirmed = await browser.ClickAsync("logout");
+
+        Assert.Equal(HttpStatusCode.Redirect, confirmed.StatusCode);
+        Assert.Equal(client.PostLogoutRedirectUri, confirmed.Headers.Location!.GetLeftPart(UriPartial.Path));
+        Assert.Equal("login_required", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
     }
 
     [Fact]
