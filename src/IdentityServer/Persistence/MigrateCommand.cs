@@ -12,8 +12,8 @@ public static partial class MigrateCommand
     public const string Name = "migrate";
 
     /// <summary>
-    /// Runs the command when it is the first argument and returns true; the caller must then exit rather than run
-    /// the web server. The process exit code says whether migrating worked.
+    /// Runs the command when it is the first argument and returns true, the app disposed; the caller must then exit
+    /// rather than run the web server. The process exit code says whether migrating worked.
     /// </summary>
     public static async Task<bool> TryRunMigrateCommandAsync(this WebApplication app, string[] args)
     {
@@ -51,6 +51,9 @@ public static partial class MigrateCommand
         finally
         {
             Console.CancelKeyPress -= cancel;
+            // The console logger writes from a queue of its own: disposing the app flushes it, or the last lines (the
+            // outcome) could be lost when the process exits right after.
+            await app.DisposeAsync();
         }
 
         return true;
