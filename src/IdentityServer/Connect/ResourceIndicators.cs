@@ -29,6 +29,7 @@ internal static class ResourceIndicators
         server.RemoveEventHandler(Authentication.ValidateResources.Descriptor);
         server.RemoveEventHandler(Exchange.ValidateResources.Descriptor);
         server.AddEventHandler(OfTheRequestedScopes.Descriptor);
+        server.AddEventHandler(ScopesOfTheAudiences.Descriptor);
     }
 
     /// <summary>
@@ -79,6 +80,45 @@ internal static class ResourceIndicators
         foreach (var resource in requested)
         {
             identity.AddClaim(new Claim(GrantResourceClaim, resource));
+        }
+    }
+
+    /// <summary>
+    /// An access token narrowed to some resources names only their scopes (and the user scopes, which have no
+    /// resource), as in Duende's resource isolation: an API that reads <c>scope</c> alone is not told of another API's
+    /// permissions. The refresh token keeps every scope of the grant.
+    /// </summary>
+    internal sealed class ScopesOfTheAudiences(IOpenIddictScopeManager scopes) : IOpenIddictServerHandler<ProcessSignInContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
+                .AddFilter<OpenIddictServerHandlerFilters.RequireAccessTokenGenerated>()
+                .UseScopedHandler<ScopesOfTheAudiences>()
+                .SetOrder(OpenIddictServerHandlers.PrepareAccessTokenPrincipal.Descriptor.Order + 500)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ProcessSignInContext context)
+        {
+            // Only a token some resource narrowed: the others carry the audiences of all their scopes already.
+            if (context.AccessTokenPrincipal is not { } accessToken
+                || (context.Request.GetResources().IsEmpty && context.Principal?.HasClaim(claim => claim.Type == GrantResourceClaim) != true))
+            {
+                return;
+            }
+
+            var audiences = context.Principal!.GetResources();
+            var kept = new List<string>();
+            foreach (var scope in accessToken.GetScopes())
+            {
+                var resources = await scopes.ListResourcesAsync([scope], context.CancellationToken).ToListAsync(context.CancellationToken);
+                if (resources.Count == 0 || resources.Any(audiences.Contains))
+                {
+                    kept.Add(scope);
+                }
+            }
+
+            accessToken.SetScopes(kept);
         }
     }
 

@@ -68,6 +68,9 @@ public sealed class ResourceIndicatorTests(IdentityServerFactory factory) : ICla
 
         Assert.True(status == HttpStatusCode.OK, $"{status} {body}");
         Assert.Equal([Mail], await AudiencesAsync(body));
+        // Only the mail API's permission goes to the mail API (Duende's resource isolation), and the answer says so.
+        Assert.Equal("mail-worker", (await tokens.ValidateAccessTokenAsync(body.Token("access_token"))).GetClaim("scope").Value);
+        Assert.Equal("mail-worker", body.Token("scope"));
         Assert.Equal(HttpStatusCode.BadRequest, otherStatus);
         Assert.Equal("invalid_target", other.Error());
     }
@@ -113,6 +116,9 @@ public sealed class ResourceIndicatorTests(IdentityServerFactory factory) : ICla
         Assert.Equal([Calendar], await AudiencesAsync(issued));
         Assert.Equal([Mail], await AudiencesAsync(forMail));
         Assert.Equal([Calendar, Mail], await AudiencesAsync(forBoth));
+        string[] userScopesAndMail = ["mail-token", "offline_access", "openid"];
+        Assert.Equal(userScopesAndMail, (await tokens.ValidateAccessTokenAsync(forMail.Token("access_token"))).GetClaim("scope").Value.Split(' ').Order());
+        Assert.Contains("calendar-token", (await tokens.ValidateAccessTokenAsync(forBoth.Token("access_token"))).GetClaim("scope").Value.Split(' '));
     }
 
     [Theory]
