@@ -32,9 +32,9 @@ public static partial class EndSessionEndpoint
     private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions, IAntiforgery antiforgery, ILoggerFactory loggers)
     {
         // RP-Initiated Logout 1.0, 2: the server validates that it issued the hint. One it cannot (tampered, or from keys
-        // retired since) does not vouch for the request: the user is signed out as without a hint (on a navigation), but
-        // the browser lands on this server's signed-out page rather than at the client, as with Duende. Refusing would
-        // leave every user of an app stuck signed in after an emergency key retirement.
+        // retired since) does not vouch for the request: the user is asked as without a hint and, once they confirm,
+        // lands on this server's signed-out page rather than at the client, as with Duende. Refusing would leave every
+        // user of an app stuck signed in after an emergency key retirement.
         var hint = await IdTokenHint.ReadAsync(context);
         var hinted = hint.Subject;
 

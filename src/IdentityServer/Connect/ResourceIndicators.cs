@@ -44,8 +44,7 @@ internal static class ResourceIndicators
             return true;
         }
 
-        var available = identity.GetResources();
-        if (requested.Any(resource => !available.Contains(resource, StringComparer.Ordinal)))
+        if (!AllAmong(requested, identity.GetResources()))
         {
             return false;
         }
@@ -53,6 +52,9 @@ internal static class ResourceIndicators
         identity.SetResources(requested);
         return true;
     }
+
+    private static bool AllAmong(IEnumerable<string> requested, IEnumerable<string> available) =>
+        requested.All(resource => available.Contains(resource, StringComparer.Ordinal));
 
     /// <summary>The audiences of a code or refresh token's access token: those of its scopes, within what the grant named.</summary>
     public static ImmutableArray<string> WithinTheGrant(ClaimsIdentity identity, IReadOnlyCollection<string> ofTheScopes)
@@ -140,8 +142,7 @@ internal static class ResourceIndicators
                 return;
             }
 
-            var available = await StandardScopes.ResourcesAsync(scopes, context.Request.GetScopes(), context.CancellationToken);
-            if (requested.Any(resource => !available.Contains(resource, StringComparer.Ordinal)))
+            if (!AllAmong(requested, await StandardScopes.ResourcesAsync(scopes, context.Request.GetScopes(), context.CancellationToken)))
             {
                 context.Reject(Errors.InvalidTarget, NotAnAudience);
             }
