@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using IdentityServer.Persistence;
 using IdentityServer.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -12,6 +14,53 @@ public sealed class MigrateCommandTests
     public async Task Migrate_applies_every_migration_and_exits_without_serving()
     {
         await using var target = new IdentityServerFactory();   // only for a fresh connection string of the run's provider
+
+        var (exitCode, output) = await RunMigrateAsync(IdentityServerFactory.Provider.ToString(), target.ConnectionString);
+
+        Assert.True(exitCode == 0, $"exit code {exitCode}: {output}");
+        Assert.Contains("schema is up to date at migration", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", output, StringComparison.Ordinal);
+
+        await using var db = CreateContext(target.ConnectionString);
+        try
+        {
+            Assert.Equal(db.Database.GetMigrations(), await db.Database.GetAppliedMigrationsAsync());
+            Assert.Empty(await db.Database.GetPendingMigrationsAsync());
+        }
+        finally
+        {
+            if (IdentityServerFactory.Provider == DatabaseProvider.PostgreSql)
+            {
+                await db.Database.EnsureDeletedAsync();
+            }
+
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        }
+    }
+
+    [Fact]
+    public async Task Migrate_on_SQL_Server_gets_as_far_as_the_network()
+    {
+        // No SQL Server runs here: a closed local port shows that the client got past its own checks (it refuses to
+        // open any connection when the runtime has no globalization data) and failed only on reaching the server.
+        int closedPort;
+        using (var listener = new TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        var (exitCode, output) = await RunMigrateAsync("SqlServer",
+            $"Server=127.0.0.1,{closedPort};Database=identityserver;User Id=sa;Password=unused;TrustServerCertificate=True;Connect Timeout=2");
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Migrating the database failed", output, StringComparison.Ordinal);
+        Assert.Contains("A network-related or instance-specific error occurred", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Invariant", output, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunMigrateAsync(string provider, string connectionString)
+    {
         var app = Path.Combine(AppContext.BaseDirectory, "IdentityServer.dll");
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -23,8 +72,8 @@ public sealed class MigrateCommandTests
         };
         start.ArgumentList.Add(app);
         start.ArgumentList.Add("migrate");
-        start.Environment["Database__Provider"] = IdentityServerFactory.Provider.ToString();
-        start.Environment["ConnectionStrings__IdentityServer"] = target.ConnectionString;
+        start.Environment["Database__Provider"] = provider;
+        start.Environment["ConnectionStrings__IdentityServer"] = connectionString;
         start.Environment["Database__MigrateOnStartup"] = "false";   // the command migrates regardless
         start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
         start.Environment["Logging__Console__FormatterName"] = "simple";
@@ -45,26 +94,7 @@ public sealed class MigrateCommandTests
             Assert.Fail($"`migrate` did not exit. Output: {await stdout}");
         }
 
-        var output = await stdout + await stderr;
-        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {output}");
-        Assert.Contains("schema is up to date at migration", output, StringComparison.Ordinal);
-        Assert.DoesNotContain("Now listening", output, StringComparison.Ordinal);
-
-        await using var db = CreateContext(target.ConnectionString);
-        try
-        {
-            Assert.Equal(db.Database.GetMigrations(), await db.Database.GetAppliedMigrationsAsync());
-            Assert.Empty(await db.Database.GetPendingMigrationsAsync());
-        }
-        finally
-        {
-            if (IdentityServerFactory.Provider == DatabaseProvider.PostgreSql)
-            {
-                await db.Database.EnsureDeletedAsync();
-            }
-
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        }
+        return (process.ExitCode, await stdout + await stderr);
     }
 
     private static ApplicationDbContext CreateContext(string connectionString) => IdentityServerFactory.Provider switch
