@@ -13,11 +13,26 @@ internal sealed partial class DatabaseMigrator(
     {
         if (!options.Value.MigrateOnStartup)
         {
+            await RefuseOutdatedSchemaAsync(cancellationToken);
             return;
         }
 
         await MigrateAsync(scopes, cancellationToken);
         LogMigrated(logger, options.Value.Provider);
+    }
+
+    /// <summary>Without migrations at start, a schema behind this version would fail at the first query with a
+    /// "no such table"; say instead what to run.</summary>
+    private async Task RefuseOutdatedSchemaAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
+        var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+        if (pending.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"The database schema lacks {pending.Count} migration(s) of this version (the first: {pending[0]}) and Database:MigrateOnStartup is false: run `dotnet IdentityServer.dll migrate` first, or let the server migrate at start.");
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

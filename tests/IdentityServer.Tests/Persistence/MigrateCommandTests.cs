@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using IdentityServer.Persistence;
@@ -61,40 +60,13 @@ public sealed class MigrateCommandTests
 
     private static async Task<(int ExitCode, string Output)> RunMigrateAsync(string provider, string connectionString)
     {
-        var app = Path.Combine(AppContext.BaseDirectory, "IdentityServer.dll");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var (exitCode, output, error) = await ServerProcess.RunToExitAsync(["migrate"], new Dictionary<string, string>
         {
-            WorkingDirectory = AppContext.BaseDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(app);
-        start.ArgumentList.Add("migrate");
-        start.Environment["Database__Provider"] = provider;
-        start.Environment["ConnectionStrings__IdentityServer"] = connectionString;
-        start.Environment["Database__MigrateOnStartup"] = "false";   // the command migrates regardless
-        start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
-        start.Environment["Logging__Console__FormatterName"] = "simple";
-
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            // A server would never exit: the bound turns that into a failure rather than a hung run.
-            await process.WaitForExitAsync(bound.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"`migrate` did not exit. Output: {await stdout}");
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
+            ["Database__Provider"] = provider,
+            ["ConnectionStrings__IdentityServer"] = connectionString,
+            ["Database__MigrateOnStartup"] = "false",   // the command migrates regardless
+        });
+        return (exitCode, output + error);
     }
 
     private static ApplicationDbContext CreateContext(string connectionString) => IdentityServerFactory.Provider switch

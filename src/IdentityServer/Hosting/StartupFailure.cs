@@ -1,0 +1,38 @@
+namespace IdentityServer.Hosting;
+
+/// <summary>The one line an operator reads when the server refuses to start.</summary>
+public static class StartupFailure
+{
+    /// <summary>The failure's message and those of its causes, each once: the outer one often only says where it
+    /// happened ("Hosting failed to start"), an inner one why (the setting, the refused connection).</summary>
+    public static string Describe(Exception failure)
+    {
+        var messages = new List<string>();
+        var pending = new Queue<Exception>([failure]);
+        while (pending.TryDequeue(out var current))
+        {
+            if (current is AggregateException aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions)
+                {
+                    pending.Enqueue(inner);
+                }
+
+                continue;
+            }
+
+            var message = current.Message.Trim();
+            if (message.Length > 0 && !messages.Any(known => known.Contains(message, StringComparison.Ordinal)))
+            {
+                messages.Add(message);
+            }
+
+            if (current.InnerException is not null)
+            {
+                pending.Enqueue(current.InnerException);
+            }
+        }
+
+        return string.Join(" ", messages.Select(message => message.EndsWith('.') ? message : message + "."));
+    }
+}

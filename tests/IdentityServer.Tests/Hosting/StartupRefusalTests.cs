@@ -1,0 +1,58 @@
+using IdentityServer.Tests.Infrastructure;
+
+namespace IdentityServer.Tests.Hosting;
+
+/// <summary>What an operator sees when the server will not start: exit code 1 and one line saying why, not a crash.</summary>
+public sealed class StartupRefusalTests : IDisposable
+{
+    private readonly string folder = Directory.CreateTempSubdirectory("ids-refusal-").FullName;
+
+    [Fact]
+    public async Task A_setting_out_of_range_stops_the_server_with_exit_code_1_and_a_line_naming_it()
+    {
+        var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
+        {
+            ["ConnectionStrings__IdentityServer"] = $"Data Source={Path.Combine(folder, "ids.db")}",
+            ["Passwords__BcryptWorkFactor"] = "3",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("IdentityServer stopped:", error, StringComparison.Ordinal);
+        Assert.Contains("BcryptWorkFactor must be between 4 and 31", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unknown_database_provider_stops_the_server_with_exit_code_1_and_the_values_it_takes()
+    {
+        var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
+        {
+            ["Database__Provider"] = "Oracle",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("IdentityServer stopped: Configuration key 'Database:Provider' has the unknown value 'Oracle'. Use Sqlite, SqlServer or PostgreSql.", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_empty_database_with_migrations_at_start_turned_off_stops_the_server_saying_to_run_migrate()
+    {
+        var (exitCode, output, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
+        {
+            ["ConnectionStrings__IdentityServer"] = $"Data Source={Path.Combine(folder, "ids.db")}",
+            ["Database__MigrateOnStartup"] = "false",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Database:MigrateOnStartup is false: run `dotnet IdentityServer.dll migrate` first", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("no such table", output + error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", output, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(folder, recursive: true);
+    }
+}
