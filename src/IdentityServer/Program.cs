@@ -39,7 +39,7 @@ try
 
     app.UseExceptionHandler();
     app.UseRejectNulCharacters();
-    app.UseStatusCodePages();
+    app.UseStatusCodePages(StatusCodePages.WriteAsync);
     app.UseRouting();
     app.UseCors();
     app.UseRateLimiter();

@@ -85,7 +85,7 @@ public sealed partial class RegisterModel(
 
         [Required(ErrorMessage = "Enter your email address.")]
         [EmailAddress(ErrorMessage = "Enter a valid email address.")]
-        [StringLength(256)]
+        [StringLength(256, ErrorMessage = "Email addresses are at most 256 characters.")]
         public string? Email { get; set; }
 
         [Required(ErrorMessage = "Choose a password.")]

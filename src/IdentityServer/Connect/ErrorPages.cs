@@ -38,33 +38,13 @@ internal static class ErrorPages
                 return;
             }
 
-            var response = request.HttpContext.Response;
-            response.StatusCode = StatusCodes.Status400BadRequest;
-            response.ContentType = "text/html; charset=utf-8";
-            response.Headers.CacheControl = "no-store";
-            response.Headers.ContentSecurityPolicy = Hosting.SecurityHeaders.PageContentSecurityPolicy;
             var html = HtmlEncoder.Default;
-            await response.WriteAsync($$"""
-                <!DOCTYPE html>
-                <html lang="en">
-                <head>
-                    <meta charset="utf-8" />
-                    <meta name="viewport" content="width=device-width, initial-scale=1" />
-                    <meta name="robots" content="noindex" />
-                    <title>Request refused · IdentityServer</title>
-                    <link rel="icon" href="data:," />
-                    <link rel="stylesheet" href="{{html.Encode(request.PathBase + "/css/site.css")}}" />
-                </head>
-                <body>
-                    <main class="card" id="main">
+            await Hosting.PlainPage.WriteAsync(request.HttpContext.Response, StatusCodes.Status400BadRequest, "Request refused", $$"""
                         <h1>This request cannot be completed</h1>
                         <p class="form-error" id="error-description" role="alert">{{html.Encode(answer.ErrorDescription ?? error)}}</p>
                         <p class="muted">The app that sent you here is not set up for this server. Go back to the app and
                             tell its developers: <code id="error">{{html.Encode(error)}}</code></p>
-                    </main>
-                </body>
-                </html>
-                """, context.CancellationToken);
+            """, context.CancellationToken);
             context.HandleRequest();
         }
     }
