@@ -12,6 +12,13 @@ public sealed class SignOutModel : PageModel
 {
     public IReadOnlyList<KeyValuePair<string, string>> RequestParameters { get; private set; } = [];
 
+    /// <summary>An app's request (it names itself or where to go back), not the server's own Sign out form come back
+    /// because its anti-forgery token had expired.</summary>
+    public bool SentByApp => RequestParameters.Any(parameter =>
+        parameter.Key is OpenIddict.Abstractions.OpenIddictConstants.Parameters.ClientId
+            or OpenIddict.Abstractions.OpenIddictConstants.Parameters.PostLogoutRedirectUri
+            or OpenIddict.Abstractions.OpenIddictConstants.Parameters.IdTokenHint);
+
     public void OnGet() =>
         RequestParameters = [.. Request.Query
             .Where(parameter => !EndSessionEndpoint.IsOwnField(parameter.Key))

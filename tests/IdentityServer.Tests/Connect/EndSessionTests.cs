@@ -166,6 +166,7 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
         Assert.Equal(HttpStatusCode.OK, asked.StatusCode);
         Assert.Equal("/account/signout", browser.PageUri!.AbsolutePath);
         Assert.NotNull(browser.Page!.GetElementById("logout"));
+        Assert.StartsWith("An app asked to sign you out.", browser.Page.GetElementById("signout-question")!.TextContent, StringComparison.Ordinal);
         Assert.Equal("code", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
 
         var confirmed = await browser.ClickAsync("logout");
@@ -202,6 +203,33 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
         Assert.Equal(HttpStatusCode.Redirect, forged.StatusCode);
         Assert.StartsWith("/account/signout?", forged.Headers.Location!.OriginalString, StringComparison.Ordinal);
         Assert.Equal("code", await SilentAuthorizeOutcomeAsync(client, browser.CookieHeader));
+    }
+
+    [Fact]
+    public async Task The_sign_out_page_opened_with_nobody_signed_in_says_so_instead_of_asking()
+    {
+        var browser = new BrowserSession(factory);
+
+        await browser.GoAsync("/account/signout");
+
+        Assert.Equal("You are signed out", browser.Page!.QuerySelector("h1")!.TextContent);
+        Assert.Equal("Nobody is signed in to IdentityServer in this browser.", browser.Page.GetElementById("signout-question")!.TextContent);
+        Assert.Equal("Continue", browser.Page.GetElementById("logout")!.TextContent);
+    }
+
+    [Fact]
+    public async Task The_servers_own_sign_out_form_come_back_expired_asks_without_blaming_an_app()
+    {
+        var (_, browser, _) = await SignedInAsync("endsession-expired-home", "elio");
+
+        using var expired = await browser.Http.PostAsync("/connect/endsession", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["confirm"] = "signout",
+        }));
+        await browser.GoAsync(expired.Headers.Location!.OriginalString);
+
+        Assert.Equal("/account/signout", browser.PageUri!.AbsolutePath);
+        Assert.Equal("You stay signed in unless you confirm.", browser.Page!.GetElementById("signout-question")!.TextContent);
     }
 
     [Fact]
