@@ -84,7 +84,7 @@ public sealed partial class RegisterModel(
         public string? Username { get; set; }
 
         [Required(ErrorMessage = "Enter your email address.")]
-        [EmailAddress(ErrorMessage = "Enter a valid email address.")]
+        [Mailbox(ErrorMessage = "Enter a valid email address.")]
         [StringLength(256, ErrorMessage = "Email addresses are at most 256 characters.")]
         public string? Email { get; set; }
 

@@ -12,7 +12,10 @@ namespace IdentityServer.Admin;
 
 public sealed record UserRequest(string? Username, string? Email, string? Password, IReadOnlyList<string>? Roles, bool? Enabled);
 
-public sealed record UserResponse(string Id, string Username, string? Email, IReadOnlyList<string> Roles, bool Enabled, DateTimeOffset CreatedAt);
+/// <param name="LockedOutUntil">Set while too many wrong passwords keep the account locked (Lockout:*); PUT with
+/// <c>enabled: true</c> or a password reset lifts the lock, as enabling does in Keycloak's console.</param>
+public sealed record UserResponse(
+    string Id, string Username, string? Email, IReadOnlyList<string> Roles, bool Enabled, DateTimeOffset CreatedAt, DateTimeOffset? LockedOutUntil);
 
 public sealed record UserPage(IReadOnlyList<UserResponse> Items, int Page, int PageSize, int Total);
 
@@ -93,14 +96,14 @@ internal static class UsersEndpoints
 
         await audit.RecordAsync(actor, "user.created", user.Id, new { user.UserName, request.Roles, user.Enabled }, cancellationToken);
 
-        var response = await ToResponseAsync(users, user);
+        var response = await ToResponseAsync(users, user, time);
         return TypedResults.Created($"/admin/users/{user.Id}", response);
     }
 
     // page and pageSize arrive as text: bound as int?, "page=" (the documented empty form) and "page=abc" would be a
     // bare 400 from the binder, with no errors object naming the parameter.
     private static async Task<IResult> ListAsync(
-        ApplicationDbContext db, string? search, string? page, string? pageSize, CancellationToken cancellationToken)
+        ApplicationDbContext db, TimeProvider time, string? search, string? page, string? pageSize, CancellationToken cancellationToken)
     {
         var errors = new FieldErrors();
         var (number, size) = Paging.Parse(errors, page, pageSize);
@@ -134,19 +137,19 @@ internal static class UsersEndpoints
             .ToLookup(r => r.UserId, r => r.Name!);
 
         var items = pageOfUsers
-            .Select(u => ToResponse(u, [.. rolesByUser[u.Id].Order(StringComparer.Ordinal)]))
+            .Select(u => ToResponse(u, [.. rolesByUser[u.Id].Order(StringComparer.Ordinal)], time))
             .ToList();
         return TypedResults.Ok(new UserPage(items, number, size, total));
     }
 
-    private static async Task<IResult> GetAsync(string id, UserManager<ApplicationUser> users) =>
+    private static async Task<IResult> GetAsync(string id, UserManager<ApplicationUser> users, TimeProvider time) =>
         await users.FindByIdAsync(id) is { } user
-            ? TypedResults.Ok(await ToResponseAsync(users, user))
+            ? TypedResults.Ok(await ToResponseAsync(users, user, time))
             : AdminProblems.NotFound("User", id);
 
     private static async Task<IResult> UpdateAsync(
         string id, UserRequest request, UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationDbContext db,
-        IOpenIddictTokenManager tokens, AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
+        IOpenIddictTokenManager tokens, TimeProvider time, AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
     {
         var user = await users.FindByIdAsync(id);
         if (user is null)
@@ -191,6 +194,11 @@ internal static class UsersEndpoints
             }
 
             user.Enabled = request.Enabled ?? user.Enabled;
+            if (request.Enabled == true)
+            {
+                LiftLockout(user);
+            }
+
             var updated = await users.UpdateAsync(user);
             if (!updated.Succeeded)
             {
@@ -198,7 +206,7 @@ internal static class UsersEndpoints
             }
 
             var removedRoles = await SetRolesAsync(users, roles, user, request.Roles);
-            if (user.Enabled && removedRoles.Contains(StandardScopes.Admin))
+            if (user.Enabled && removedRoles.Contains(StandardScopes.Admin, StringComparer.OrdinalIgnoreCase))
             {
                 // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
                 // token's row, not the user's roles). Its refresh tokens stay: the next refresh drops the admin scope.
@@ -222,7 +230,7 @@ internal static class UsersEndpoints
         }
 
         await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, request.Roles, user.Enabled }, cancellationToken);
-        return TypedResults.Ok(await ToResponseAsync(users, user));
+        return TypedResults.Ok(await ToResponseAsync(users, user, time));
     }
 
     private static async Task<IResult> DeleteAsync(
@@ -267,6 +275,7 @@ internal static class UsersEndpoints
 
         var token = await users.GeneratePasswordResetTokenAsync(user);
         // Resetting changes the security stamp, so sessions and refresh tokens issued before it stop working.
+        LiftLockout(user);   // saved by the reset: the owner, locked out by guesses, gets in with the new password
         var reset = await users.ResetPasswordAsync(user, token, request.Password);
         if (!reset.Succeeded)
         {
@@ -281,6 +290,12 @@ internal static class UsersEndpoints
         return TypedResults.NoContent();
     }
 
+    private static void LiftLockout(ApplicationUser user)
+    {
+        user.LockoutEnd = null;
+        user.AccessFailedCount = 0;
+    }
+
     private static FieldErrors ValidateProfile(UserRequest request)
     {
         var errors = new FieldErrors();
@@ -292,8 +307,13 @@ internal static class UsersEndpoints
         {
             errors.Add("username", "Usernames are 2 to 64 characters.");
         }
+        else if (!request.Username.Trim().All(UserErrors.IsUserNameCharacter))
+        {
+            // Identity refuses these too, but only once every other field is valid: said here, all errors come at once.
+            errors.Add("username", $"Use {UserErrors.UserNameCharacters} only.");
+        }
 
-        if (!string.IsNullOrWhiteSpace(request.Email) && (request.Email.Length > 256 || !new EmailAddressAttribute().IsValid(request.Email.Trim())))
+        if (!string.IsNullOrWhiteSpace(request.Email) && (request.Email.Length > 256 || !EmailAddresses.IsValid(request.Email.Trim())))
         {
             errors.Add("email", "Enter a valid email address.");
         }
@@ -313,9 +333,10 @@ internal static class UsersEndpoints
     private static async Task<IReadOnlyList<string>> SetRolesAsync(
         UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationUser user, IReadOnlyList<string>? wanted)
     {
-        var target = (wanted ?? []).Select(r => r.Trim()).Distinct(StringComparer.Ordinal).ToList();
+        // Identity matches role names without regard to case: "ADMIN" is the role "admin", not a swap of one for the other.
+        var target = (wanted ?? []).Select(r => r.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
         var current = await users.GetRolesAsync(user);
-        foreach (var role in target.Where(r => !current.Contains(r)))
+        foreach (var role in target.Where(r => !current.Contains(r, StringComparer.OrdinalIgnoreCase)))
         {
             if (!await roles.RoleExistsAsync(role))
             {
@@ -323,8 +344,8 @@ internal static class UsersEndpoints
             }
         }
 
-        var toAdd = target.Except(current).ToList();
-        var toRemove = current.Except(target).ToList();
+        var toAdd = target.Except(current, StringComparer.OrdinalIgnoreCase).ToList();
+        var toRemove = current.Except(target, StringComparer.OrdinalIgnoreCase).ToList();
         if (toRemove.Count > 0)
         {
             await users.RemoveFromRolesAsync(user, toRemove);
@@ -372,9 +393,10 @@ internal static class UsersEndpoints
         return errors.ToProblem();
     }
 
-    private static async Task<UserResponse> ToResponseAsync(UserManager<ApplicationUser> users, ApplicationUser user) =>
-        ToResponse(user, [.. (await users.GetRolesAsync(user)).Order(StringComparer.Ordinal)]);
+    private static async Task<UserResponse> ToResponseAsync(UserManager<ApplicationUser> users, ApplicationUser user, TimeProvider time) =>
+        ToResponse(user, [.. (await users.GetRolesAsync(user)).Order(StringComparer.Ordinal)], time);
 
-    private static UserResponse ToResponse(ApplicationUser user, IReadOnlyList<string> roles) =>
-        new(user.Id, user.UserName!, user.Email, roles, user.Enabled, user.CreatedAt);
+    private static UserResponse ToResponse(ApplicationUser user, IReadOnlyList<string> roles, TimeProvider time) =>
+        new(user.Id, user.UserName!, user.Email, roles, user.Enabled, user.CreatedAt,
+            user.LockoutEnd > time.GetUtcNow() ? user.LockoutEnd : null);
 }

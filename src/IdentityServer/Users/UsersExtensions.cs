@@ -24,7 +24,7 @@ public static class UsersExtensions
                 identity.Password.RequireNonAlphanumeric = false;
                 identity.Password.RequiredUniqueChars = 1;
                 identity.User.RequireUniqueEmail = false;
-                identity.User.AllowedUserNameCharacters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._@+";
+                identity.User.AllowedUserNameCharacters = UserErrors.AllowedUserNameCharacters;
                 identity.Lockout.AllowedForNewUsers = true;
                 // Tokens carry OpenID Connect claim names, so the cookie principal uses them too.
                 identity.ClaimsIdentity.UserIdClaimType = Claims.Subject;

@@ -292,4 +292,20 @@ public sealed class AdminAuthorizationTests(IdentityServerFactory factory) : ICl
 
         AssertUnauthorized(await admin.GetAsync("/admin/scopes", token));
     }
+
+    [Fact]
+    public async Task Sending_an_admin_users_roles_in_another_case_changes_nothing_and_their_token_keeps_working()
+    {
+        var client = await Tokens.RegisterCodeClientAsync(Unique("console"), scopes: "openid admin");
+        var username = Unique("casey");
+        var userId = await Tokens.RegisterUserAsync(username, "password-of-" + username, null, "admin");
+        var body = await Tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, username, "password-of-" + username, "openid admin");
+        var token = body.GetProperty("access_token").GetString()!;
+
+        var updated = await admin.PutAsync($"/admin/users/{userId}", new { roles = new[] { "ADMIN" } });
+
+        AssertStatus(updated, HttpStatusCode.OK);
+        Assert.Equal(["admin"], updated.Json.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+        AssertStatus(await admin.GetAsync("/admin/scopes", token), HttpStatusCode.OK);
+    }
 }

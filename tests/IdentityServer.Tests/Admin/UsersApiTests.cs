@@ -496,6 +496,11 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
     [InlineData("username", "semi;colon")]
     [InlineData("email", "not-an-email")]
     [InlineData("email", "two@@example.test")]
+    [InlineData("email", "Some Name <someone@example.test>")]
+    [InlineData("email", "\"quoted\"@example.test")]
+    [InlineData("email", "with space@example.test")]
+    [InlineData("email", "trailing.@example.test")]
+    [InlineData("email", "someone@-example.test")]
     [InlineData("password", null)]
     [InlineData("password", "short")]
     public async Task Creating_a_user_with_an_invalid_field_is_a_400_keyed_by_that_field(string field, string? value)
@@ -520,6 +525,69 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
         AssertFieldError(response, "username");
         AssertFieldError(response, "email");
         AssertFieldError(response, "password");
+    }
+
+    [Fact]
+    public async Task A_username_with_refused_characters_is_named_beside_the_other_invalid_fields()
+    {
+        var response = await admin.PostAsync("/admin/users", new { username = "has space", email = "not-an-email", password = "short" });
+
+        AssertFieldError(response, "username");
+        AssertFieldError(response, "email");
+        AssertFieldError(response, "password");
+    }
+
+    [Theory]
+    [InlineData("plain@example.test")]
+    [InlineData("first.last+tag@sub.example.test")]
+    [InlineData("zoë@exämple.test")]
+    public async Task A_bare_mailbox_is_accepted_as_an_email(string email)
+    {
+        var username = Unique("mailbox");
+
+        AssertStatus(await admin.PostAsync("/admin/users", NewUser(username, email: email.Replace("@", $"{username}@", StringComparison.Ordinal))), HttpStatusCode.Created);
+    }
+
+    [Fact]
+    public async Task A_locked_out_user_shows_until_when_and_enabling_them_lets_them_sign_in_again()
+    {
+        var username = Unique("lola");
+        var (id, created) = await CreateAsync(username);
+        Assert.Equal(JsonValueKind.Null, created.GetProperty("lockedOutUntil").ValueKind);
+        var client = await PasswordClientAsync();
+        await LockOutAsync(client, username);
+        Assert.Equal(HttpStatusCode.BadRequest, (await PasswordGrantAsync(client, username, PasswordOf(username))).Status);
+
+        var locked = await admin.GetAsync($"/admin/users/{id}");
+        Assert.True(locked.Json.GetProperty("lockedOutUntil").GetDateTimeOffset() > factory.Time.GetUtcNow());
+
+        var enabled = await admin.PutAsync($"/admin/users/{id}", new { enabled = true });
+
+        AssertStatus(enabled, HttpStatusCode.OK);
+        Assert.Equal(JsonValueKind.Null, enabled.Json.GetProperty("lockedOutUntil").ValueKind);
+        Assert.Equal(HttpStatusCode.OK, (await PasswordGrantAsync(client, username, PasswordOf(username))).Status);
+    }
+
+    [Fact]
+    public async Task A_password_reset_lets_a_locked_out_user_sign_in_with_the_new_password()
+    {
+        var username = Unique("lars");
+        var (id, _) = await CreateAsync(username);
+        var client = await PasswordClientAsync();
+        await LockOutAsync(client, username);
+
+        AssertStatus(await admin.PostAsync($"/admin/users/{id}/password", new { password = "brand-new-password-1" }), HttpStatusCode.NoContent);
+
+        Assert.Equal(HttpStatusCode.OK, (await PasswordGrantAsync(client, username, "brand-new-password-1")).Status);
+        Assert.Equal(JsonValueKind.Null, (await admin.GetAsync($"/admin/users/{id}")).Json.GetProperty("lockedOutUntil").ValueKind);
+    }
+
+    private async Task LockOutAsync((string ClientId, string Secret) client, string username)
+    {
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, (await PasswordGrantAsync(client, username, "wrong-password-" + attempt)).Status);
+        }
     }
 
     [Fact]
