@@ -63,7 +63,8 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
-            ProblemDetails = { Status = status, Title = "The request is malformed." },
+            // 413 and 415 say it in their own words; the framework's title for the status fills in.
+            ProblemDetails = { Status = status, Title = status == StatusCodes.Status400BadRequest ? "The request is malformed." : null },
         });
     }
 

@@ -112,4 +112,27 @@ public sealed class PartialUpdateAndInputShapeTests(IdentityServerFactory factor
         AdminApi.AssertFieldError(script, "redirectUris");
         AdminApi.AssertFieldError(confidential, "redirectUris");
     }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("text/plain")]
+    public async Task A_body_that_is_not_json_is_a_415_problem_titled_unsupported_media_type(string? contentType)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/admin/clients")
+        {
+            Content = new ByteArrayContent("{\"clientId\":\"x\"}"u8.ToArray()),
+        };
+        if (contentType is not null)
+        {
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", await api.AdminTokenAsync());
+
+        using var response = await factory.CreateClient().SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("\"title\":\"Unsupported Media Type\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }
