@@ -3,6 +3,20 @@ namespace IdentityServer.Hosting;
 /// <summary>The one line an operator reads when the server refuses to start.</summary>
 public static class StartupFailure
 {
+    /// <summary>
+    /// An exception that leaves Program (a setting out of range, an unknown provider, an unreachable database, plain
+    /// HTTP off loopback) ends the process with one line on standard error and exit code 1, as Keycloak does, instead
+    /// of the runtime's abort (exit code 134, a core dump where enabled). The host has logged the details and been
+    /// disposed by then. Under the test host, which runs Program on a thread of its own and catches what it throws,
+    /// nothing changes.
+    /// </summary>
+    public static void ExitWithOneLine() =>
+        AppDomain.CurrentDomain.UnhandledException += (_, failure) =>
+        {
+            Console.Error.WriteLine($"IdentityServer stopped: {Describe((Exception)failure.ExceptionObject)}");
+            Environment.Exit(1);
+        };
+
     /// <summary>The failure's message and those of its causes, each once: the outer one often only says where it
     /// happened ("Hosting failed to start"), an inner one why (the setting, the refused connection).</summary>
     public static string Describe(Exception failure)
