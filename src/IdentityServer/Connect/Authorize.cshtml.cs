@@ -172,6 +172,11 @@ public sealed partial class AuthorizeModel(
         }
 
         var identity = await principals.CreateAsync(user, requestedScopes, authTime ?? time.GetUtcNow(), cancellationToken);
+        if (UserPrincipalFactory.GrantsNoneRequested(identity, requestedScopes))
+        {
+            return Refuse(Errors.InvalidScope, UserPrincipalFactory.NoRequestedScopeGrantable);
+        }
+
         ResourceIndicators.NameInTheGrant(identity, request);
 
         // A permanent authorization remembers the consent the user just gave to a client that asks for it.

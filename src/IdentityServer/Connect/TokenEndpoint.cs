@@ -107,6 +107,11 @@ internal static class TokenEndpoint
             }
 
             var identity = await principals.CreateAsync(user, requested, time.GetUtcNow(), cancellationToken);
+            if (UserPrincipalFactory.GrantsNoneRequested(identity, requested))
+            {
+                return Refuse(Errors.InvalidScope, UserPrincipalFactory.NoRequestedScopeGrantable);
+            }
+
             // The user was read before the deliberately slow password check: an admin may have disabled or deleted
             // them since, and this grant redeems nothing whose revocation would stop it later. Read them again.
             if (await principals.FindActiveUserAsync(new ClaimsPrincipal(identity), signIn, cancellationToken) is null)

@@ -101,8 +101,18 @@ public sealed partial class UserPrincipalFactory(
     [LoggerMessage(Level = LogLevel.Information, Message = "Refused tokens for user {Subject}: {Reason}.")]
     private static partial void LogRefused(ILogger logger, string? subject, string reason);
 
+    public const string NoRequestedScopeGrantable = "None of the requested scopes may be granted to this user.";
+
+    /// <summary>
+    /// A request whose every scope was taken away (only <c>admin</c>, by a user without that role) would get a token
+    /// with no scope, and an answer without <c>scope</c>, which RFC 6749 (5.1) lets the client read as "all granted".
+    /// It is refused with invalid_scope instead; a request that keeps some of its scopes gets them, named in the answer.
+    /// </summary>
+    public static bool GrantsNoneRequested(ClaimsIdentity identity, IEnumerable<string> requestedScopes) =>
+        requestedScopes.Any() && identity.GetScopes().IsEmpty;
+
     private static ImmutableArray<string> FilterScopes(IEnumerable<string> scopes, IEnumerable<string> roles) =>
-        roles.Contains(StandardScopes.Admin, StringComparer.Ordinal)
+        roles.Contains(StandardScopes.Admin, StringComparer.OrdinalIgnoreCase)
             ? [.. scopes]
             : [.. scopes.Where(scope => scope != StandardScopes.Admin)];
 

@@ -231,6 +231,45 @@ public sealed class AdminAuthorizationTests(IdentityServerFactory factory) : ICl
     }
 
     [Fact]
+    public async Task A_user_without_the_admin_role_who_asks_only_for_the_admin_scope_is_sent_back_with_invalid_scope()
+    {
+        var client = await Tokens.RegisterCodeClientAsync(Unique("console"), scopes: "admin");
+        var username = Unique("snooper");
+        await Tokens.RegisterUserAsync(username, "password-of-" + username, null, "support");
+
+        var answer = await new BrowserSession(factory).SignInAsync(
+            OAuthFlows.AuthorizeUrl(client, Pkce.Create(), scope: "admin"), username, "password-of-" + username);
+
+        var parameters = BrowserSession.CallbackParameters(answer);
+        Assert.Equal("invalid_scope", parameters["error"]);
+        Assert.Equal("xyz", parameters["state"]);
+        Assert.False(parameters.ContainsKey("code"));
+    }
+
+    [Fact]
+    public async Task A_password_grant_asking_only_for_the_admin_scope_by_a_user_without_the_role_is_invalid_scope()
+    {
+        var clientId = Unique("legacy-console");
+        var secret = await Tokens.RegisterClientAsync(new { clientId, grantTypes = new[] { "password" }, scopes = new[] { "openid", "admin" } });
+        var username = Unique("prober");
+        await Tokens.RegisterUserAsync(username, "password-of-" + username, null, "support");
+
+        var (status, body) = await Tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["username"] = username, ["password"] = "password-of-" + username, ["scope"] = "admin",
+        }, clientId, secret!);
+        var (partialStatus, partial) = await Tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["username"] = username, ["password"] = "password-of-" + username, ["scope"] = "openid admin",
+        }, clientId, secret!);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("invalid_scope", body.GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.OK, partialStatus);
+        Assert.Equal("openid", partial.GetProperty("scope").GetString());
+    }
+
+    [Fact]
     public async Task A_user_who_loses_the_admin_role_is_shut_out_at_once_and_gets_no_admin_scope_at_the_next_refresh()
     {
         var client = await Tokens.RegisterCodeClientAsync(Unique("console"), scopes: "openid offline_access admin");
