@@ -85,6 +85,8 @@ public static class ConnectExtensions
                     server.AddEventHandler(handler);
                 }
 
+                server.AddEventHandler(FormPostPage.Descriptor);
+
                 foreach (var handler in WellFormedRequests.Descriptors)
                 {
                     server.AddEventHandler(handler);

@@ -6,8 +6,8 @@ namespace IdentityServer.Hosting;
 
 /// <summary>
 /// Headers every response carries (no framing, no sniffing, no referrer leaking codes or state), plus a strict
-/// Content-Security-Policy on the pages we render. The policy is left off OpenIddict's own responses, whose
-/// form_post page needs its inline auto-submit script.
+/// Content-Security-Policy on the pages we render (Razor pages and <see cref="PlainPage"/>: error, not-found and
+/// form_post pages); other answers (JSON, redirects) get only the frame-ancestors part.
 /// </summary>
 public static class SecurityHeaders
 {

@@ -176,6 +176,9 @@ public sealed class Deployment : IAsyncLifetime
         await RegisterAsync("/admin/users", new { username, email = $"{username}@example.test", password, roles = Array.Empty<string>(), enabled = true });
     }
 
+    /// <summary>Registers a client through the admin API; returns its generated secret, if any.</summary>
+    public Task<string> CreateClientAsync(object client) => RegisterAsync("/admin/clients", client);
+
     /// <summary>POSTs to the admin API; returns the generated client secret when there is one.</summary>
     private async Task<string> RegisterAsync(string path, object body)
     {
