@@ -16,8 +16,16 @@ public static partial class TransportSecurity
 {
     public static IHostApplicationBuilder AddTransportSecurity(this IHostApplicationBuilder builder)
     {
+        var section = builder.Configuration.GetSection(ProxyOptions.SectionName);
         builder.Services.AddOptions<ProxyOptions>()
-            .Bind(builder.Configuration.GetSection(ProxyOptions.SectionName))
+            .Bind(section)
+            // ForwardedHeaders__KnownProxies=10.0.0.5 (no __0) binds nothing to a list: the proxy went untrusted without a
+            // word. A single value, or several separated by commas, counts as the list.
+            .Configure(options =>
+            {
+                options.KnownProxies.AddRange(OneValueList(section[nameof(ProxyOptions.KnownProxies)]));
+                options.KnownNetworks.AddRange(OneValueList(section[nameof(ProxyOptions.KnownNetworks)]));
+            })
             .Validate(ProxyOptions.AllParse, "ForwardedHeaders:KnownProxies must hold IP addresses, ForwardedHeaders:KnownNetworks CIDR ranges (10.0.0.0/8) and ForwardedHeaders:ForwardLimit a count from 1 to 10.")
             .ValidateOnStart();
 
@@ -91,6 +99,9 @@ public static partial class TransportSecurity
     // "Healthy" or "Unhealthy", so nothing is exposed by letting them through.
     private static bool IsProbe(HttpRequest request) =>
         HttpMethods.IsGet(request.Method) && (request.Path == "/health/live" || request.Path == "/health/ready");
+
+    private static string[] OneValueList(string? value) =>
+        value?.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
 
     public sealed class ProxyOptions
     {

@@ -32,7 +32,9 @@ public sealed class DatabaseOptions
         var providerValue = section[nameof(Provider)];
         if (!string.IsNullOrWhiteSpace(providerValue))
         {
-            if (!Enum.TryParse<DatabaseProvider>(providerValue, ignoreCase: true, out var provider) || !Enum.IsDefined(provider))
+            // By name only: Enum.TryParse also takes "1" and would pick a provider by its position.
+            if (!providerValue.Trim().All(char.IsAsciiLetter)
+                || !Enum.TryParse<DatabaseProvider>(providerValue, ignoreCase: true, out var provider) || !Enum.IsDefined(provider))
             {
                 throw new InvalidOperationException(
                     $"Configuration key 'Database:Provider' has the unknown value '{providerValue}'. Use Sqlite, SqlServer or PostgreSql.");

@@ -35,6 +35,7 @@ public static class PersistenceExtensions
         }
 
         builder.AddValidatedOptions<PruningOptions>(PruningOptions.SectionName);
+        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<PruningOptions>, PruningKeepsRefreshTokensToExpiry>();
         // One instance, reachable both as a hosted service and by type (the tests wait for its runs).
         builder.Services.AddSingleton<TokenPruner>();
         builder.Services.AddHostedService(services => services.GetRequiredService<TokenPruner>());

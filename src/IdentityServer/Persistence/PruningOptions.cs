@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace IdentityServer.Persistence;
 
@@ -19,4 +20,19 @@ public sealed class PruningOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "365.00:00:00")]
     public TimeSpan RetainFor { get; set; } = TimeSpan.FromDays(14);
+}
+
+/// <summary>
+/// A redeemed refresh token can be presented again until it expires; its row must still be there then, or the reuse
+/// is not recognised (an unknown token is refused, but its chain stays valid). So entries are kept at least as long as
+/// a refresh token lives.
+/// </summary>
+internal sealed class PruningKeepsRefreshTokensToExpiry(IOptions<Connect.ConnectOptions> connect) : IValidateOptions<PruningOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PruningOptions options) =>
+        !options.Enabled || options.RetainFor >= connect.Value.RefreshTokenLifetime
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(
+                $"Pruning:RetainFor ({options.RetainFor}) must be at least IdentityServer:RefreshTokenLifetime ({connect.Value.RefreshTokenLifetime}), " +
+                "or a refresh token presented a second time after its row was pruned would not revoke its chain.");
 }

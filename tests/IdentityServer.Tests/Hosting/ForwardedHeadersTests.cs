@@ -106,6 +106,20 @@ public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClass
         Assert.Equal("http://localhost", discovery.GetProperty("issuer").GetString());
     }
 
+    [Theory]
+    [InlineData("ForwardedHeaders:KnownProxies", ProxiedServerFactory.TrustedProxy)]
+    [InlineData("ForwardedHeaders:KnownProxies", "192.0.2.1, " + ProxiedServerFactory.TrustedProxy)]
+    [InlineData("ForwardedHeaders:KnownNetworks", "192.0.2.0/24")]
+    public async Task A_proxy_given_as_one_value_without_an_index_is_trusted(string key, string value)
+    {
+        await using var proxied = new ProxiedServerFactory(trustProxy: false);
+        proxied.With(key, value);
+
+        var discovery = await DiscoveryAsync(proxied, ProxiedServerFactory.TrustedProxy, localIp: "192.0.2.20");
+
+        Assert.Equal("https://id.example.com", discovery.GetProperty("issuer").GetString());
+    }
+
     [Fact]
     public async Task Plain_http_off_loopback_is_refused_but_the_probes_answer()
     {

@@ -35,6 +35,46 @@ public sealed class StartupRefusalTests : IDisposable
         Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("1")]
+    [InlineData("2")]
+    public async Task A_provider_given_by_number_is_refused_like_any_unknown_value(string value)
+    {
+        var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
+        {
+            ["Database__Provider"] = value,
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"Configuration key 'Database:Provider' has the unknown value '{value}'.", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PostgreSql_without_a_connection_string_stops_the_server_naming_the_missing_key()
+    {
+        var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
+        {
+            ["Database__Provider"] = "PostgreSql",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Configuration key 'ConnectionStrings:IdentityServer' is required when 'Database:Provider' is PostgreSql.", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Pruning_redeemed_refresh_tokens_before_they_expire_stops_the_server()
+    {
+        var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
+        {
+            ["ConnectionStrings__IdentityServer"] = $"Data Source={Path.Combine(folder, "ids.db")}",
+            ["IdentityServer__RefreshTokenLifetime"] = "1.00:00:00",
+            ["Pruning__RetainFor"] = "00:10:00",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Pruning:RetainFor (00:10:00) must be at least IdentityServer:RefreshTokenLifetime (1.00:00:00)", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task An_empty_database_with_migrations_at_start_turned_off_stops_the_server_saying_to_run_migrate()
     {
