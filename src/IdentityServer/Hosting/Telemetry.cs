@@ -87,6 +87,13 @@ public static class Telemetry
 
         var settings = builder.Configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new();
         var standardEndpoint = builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
+        if (settings.OtlpEndpoint is { IsAbsoluteUri: false } relative)
+        {
+            // The exporter would fail later with "This operation is not supported for a relative URI", naming nothing.
+            throw new InvalidOperationException(
+                $"Configuration key 'Telemetry:OtlpEndpoint' must be an absolute URL such as http://otel-collector:4317, not '{relative}'.");
+        }
+
         if (settings.OtlpEndpoint is null && string.IsNullOrWhiteSpace(standardEndpoint))
         {
             // No collector: no SDK, no per-request activity cost.

@@ -76,6 +76,19 @@ public sealed class StartupRefusalTests : IDisposable
     }
 
     [Fact]
+    public async Task A_collector_address_that_is_not_a_url_stops_the_server_naming_the_key()
+    {
+        var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
+        {
+            ["ConnectionStrings__IdentityServer"] = $"Data Source={Path.Combine(folder, "ids.db")}",
+            ["Telemetry__OtlpEndpoint"] = "notaurl",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("Configuration key 'Telemetry:OtlpEndpoint' must be an absolute URL", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_empty_database_with_migrations_at_start_turned_off_stops_the_server_saying_to_run_migrate()
     {
         var (exitCode, output, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
