@@ -36,6 +36,12 @@ public static class StartupFailure
             }
 
             var message = current.Message.Trim();
+            if (current is Microsoft.Extensions.Options.OptionsValidationException { OptionsType: var type }
+                && OptionsRegistration.SectionOf(type) is { } section)
+            {
+                message = $"Settings under '{section}': {message}";
+            }
+
             if (message.Length > 0 && !messages.Any(known => known.Contains(message, StringComparison.Ordinal)))
             {
                 messages.Add(message);

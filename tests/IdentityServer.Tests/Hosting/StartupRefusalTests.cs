@@ -18,6 +18,7 @@ public sealed class StartupRefusalTests : IDisposable
 
         Assert.Equal(1, exitCode);
         Assert.Contains("IdentityServer stopped:", error, StringComparison.Ordinal);
+        Assert.Contains("Settings under 'Passwords':", error, StringComparison.Ordinal);
         Assert.Contains("BcryptWorkFactor must be between 4 and 31", error, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", error, StringComparison.Ordinal);
     }
