@@ -47,17 +47,25 @@ public sealed partial class KeyRotation(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(options.Value.RefreshInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        try
         {
-            try
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                await RefreshAsync(stoppingToken);
+                try
+                {
+                    await RefreshAsync(stoppingToken);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    // Keep serving with the keys already loaded; the next tick tries again.
+                    LogRefreshFailed(logger, exception);
+                }
             }
-            catch (Exception exception) when (exception is not OperationCanceledException)
-            {
-                // Keep serving with the keys already loaded; the next tick tries again.
-                LogRefreshFailed(logger, exception);
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down. Also when the host failed to start: it then disposes this service without stopping it,
+            // and a cancelled task would be logged as a failed background service.
         }
     }
 

@@ -90,6 +90,24 @@ public sealed class StartupRefusalTests : IDisposable
     }
 
     [Fact]
+    public async Task A_port_already_taken_stops_the_server_with_one_line_and_no_failed_background_service()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+
+        var (exitCode, output, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
+        {
+            ["ConnectionStrings__IdentityServer"] = $"Data Source={Path.Combine(folder, "ids.db")}",
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"IdentityServer stopped: Failed to bind to address http://127.0.0.1:{port}", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("BackgroundService failed", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_empty_database_with_migrations_at_start_turned_off_stops_the_server_saying_to_run_migrate()
     {
         var (exitCode, output, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
