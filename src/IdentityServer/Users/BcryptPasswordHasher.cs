@@ -73,7 +73,7 @@ public sealed class BcryptPasswordLengthValidator : IPasswordValidator<Applicati
             ? IdentityResult.Failed(new IdentityError
             {
                 Code = "PasswordTooLong",
-                Description = $"Passwords must be at most {BcryptPasswordHasher.MaxPasswordBytes} bytes long: 72 plain letters, digits or symbols; accented letters and emoji take two to four bytes each.",
+                Description = $"Passwords must be at most {BcryptPasswordHasher.MaxPasswordBytes} bytes long: {BcryptPasswordHasher.MaxPasswordBytes} plain letters, digits or symbols; accented letters and emoji take two to four bytes each.",
             })
             : IdentityResult.Success);
 }
