@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.WebUtilities;
 
@@ -5,9 +7,38 @@ namespace IdentityServer.Account;
 
 internal static class ReturnUrls
 {
-    /// <summary>Only local return URLs are followed, so the pages cannot be used as an open redirector.</summary>
+    /// <summary>
+    /// Only local return URLs are followed, so the pages cannot be used as an open redirector. Characters beyond ASCII
+    /// (in a link someone wrote by hand) are percent-encoded: the URL ends up in a Location header, which is ASCII only.
+    /// </summary>
     public static string Local(IUrlHelper url, string? returnUrl) =>
-        !string.IsNullOrEmpty(returnUrl) && url.IsLocalUrl(returnUrl) ? returnUrl : "/";
+        !string.IsNullOrEmpty(returnUrl) && url.IsLocalUrl(returnUrl) ? EncodeBeyondAscii(returnUrl) : "/";
+
+    private static string EncodeBeyondAscii(string returnUrl)
+    {
+        if (Ascii.IsValid(returnUrl))
+        {
+            return returnUrl;
+        }
+
+        var encoded = new StringBuilder(returnUrl.Length * 3);
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (var rune in returnUrl.EnumerateRunes())
+        {
+            if (rune.IsAscii)
+            {
+                encoded.Append((char)rune.Value);
+                continue;
+            }
+
+            foreach (var octet in utf8[..rune.EncodeToUtf8(utf8)])
+            {
+                encoded.Append('%').Append(octet.ToString("X2", CultureInfo.InvariantCulture));
+            }
+        }
+
+        return encoded.ToString();
+    }
 
     private const string AuthorizePath = Connect.ConnectPaths.Authorize;
 

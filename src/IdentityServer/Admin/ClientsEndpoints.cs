@@ -66,7 +66,9 @@ internal static partial class ClientsEndpoints
         ApplicationDbContext db, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var errors = await ValidateAsync(request, request.ClientId, isCreate: true, scopes, cancellationToken);
-        if (!errors.Any && await db.Users.AsNoTracking().AnyAsync(account => account.Id == request.ClientId, cancellationToken))
+        // User ids are GUIDs written lower-case with hyphens; an API may parse a subject as a GUID, so any spelling counts.
+        var asUserId = Guid.TryParse(request.ClientId, out var guid) ? guid.ToString("D") : request.ClientId;
+        if (!errors.Any && await db.Users.AsNoTracking().AnyAsync(account => account.Id == asUserId, cancellationToken))
         {
             // A client's own tokens carry its id as their subject: an API could not tell them from that user's (RFC 9068 6).
             errors.Add("clientId", "This id is a user's id; choose another.");
@@ -464,6 +466,15 @@ internal static partial class ClientsEndpoints
             if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
             {
                 errors.Add(field, $"'{value}' is not an absolute URI.");
+            }
+            else if (value.Any(c => c is <= ' ' or >= '\u007f'))
+            {
+                // A browser is redirected to the text as registered, and an HTTP header carries ASCII only.
+                errors.Add(field, $"'{value}' must be written in ASCII without spaces: percent-encode the path (caf%C3%A9) and write an international domain name as xn--.");
+            }
+            else if (!string.IsNullOrEmpty(uri.UserInfo))
+            {
+                errors.Add(field, $"'{value}' must not carry a user name or password before its host.");
             }
             else if (!seen.TryAdd(uri, value))
             {

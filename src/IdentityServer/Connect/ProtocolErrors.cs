@@ -17,6 +17,9 @@ namespace IdentityServer.Connect;
 /// </summary>
 internal static partial class ProtocolErrors
 {
+    /// <summary>What a request without client credentials hears, whether or not its client id exists.</summary>
+    internal const string MustAuthenticate = "The client is unknown, or must authenticate: send its client_secret (HTTP Basic or the form).";
+
     public static void Register(OpenIddictServerBuilder server)
     {
         server.RemoveEventHandler(Authentication.ValidateScopePermissions.Descriptor);
@@ -25,7 +28,7 @@ internal static partial class ProtocolErrors
         foreach (var handler in new[]
         {
             ErrorsBackToTheClient.Descriptor, ErrorsBackToTheClient.InAResponseModeTheClientReads.Descriptor,
-            CodeChallengeShape.Descriptor,
+            CodeChallengeShape.Descriptor, CodeVerifierShape.Descriptor, ScopeRequired.Descriptor,
             ScopeNotAllowed<ValidateAuthorizationRequestContext>.Before(Authentication.ValidateGrantTypePermissions.Descriptor, context => context.ClientId),
             ScopeNotAllowed<ValidateTokenRequestContext>.Before(Exchange.ValidateGrantTypePermissions.Descriptor, context => context.ClientId),
             ScopeBeyondTheGrant.Descriptor, NoClientCredentials.Descriptor, OnlyAccessAndRefreshTokensIntrospectActive.Descriptor,
@@ -121,6 +124,58 @@ internal static partial class ProtocolErrors
     }
 
     /// <summary>
+    /// An authorization request that names no scope would end in a token with no scope, which RFC 6749 3.3 lets the
+    /// server refuse and Duende does: invalid_scope, back at the client's redirect_uri.
+    /// </summary>
+    internal sealed class ScopeRequired : IOpenIddictServerHandler<ValidateAuthorizationRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateAuthorizationRequestContext>()
+                .UseSingletonHandler<ScopeRequired>()
+                .SetOrder(Authentication.ValidateProofKeyForCodeExchangeParameters.Descriptor.Order + 600)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateAuthorizationRequestContext context)
+        {
+            if (string.IsNullOrWhiteSpace(context.Request.Scope))
+            {
+                context.Reject(Errors.InvalidScope, "The request names no scope: ask for the scopes the app needs (openid to sign the user in).");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// RFC 7636 4.1: a code_verifier is 43 to 128 characters of A-Z, a-z, 0-9, "-", ".", "_" and "~". OpenIddict
+    /// compared any string's hash with the challenge, so a client with a short, guessable verifier was never told.
+    /// Refused as Keycloak does, before the code is looked at.
+    /// </summary>
+    internal sealed partial class CodeVerifierShape : IOpenIddictServerHandler<ValidateTokenRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
+                .UseSingletonHandler<CodeVerifierShape>()
+                .SetOrder(Exchange.ValidateProofKeyForCodeExchangeParameters.Descriptor.Order + 500)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateTokenRequestContext context)
+        {
+            if (context.Request.CodeVerifier is { } verifier && !VerifierGrammar().IsMatch(verifier))
+            {
+                context.Reject(Errors.InvalidRequest, "The 'code_verifier' parameter must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~' (RFC 7636).");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        [GeneratedRegex("^[A-Za-z0-9._~-]{43,128}$")]
+        private static partial Regex VerifierGrammar();
+    }
+
+    /// <summary>
     /// A registered scope the client may not use: invalid_scope (RFC 6749 4.1.2.1, 5.2), where OpenIddict's own check,
     /// which this replaces, says invalid_request. It goes ahead of OpenIddict's grant type check, which refuses
     /// offline_access without the refresh_token grant as invalid_request too. One class for authorization and token requests.
@@ -210,7 +265,7 @@ internal static partial class ProtocolErrors
                 || await applications.FindByClientIdAsync(context.ClientId, context.CancellationToken) is not { } client
                 || !await applications.HasClientTypeAsync(client, ClientTypes.Public, context.CancellationToken))
             {
-                context.Reject(Errors.InvalidClient, "The client must authenticate: send its client_secret (HTTP Basic or the form).");
+                context.Reject(Errors.InvalidClient, MustAuthenticate);
             }
             else
             {
@@ -229,13 +284,15 @@ internal static partial class ProtocolErrors
     }
 
     /// <summary>
-    /// An unknown client id is answered as a wrong secret is, as Keycloak does ("Invalid client or Invalid client
-    /// credentials"): OpenIddict's own message for it told anyone which client ids exist.
+    /// An unknown client id is answered as a known one is, as Keycloak does ("Invalid client or Invalid client
+    /// credentials"): with a secret, as a wrong secret; without one, as a confidential client that sent none.
+    /// OpenIddict's own messages for it told anyone which client ids exist.
     /// </summary>
     internal sealed class UnknownClientAsWrongCredentials<TContext> : IOpenIddictServerHandler<TContext> where TContext : BaseRequestContext
     {
         private const string UnknownClient = "ID2052";
         private const string WrongCredentials = "ID2055";
+        private const string NoCredentials = "ID2198";
 
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
             OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
@@ -247,10 +304,12 @@ internal static partial class ProtocolErrors
         public ValueTask HandleAsync(TContext context)
         {
             if (context.Transaction.Response is { Error: Errors.InvalidClient, ErrorUri: { } uri } response
-                && uri.EndsWith(UnknownClient, StringComparison.Ordinal))
+                && (uri.EndsWith(UnknownClient, StringComparison.Ordinal) || uri.EndsWith(NoCredentials, StringComparison.Ordinal)))
             {
-                response.ErrorDescription = "The specified client credentials are invalid.";
-                response.ErrorUri = uri[..^UnknownClient.Length] + WrongCredentials;
+                var sentNoCredentials = context.Transaction.Request is not { } request
+                    || (string.IsNullOrEmpty(request.ClientSecret) && string.IsNullOrEmpty(request.ClientAssertion));
+                response.ErrorDescription = sentNoCredentials ? MustAuthenticate : "The specified client credentials are invalid.";
+                response.ErrorUri = uri[..^UnknownClient.Length] + (sentNoCredentials ? NoCredentials : WrongCredentials);
             }
 
             return ValueTask.CompletedTask;

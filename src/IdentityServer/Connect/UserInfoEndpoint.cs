@@ -62,7 +62,17 @@ internal static class UserInfoEndpoint
 
         if (principal.HasScope(Scopes.Roles))
         {
-            claims[Claims.Role] = await db.RoleNamesAsync(user.Id, cancellationToken);
+            // Shaped as in the tokens (one role a string, several an array, none no claim), so that a client merging
+            // userinfo into the ID token's claims sees one type.
+            switch (await db.RoleNamesAsync(user.Id, cancellationToken))
+            {
+                case [var role]:
+                    claims[Claims.Role] = role;
+                    break;
+                case { Count: > 1 } roles:
+                    claims[Claims.Role] = roles;
+                    break;
+            }
         }
 
         return Results.Ok(claims);

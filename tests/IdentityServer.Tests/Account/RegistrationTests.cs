@@ -191,4 +191,18 @@ public sealed class RegistrationTests(IdentityServerFactory factory) : IClassFix
         Assert.Equal("/", browser.PageUri.AbsolutePath);
         Assert.Contains("Signed in as standalone", browser.Page!.Body!.TextContent, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_return_url_written_with_characters_beyond_ascii_is_followed_percent_encoded()
+    {
+        var browser = new BrowserSession(factory);
+        await browser.GoAsync("/account/register?ReturnUrl=" + Uri.EscapeDataString("/?from=café"));
+
+        var response = await browser.ClickAsync("register", Form("cafe-goer", "cafe-goer-password-1"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("/", browser.PageUri!.AbsolutePath);
+        Assert.Equal("?from=caf%C3%A9", browser.PageUri.Query);
+        Assert.Contains("Signed in as cafe-goer", browser.Page!.Body!.TextContent, StringComparison.Ordinal);
+    }
 }

@@ -355,12 +355,17 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
         Assert.Equal("invalid_client", body.GetProperty("error").GetString());
     }
 
-    [Fact]
-    public async Task A_client_id_that_is_a_users_id_is_refused_so_no_client_token_names_a_user()
+    [Theory]
+    [InlineData("D")]
+    [InlineData("D-upper")]
+    [InlineData("N")]
+    public async Task A_client_id_that_is_a_users_id_in_any_spelling_is_refused_so_no_client_token_names_a_user(string spelling)
     {
         var userId = await Tokens.RegisterUserAsync(Unique("impersonated"), "impersonated-password-1");
+        var guid = Guid.Parse(userId);
+        var clientId = spelling switch { "D" => userId, "D-upper" => userId.ToUpperInvariant(), _ => guid.ToString(spelling) };
 
-        var response = await admin.PostAsync("/admin/clients", Worker(userId));
+        var response = await admin.PostAsync("/admin/clients", Worker(clientId));
 
         // Its client_credentials tokens would carry sub = that user's id (RFC 9068 6 asks to prevent it).
         AssertFieldError(response, "clientId");
@@ -563,6 +568,10 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
     [InlineData("https://app.example.test/callback#fragment")]
     [InlineData("http://app.example.test/callback")]
     [InlineData("ftp://app.example.test/callback")]
+    [InlineData("https://app.example.test/café")]
+    [InlineData("https://bücher.example.test/callback")]
+    [InlineData("https://app.example.test/call back")]
+    [InlineData("https://user:password@app.example.test/callback")]
     public async Task A_bad_redirect_uri_is_a_400_keyed_by_redirectUris(string uri)
     {
         var response = await admin.PostAsync("/admin/clients", With(WebApp(Unique("web")), "redirectUris", new[] { uri }));

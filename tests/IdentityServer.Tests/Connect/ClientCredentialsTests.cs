@@ -101,6 +101,35 @@ public sealed class ClientCredentialsTests(IdentityServerFactory factory) : ICla
         Assert.Equal(wrongSecret, unknown);
     }
 
+    [Theory]
+    [InlineData("/connect/token", "client_credentials")]
+    [InlineData("/connect/token", "authorization_code")]
+    [InlineData("/connect/token", "refresh_token")]
+    [InlineData("/connect/introspect", null)]
+    [InlineData("/connect/revoke", null)]
+    public async Task A_confidential_client_without_its_secret_gets_the_same_answer_as_an_unknown_client(string path, string? grantType)
+    {
+        async Task<(HttpStatusCode, string)> AnswerAsync(string clientId)
+        {
+            var form = new Dictionary<string, string> { ["client_id"] = clientId, ["token"] = "x", ["code"] = "x", ["refresh_token"] = "x", ["redirect_uri"] = "https://app.example/cb" };
+            if (grantType is not null)
+            {
+                form["grant_type"] = grantType;
+            }
+
+            using var response = await tokens.Http.PostAsync(path, new FormUrlEncodedContent(form));
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var (knownStatus, known) = await AnswerAsync(IdentityServerFactory.AdminClientId);
+        var (unknownStatus, unknown) = await AnswerAsync("no-such-client");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, knownStatus);
+        Assert.Equal(knownStatus, unknownStatus);
+        Assert.Equal(known, unknown);
+        Assert.Contains("must authenticate", known, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_client_assertion_instead_of_a_secret_is_refused()
     {

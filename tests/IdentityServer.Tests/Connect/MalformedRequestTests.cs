@@ -116,6 +116,17 @@ public sealed class MalformedRequestTests(IdentityServerFactory factory) : IClas
     }
 
     [Fact]
+    public async Task An_authorization_request_without_a_scope_is_sent_back_to_the_client_as_invalid_scope()
+    {
+        var client = await tokens.RegisterCodeClientAsync("no-scope-asked");
+
+        var authorize = await new BrowserSession(factory).GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), scope: null));
+
+        // RFC 6749 3.3: with no scope asked for, the token would have none; Duende refuses it likewise.
+        await ProtocolHelpers.AssertSentBackToTheClientAsync(authorize, client, "invalid_scope");
+    }
+
+    [Fact]
     public async Task Offline_access_for_a_client_without_the_refresh_token_grant_is_invalid_scope()
     {
         var client = await tokens.RegisterCodeClientAsync("no-refresh-grant", scopes: "openid profile", extraGrantTypes: ["password"]);

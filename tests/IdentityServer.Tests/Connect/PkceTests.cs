@@ -96,6 +96,24 @@ public sealed class PkceTests(IdentityServerFactory factory) : IClassFixture<Ide
         ProtocolHelpers.AssertOAuthError(withTheRightVerifier, HttpStatusCode.BadRequest, "invalid_grant");
     }
 
+    [Theory]
+    [InlineData("short", "abc")]
+    [InlineData("one-short", "a-verifier-of-42-characters-which-is-short")]
+    [InlineData("bang", "a-verifier-long-enough-but-with-a-bang-in-it!")]
+    [InlineData("too-long", null)]
+    public async Task A_code_verifier_outside_rfc_7636s_grammar_is_refused_even_when_it_matches_the_challenge(string name, string? verifier)
+    {
+        verifier ??= new string('v', 129);
+        var client = await tokens.RegisterCodeClientAsync($"spa-verifier-{name}", isPublic: true);
+        await tokens.RegisterUserAsync($"vic-{name}", "vic-password-1");
+        var pkce = Pkce.For(verifier);
+        var code = await OAuthFlows.CodeFromAsync(await new BrowserSession(factory).SignInAsync(OAuthFlows.AuthorizeUrl(client, pkce), $"vic-{name}", "vic-password-1"), client);
+
+        var response = await tokens.RedeemCodeAsync(client, code, pkce);
+
+        ProtocolHelpers.AssertOAuthError(response, HttpStatusCode.BadRequest, "invalid_request");
+    }
+
     [Fact]
     public async Task A_code_presented_by_another_client_stays_usable_by_its_own()
     {

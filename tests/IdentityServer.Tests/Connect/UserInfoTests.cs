@@ -37,6 +37,33 @@ public sealed class UserInfoTests(IdentityServerFactory factory) : IClassFixture
         Assert.Equal("ursula@example.test", claims.GetProperty("email").GetString());
     }
 
+    [Theory]
+    [InlineData("")]
+    [InlineData("reader")]
+    [InlineData("reader writer")]
+    public async Task With_roles_the_role_claim_has_the_same_shape_as_in_the_id_token(string roleList)
+    {
+        var roles = roleList.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var client = await tokens.RegisterCodeClientAsync($"userinfo-roles-{roles.Length}", scopes: "openid roles");
+        var username = $"rolf{roles.Length}";
+        await tokens.RegisterUserAsync(username, "rolf-password-1", null, roles);
+        var body = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, username, "rolf-password-1", "openid roles");
+
+        var (status, claims, _) = await UserInfoAsync(body.Token("access_token"));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        var idToken = JwtPayload(body.Token("id_token"));
+        Assert.Equal(idToken.TryGetProperty("role", out var inIdToken), claims.TryGetProperty("role", out var inUserInfo));
+        if (roles.Length > 0)
+        {
+            Assert.Equal(inIdToken.ValueKind, inUserInfo.ValueKind);
+            Assert.Equal(inIdToken.GetRawText(), inUserInfo.GetRawText());
+        }
+    }
+
+    private static JsonElement JwtPayload(string jwt) =>
+        JsonDocument.Parse(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Decode(jwt.Split(".")[1])).RootElement;
+
     [Fact]
     public async Task With_openid_alone_the_user_sees_only_sub()
     {

@@ -30,7 +30,7 @@ public static class OAuthFlows
         return new TestClient(clientId, secret, redirectUri, postLogout);
     }
 
-    public static string AuthorizeUrl(TestClient client, Pkce? pkce, string scope = "openid profile email offline_access",
+    public static string AuthorizeUrl(TestClient client, Pkce? pkce, string? scope = "openid profile email offline_access",
         string? state = "xyz", string? nonce = "n-0S6", IDictionary<string, string>? extra = null)
     {
         var parameters = new Dictionary<string, string?>

@@ -6,9 +6,9 @@ namespace IdentityServer.Tests.Infrastructure;
 
 public sealed record Pkce(string Verifier, string Challenge)
 {
-    public static Pkce Create()
-    {
-        var verifier = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
-        return new Pkce(verifier, Base64UrlEncoder.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))));
-    }
+    public static Pkce Create() => For(Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32)));
+
+    /// <summary>The S256 pair of a verifier of the caller's choosing, well-formed or not.</summary>
+    public static Pkce For(string verifier) =>
+        new(verifier, Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes(verifier))));
 }
