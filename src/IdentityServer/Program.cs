@@ -38,7 +38,7 @@ if (!app.Environment.IsDevelopment())
 }
 
 app.UseExceptionHandler();
-app.UseRejectNulCharacters();
+app.UseRejectMalformedRequests();
 app.UseStatusCodePages(StatusCodePages.WriteAsync);
 app.UseRouting();
 app.UseCors();

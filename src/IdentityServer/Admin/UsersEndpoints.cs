@@ -36,7 +36,7 @@ internal static class UsersEndpoints
     }
 
     private static async Task<IResult> CreateAsync(
-        UserRequest request, UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationDbContext db,
+        UserRequest request, ApplicationUserManager users, RoleManager<IdentityRole> roles, ApplicationDbContext db,
         TimeProvider time, AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
     {
         var errors = ValidateProfile(request);
@@ -75,11 +75,17 @@ internal static class UsersEndpoints
             CreatedAt = time.GetUtcNow(),
         };
 
+        // BCrypt before the transaction, which on SQLite holds the only write lock for as long as it lasts.
+        if (await users.SetInitialPasswordAsync(user, request.Password!) is { Succeeded: false } weak)
+        {
+            return IdentityProblem(weak);
+        }
+
         // SQL Server's retrying execution strategy refuses a transaction begun outside it: the unit is retried whole.
         var refused = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            var created = await users.CreateAsync(user, request.Password!);
+            var created = await users.CreateAsync(user);
             if (!created.Succeeded)
             {
                 return IdentityProblem(created);
@@ -290,6 +296,8 @@ internal static class UsersEndpoints
         return TypedResults.NoContent();
     }
 
+    private const int MaxRoles = 50;
+
     private static void LiftLockout(ApplicationUser user)
     {
         user.LockoutEnd = null;
@@ -318,12 +326,15 @@ internal static class UsersEndpoints
             errors.Add("email", "Enter a valid email address.");
         }
 
-        foreach (var role in request.Roles ?? [])
+        if (request.Roles?.Any(role => string.IsNullOrWhiteSpace(role) || role.Length > 64) == true)
         {
-            if (string.IsNullOrWhiteSpace(role) || role.Length > 64)
-            {
-                errors.Add("roles", "Role names are 1 to 64 characters.");
-            }
+            errors.Add("roles", "Role names are 1 to 64 characters.");
+        }
+
+        // Every role travels in each of the user's tokens.
+        if (request.Roles?.Count > MaxRoles)
+        {
+            errors.Add("roles", $"At most {MaxRoles} roles.");
         }
 
         return errors;

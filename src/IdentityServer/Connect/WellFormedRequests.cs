@@ -29,6 +29,9 @@ internal static class WellFormedRequests
         OneClientPerRequest<ValidateIntrospectionRequestContext>.Descriptor,
         OneClientPerRequest<ValidateRevocationRequestContext>.Descriptor,
         AuthorizationParameters.Descriptor,
+        BoundedLengths<ValidateAuthorizationRequestContext>.Descriptor,
+        BoundedLengths<ValidateTokenRequestContext>.Descriptor,
+        BoundedLengths<ValidateEndSessionRequestContext>.Descriptor,
         IntrospectionByPost.Descriptor,
         UserInfoTokenInOnePlace.Descriptor,
     ];
@@ -127,6 +130,51 @@ internal static class WellFormedRequests
             else if (!string.IsNullOrEmpty(request.RequestUri))
             {
                 context.Reject(Errors.RequestUriNotSupported, "The 'request_uri' parameter is not supported.");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// Bounds on the parameters a request may make the server work on or carry back. Each scope name was looked up and
+    /// compared with the others (thousands of them cost seconds of CPU before the client was even known), and
+    /// <c>state</c> and <c>nonce</c> travel back in redirects and tokens. Duende bounds them too (scope 300, nonce 300,
+    /// state 2000 characters); ours leave room for long resource-style scope names and framework-made states. An
+    /// over-long state is not sent back with the error.
+    /// </summary>
+    internal sealed class BoundedLengths<TContext> : IOpenIddictServerHandler<TContext> where TContext : BaseValidatingContext
+    {
+        internal const int MaxScope = 2000;
+        internal const int MaxState = 4000;
+        internal const int MaxNonce = 1000;
+
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
+                .UseSingletonHandler<BoundedLengths<TContext>>()
+                .SetOrder(Order + 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(TContext context)
+        {
+            if (context.Transaction.Request is not { } request)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            if (request.State?.Length > MaxState)
+            {
+                request.State = null;
+                context.Reject(Errors.InvalidRequest, $"The 'state' parameter is longer than {MaxState} characters.");
+            }
+            else if (request.Scope?.Length > MaxScope)
+            {
+                context.Reject(Errors.InvalidScope, $"The 'scope' parameter is longer than {MaxScope} characters.");
+            }
+            else if (request.Nonce?.Length > MaxNonce)
+            {
+                context.Reject(Errors.InvalidRequest, $"The 'nonce' parameter is longer than {MaxNonce} characters.");
             }
 
             return ValueTask.CompletedTask;

@@ -9,22 +9,41 @@ namespace IdentityServer.Hosting;
 /// </summary>
 public static class MalformedRequests
 {
+    private static bool NamesAForm(string? contentType) =>
+        contentType?.TrimStart() is { } type
+        && (type.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
+            || type.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase));
+
     /// <summary>
-    /// A NUL character in the query string is never meaningful and PostgreSQL cannot even store or compare one, so
-    /// it is refused before it reaches a lookup. (Form bodies with NUL already fail to parse.)
+    /// Refuses, before anything reads them, a NUL character in the query string (never meaningful, and PostgreSQL cannot
+    /// even store or compare one; form bodies with NUL already fail to parse) and a Content-Type that names a form but
+    /// does not parse, or comes twice (OpenIddict reads such a body as a form, and the framework then throws).
     /// </summary>
-    public static IApplicationBuilder UseRejectNulCharacters(this IApplicationBuilder app) =>
+    public static IApplicationBuilder UseRejectMalformedRequests(this IApplicationBuilder app) =>
         app.Use((context, next) =>
         {
-            if (context.Request.QueryString.HasValue
-                && context.Request.QueryString.Value!.Contains("%00", StringComparison.Ordinal)
-                && context.Request.Query.Any(p => p.Key.Contains('\0', StringComparison.Ordinal) || p.Value.Any(v => v?.Contains('\0', StringComparison.Ordinal) == true)))
+            var request = context.Request;
+            if (request.QueryString.HasValue
+                && request.QueryString.Value!.Contains("%00", StringComparison.Ordinal)
+                && request.Query.Any(p => p.Key.Contains('\0', StringComparison.Ordinal) || p.Value.Any(v => v?.Contains('\0', StringComparison.Ordinal) == true)))
             {
-                throw new BadHttpRequestException("The query string contains a NUL character.");
+                throw new RefusedBeforeTheEndpoint("query", "The query string contains a NUL character.");
+            }
+
+            if (request.Headers.ContentType.Count > 1
+                || (NamesAForm(request.ContentType) && !request.HasFormContentType))
+            {
+                throw new RefusedBeforeTheEndpoint("Content-Type", "The Content-Type header is malformed.");
             }
 
             return next(context);
         });
+}
+
+/// <summary>A request refused by <see cref="MalformedRequests.UseRejectMalformedRequests"/>, naming the part at fault.</summary>
+internal sealed class RefusedBeforeTheEndpoint(string part, string message) : BadHttpRequestException(message)
+{
+    public string Part { get; } = part;
 }
 
 internal sealed partial class MalformedRequestHandler(IProblemDetailsService problems, ILogger<MalformedRequestHandler> logger) : IExceptionHandler
@@ -52,10 +71,10 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
         if (status == StatusCodes.Status400BadRequest && context.Request.Path.StartsWithSegments(Admin.AdminApiEndpoint.Path))
         {
             // Admin clients get the same shape as for any invalid input: errors keyed by the field at fault.
-            await TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                [FieldOf(exception)] = ["The request body is not valid JSON for this resource."],
-            }).ExecuteAsync(context);
+            await TypedResults.ValidationProblem(exception is RefusedBeforeTheEndpoint refused
+                ? new Dictionary<string, string[]> { [refused.Part] = [refused.Message] }
+                : new Dictionary<string, string[]> { [FieldOf(exception)] = ["The request body is not valid JSON for this resource."] })
+                .ExecuteAsync(context);
             return true;
         }
 

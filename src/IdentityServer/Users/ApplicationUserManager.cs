@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
+using IdentityServer.Persistence;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace IdentityServer.Users;
@@ -25,6 +27,7 @@ public sealed class ApplicationUserManager(
     PasswordHashingThreads hashing,
     BcryptPasswordHasher bcrypt,
     IHttpContextAccessor contextAccessor,
+    ApplicationDbContext db,
     ILogger<UserManager<ApplicationUser>> logger)
     : UserManager<ApplicationUser>(store, optionsAccessor, passwordHasher, userValidators, passwordValidators, keyNormalizer, errors, services, logger)
 {
@@ -42,7 +45,12 @@ public sealed class ApplicationUserManager(
         {
             // The same password with a stronger hash is not a password change: the stamp, and the sessions, stay.
             await passwordStore.SetPasswordHashAsync(user, await HashAsync(user, password), CancellationToken);
-            await UpdateUserAsync(user);
+            if (!(await UpdateUserAsync(user)).Succeeded)
+            {
+                // A parallel login of the same user saved its stronger hash first. This one is dropped, and the user read
+                // again, so that the next save of the request (its audit row) does not meet the stale change.
+                await db.Entry(user).ReloadAsync(CancellationToken);
+            }
         }
 
         return result != PasswordVerificationResult.Failed;
@@ -67,6 +75,17 @@ public sealed class ApplicationUserManager(
     /// <summary>As the base class (the password validated, then hashed, then the user created), hashing off the request's thread.</summary>
     public override async Task<IdentityResult> CreateAsync(ApplicationUser user, string password)
     {
+        var hashed = await SetInitialPasswordAsync(user, password);
+        return hashed.Succeeded ? await CreateAsync(user) : hashed;
+    }
+
+    /// <summary>
+    /// Validates a new user's password and sets its hash, without saving anything, so that a caller creating the user in
+    /// a transaction can hash first: on SQLite a transaction holds the only write lock, and BCrypt inside one stalled
+    /// every other write (token requests included) for as long as it ran.
+    /// </summary>
+    public async Task<IdentityResult> SetInitialPasswordAsync(ApplicationUser user, string password)
+    {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(user);
         ArgumentNullException.ThrowIfNull(password);
@@ -82,7 +101,7 @@ public sealed class ApplicationUserManager(
         }
 
         await passwordStore.SetPasswordHashAsync(user, await HashAsync(user, password), CancellationToken);
-        return await CreateAsync(user);
+        return IdentityResult.Success;
     }
 
     /// <summary>
@@ -121,22 +140,38 @@ public sealed class ApplicationUserManager(
         return await GetLockoutEnabledAsync(user) && await GetLockoutEndDateAsync(user) is { } end && end >= time.GetUtcNow();
     }
 
+    /// <summary>
+    /// Counted in one statement, so that wrong passwords sent in parallel each count: Identity's read-modify-write of the
+    /// user lost all but one of them to its concurrency check (the lockout came after many more guesses than
+    /// <c>Lockout:MaxFailedAttempts</c>) and left the user modified for the request's next save to fail on.
+    /// </summary>
     public override async Task<IdentityResult> AccessFailedAsync(ApplicationUser user)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(user);
-        if (Store is not IUserLockoutStore<ApplicationUser> lockoutStore)
+        var max = Options.Lockout.MaxFailedAccessAttempts;
+        DateTimeOffset? lockedUntil = time.GetUtcNow().Add(Options.Lockout.DefaultLockoutTimeSpan);
+        await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(set => set
+            .SetProperty(u => u.LockoutEnd, u => u.AccessFailedCount + 1 >= max ? lockedUntil : u.LockoutEnd)
+            .SetProperty(u => u.AccessFailedCount, u => u.AccessFailedCount + 1 >= max ? 0 : u.AccessFailedCount + 1), CancellationToken);
+        await db.Entry(user).ReloadAsync(CancellationToken);
+        return IdentityResult.Success;
+    }
+
+    /// <summary>
+    /// In one statement too: a sign-in whose reset lost a concurrency check to a parallel one was refused by Identity.
+    /// </summary>
+    public override async Task<IdentityResult> ResetAccessFailedCountAsync(ApplicationUser user)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(user);
+        if (user.AccessFailedCount == 0)
         {
-            throw new NotSupportedException("The user store does not support lockout.");
+            return IdentityResult.Success;
         }
 
-        var failures = await lockoutStore.IncrementAccessFailedCountAsync(user, CancellationToken);
-        if (failures >= Options.Lockout.MaxFailedAccessAttempts)
-        {
-            await lockoutStore.SetLockoutEndDateAsync(user, time.GetUtcNow().Add(Options.Lockout.DefaultLockoutTimeSpan), CancellationToken);
-            await lockoutStore.ResetAccessFailedCountAsync(user, CancellationToken);
-        }
-
-        return await UpdateUserAsync(user);
+        await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(set => set.SetProperty(u => u.AccessFailedCount, 0), CancellationToken);
+        await db.Entry(user).ReloadAsync(CancellationToken);
+        return IdentityResult.Success;
     }
 }

@@ -581,6 +581,22 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Theory]
+    [InlineData("redirectUris", 101, 40)]
+    [InlineData("scopes", 101, 10)]
+    [InlineData("allowedCorsOrigins", 101, 0)]
+    [InlineData("redirectUris", 1, 2001)]
+    public async Task A_list_of_more_than_100_items_or_an_item_over_2000_characters_is_a_400_keyed_by_its_field(string field, int count, int length)
+    {
+        var items = Enumerable.Range(0, count)
+            .Select(i => field == "scopes" ? $"s{i}".PadRight(length, 'x') : $"https://app{i}.example.test/".PadRight(length, 'x'))
+            .ToArray();
+
+        var response = await admin.PostAsync("/admin/clients", With(WebApp(Unique("web")), field, items));
+
+        Assert.Contains(AssertFieldError(response, field), message => message.Contains(count > 100 ? "100" : "2000", StringComparison.Ordinal));
+    }
+
+    [Theory]
     [InlineData("http://127.0.0.1:5000/cb")]
     [InlineData("http://localhost:5000/cb")]
     [InlineData("http://[::1]:5000/cb")]

@@ -52,6 +52,21 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
     }
 
     [Fact]
+    public async Task A_twin_caught_by_openiddicts_own_uniqueness_check_is_a_409_too()
+    {
+        // The twin's create can also lose earlier: OpenIddict's manager looks the id up again before writing, and
+        // throws its own exception when the other create committed between that lookup and ours.
+        var result = await IdentityServer.Admin.AdminProblems.ConflictIfCreatedMeanwhileAsync(
+            () => throw new OpenIddictExceptions.ValidationException("An application with the same client identifier already exists."),
+            () => Task.FromResult(true),
+            "A client with the id 'twin' already exists.",
+            CancellationToken.None);
+
+        var problem = Assert.IsAssignableFrom<Microsoft.AspNetCore.Http.IStatusCodeHttpResult>(result);
+        Assert.Equal(409, problem.StatusCode);
+    }
+
+    [Fact]
     public async Task Two_changes_of_one_client_at_once_both_succeed_and_both_stay()
     {
         var admin = await tokens.AdminTokenAsync();

@@ -107,6 +107,14 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
     }
 
     [Fact]
+    public async Task A_nul_character_in_the_search_is_a_400_keyed_by_query()
+    {
+        var response = await admin.GetAsync("/admin/users?search=%00");
+
+        Assert.Contains(AssertFieldError(response, "query"), message => message.Contains("NUL", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Listing_users_pages_through_the_search_results_in_username_order()
     {
         var prefix = Unique("pg");
@@ -176,6 +184,16 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
     public async Task A_bad_paging_value_is_a_400_keyed_by_that_parameter(string query, string field)
     {
         AssertFieldError(await admin.GetAsync($"/admin/users?{query}"), field);
+    }
+
+    [Fact]
+    public async Task More_than_50_roles_is_a_400_keyed_by_roles_since_every_role_travels_in_each_token()
+    {
+        var roles = Enumerable.Range(0, 51).Select(i => $"role-{i}").ToArray();
+
+        var response = await admin.PostAsync("/admin/users", NewUser(Unique("many-roles"), roles));
+
+        Assert.Contains(AssertFieldError(response, "roles"), message => message.Contains("50", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -113,6 +113,23 @@ public sealed class AuthorizationCodeFlowTests(IdentityServerFactory factory) : 
     }
 
     [Fact]
+    public async Task A_signed_in_user_opening_the_login_page_is_told_who_is_signed_in_and_can_still_switch()
+    {
+        await tokens.RegisterUserAsync("sigrid", "sigrid-password-1");
+        await tokens.RegisterUserAsync("sven", "sven-password-1");
+        var browser = new BrowserSession(factory);
+        await browser.GoAsync("/account/login");
+        await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = "sigrid", ["password"] = "sigrid-password-1" });
+
+        await browser.GoAsync("/account/login");
+        var notice = browser.Page!.GetElementById("signed-in-as")!.TextContent;
+        await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = "sven", ["password"] = "sven-password-1" });
+
+        Assert.Contains("sigrid", notice, StringComparison.Ordinal);
+        Assert.Contains("Signed in as sven", browser.Page!.Body!.TextContent, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_login_form_left_open_in_a_second_tab_carries_on_to_the_app_once_the_first_tab_signed_in()
     {
         var client = await tokens.RegisterCodeClientAsync("web-app-tabs");

@@ -127,6 +127,51 @@ public sealed class MalformedRequestTests(IdentityServerFactory factory) : IClas
     }
 
     [Fact]
+    public async Task A_scope_parameter_over_2000_characters_is_refused_before_the_client_is_even_looked_up()
+    {
+        // Thousands of scope names were each looked up and compared with the others: seconds of CPU for anyone.
+        var scope = string.Join(' ', Enumerable.Range(0, 500).Select(i => $"s{i}"));
+
+        var response = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = scope }, "no-such-client", "x");
+
+        ProtocolHelpers.AssertOAuthError(response, HttpStatusCode.BadRequest, "invalid_scope");
+    }
+
+    [Fact]
+    public async Task An_over_long_nonce_is_sent_back_as_invalid_request_and_an_over_long_state_is_not_sent_back_at_all()
+    {
+        var client = await tokens.RegisterCodeClientAsync("bounded-lengths");
+        var browser = new BrowserSession(factory);
+
+        var longNonce = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), nonce: new string('n', 1001)));
+        var longState = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), state: new string('s', 4001)));
+
+        await ProtocolHelpers.AssertSentBackToTheClientAsync(longNonce, client, "invalid_request");
+        var location = longState.Headers.Location!;
+        Assert.Equal(client.RedirectUri, location.GetLeftPart(UriPartial.Path));
+        var parameters = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(location.Query);
+        Assert.Equal("invalid_request", parameters["error"].ToString());
+        Assert.False(parameters.ContainsKey("state"));
+    }
+
+    [Theory]
+    [InlineData("application/x-www-form-urlencoded;;")]
+    [InlineData("application/x-www-form-urlencoded; charset=\"")]
+    [InlineData("application/x-www-form-urlencoded, application/json")]
+    public async Task A_malformed_form_content_type_gets_invalid_request_on_every_protocol_endpoint(string contentType)
+    {
+        foreach (var path in new[] { "/connect/token", "/connect/introspect", "/connect/revoke", "/connect/authorize", "/connect/endsession" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent("grant_type=client_credentials&token=x"u8.ToArray()) };
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            using var response = await tokens.Http.SendAsync(request);
+
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{path}: {(int)response.StatusCode}");
+            Assert.Equal("invalid_request", (await TokenClient.ReadJsonAsync(response)).GetProperty("error").GetString());
+        }
+    }
+
+    [Fact]
     public async Task Offline_access_for_a_client_without_the_refresh_token_grant_is_invalid_scope()
     {
         var client = await tokens.RegisterCodeClientAsync("no-refresh-grant", scopes: "openid profile", extraGrantTypes: ["password"]);

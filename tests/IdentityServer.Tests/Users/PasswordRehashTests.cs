@@ -63,6 +63,26 @@ public sealed class PasswordRehashTests(WorkFactorFiveFactory factory) : IClassF
     }
 
     [Fact]
+    public async Task Two_logins_at_once_with_a_weaker_stored_hash_both_succeed_and_one_stronger_hash_is_kept()
+    {
+        var userId = await tokens.RegisterUserAsync("rehash-race", "rehash-race-password-1");
+        await WeakenStoredHashAsync(userId, "rehash-race-password-1");
+        await using var first = factory.Services.CreateAsyncScope();
+        await using var second = factory.Services.CreateAsyncScope();
+        var firstUsers = first.ServiceProvider.GetRequiredService<UserManager<ApplicationUser>>();
+        var secondUsers = second.ServiceProvider.GetRequiredService<UserManager<ApplicationUser>>();
+        var firstUser = (await firstUsers.FindByIdAsync(userId))!;
+        var secondUser = (await secondUsers.FindByIdAsync(userId))!;   // read before the first login re-hashes
+
+        Assert.True(await firstUsers.CheckPasswordAsync(firstUser, "rehash-race-password-1"));
+        Assert.True(await secondUsers.CheckPasswordAsync(secondUser, "rehash-race-password-1"));
+
+        // The second one's re-hash lost to the first: dropped, and nothing stale left for its request's next save.
+        Assert.False(second.ServiceProvider.GetRequiredService<IdentityServer.Persistence.ApplicationDbContext>().ChangeTracker.HasChanges());
+        Assert.Equal(5, WorkFactorOf(await StoredHashAsync(userId)));
+    }
+
+    [Fact]
     public async Task A_failed_login_leaves_a_weaker_stored_hash_alone()
     {
         var client = await tokens.RegisterCodeClientAsync("rehash-failed-app");

@@ -1,0 +1,83 @@
+using IdentityServer.Persistence;
+using IdentityServer.Tests.Infrastructure;
+using IdentityServer.Users;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace IdentityServer.Tests.Users;
+
+/// <summary>
+/// Sign-in attempts for one user that overlap: each request has read the user before the others saved. The
+/// interleaving is forced by reading the user in several scopes (requests) first and acting in each afterwards.
+/// </summary>
+public sealed class ConcurrentSignInTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    private sealed record Request(AsyncServiceScope Scope, UserManager<ApplicationUser> Users, ApplicationDbContext Db, ApplicationUser User) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Scope.DisposeAsync();
+    }
+
+    private async Task<List<Request>> ReadTheUserInParallelRequestsAsync(string username, int count)
+    {
+        var requests = new List<Request>();
+        for (var i = 0; i < count; i++)
+        {
+            var scope = factory.Services.CreateAsyncScope();
+            var users = scope.ServiceProvider.GetRequiredService<UserManager<ApplicationUser>>();
+            requests.Add(new Request(scope, users, scope.ServiceProvider.GetRequiredService<ApplicationDbContext>(), (await users.FindByNameAsync(username))!));
+        }
+
+        return requests;
+    }
+
+    private async Task<ApplicationUser> StoredUserAsync(string userId)
+    {
+        await using var scope = factory.Services.CreateAsyncScope();
+        return (await scope.ServiceProvider.GetRequiredService<UserManager<ApplicationUser>>().FindByIdAsync(userId))!;
+    }
+
+    [Fact]
+    public async Task Wrong_passwords_sent_at_once_each_count_so_the_fifth_locks_the_account_and_no_request_fails()
+    {
+        var userId = await tokens.RegisterUserAsync("parallel-guesses", "parallel-guesses-password-1");
+        var requests = await ReadTheUserInParallelRequestsAsync("parallel-guesses", 5);
+
+        foreach (var request in requests)
+        {
+            Assert.True((await request.Users.AccessFailedAsync(request.User)).Succeeded);
+        }
+
+        Assert.True(await requests[^1].Users.IsLockedOutAsync(requests[^1].User));
+        Assert.NotNull((await StoredUserAsync(userId)).LockoutEnd);
+        foreach (var request in requests)
+        {
+            // Nothing stale is left for the request's next save (its audit row) to fail on.
+            Assert.False(request.Db.ChangeTracker.HasChanges());
+            await request.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Correct_passwords_sent_at_once_after_failures_all_reset_the_count_and_sign_in()
+    {
+        var userId = await tokens.RegisterUserAsync("parallel-logins", "parallel-logins-password-1");
+        await using (var before = (await ReadTheUserInParallelRequestsAsync("parallel-logins", 1))[0])
+        {
+            await before.Users.AccessFailedAsync(before.User);
+        }
+
+        var requests = await ReadTheUserInParallelRequestsAsync("parallel-logins", 3);
+
+        foreach (var request in requests)
+        {
+            // Identity refuses the sign-in when this reset fails.
+            Assert.True((await request.Users.ResetAccessFailedCountAsync(request.User)).Succeeded);
+            Assert.False(request.Db.ChangeTracker.HasChanges());
+            await request.DisposeAsync();
+        }
+
+        Assert.Equal(0, (await StoredUserAsync(userId)).AccessFailedCount);
+    }
+}
