@@ -8,15 +8,15 @@ namespace IdentityServer.Account;
 internal static class ReturnUrls
 {
     /// <summary>
-    /// Only local return URLs are followed, so the pages cannot be used as an open redirector. Characters beyond ASCII
-    /// (in a link someone wrote by hand) are percent-encoded: the URL ends up in a Location header, which is ASCII only.
+    /// Only local return URLs are followed, so the pages cannot be used as an open redirector. Spaces and characters
+    /// beyond ASCII (in a link someone wrote by hand) are percent-encoded: the URL ends up in a Location header.
     /// </summary>
     public static string Local(IUrlHelper url, string? returnUrl) =>
-        !string.IsNullOrEmpty(returnUrl) && url.IsLocalUrl(returnUrl) ? EncodeBeyondAscii(returnUrl) : "/";
+        !string.IsNullOrEmpty(returnUrl) && url.IsLocalUrl(returnUrl) ? PercentEncodeUnsafe(returnUrl) : "/";
 
-    private static string EncodeBeyondAscii(string returnUrl)
+    private static string PercentEncodeUnsafe(string returnUrl)
     {
-        if (Ascii.IsValid(returnUrl))
+        if (returnUrl.AsSpan().IndexOfAnyExceptInRange('!', '~') < 0)
         {
             return returnUrl;
         }
@@ -25,7 +25,7 @@ internal static class ReturnUrls
         Span<byte> utf8 = stackalloc byte[4];
         foreach (var rune in returnUrl.EnumerateRunes())
         {
-            if (rune.IsAscii)
+            if (rune.IsAscii && rune.Value > ' ')
             {
                 encoded.Append((char)rune.Value);
                 continue;

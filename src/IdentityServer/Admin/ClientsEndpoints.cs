@@ -430,7 +430,11 @@ internal static partial class ClientsEndpoints
 
         foreach (var origin in Normalize(request.AllowedCorsOrigins))
         {
-            if (!Uri.TryCreate(origin.TrimEnd('/'), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")
+            if (origin.Any(c => c is <= ' ' or >= '\u007f'))
+            {
+                errors.Add("allowedCorsOrigins", $"'{origin}' must be written in ASCII: browsers send an international domain name as xn--.");
+            }
+            else if (!Uri.TryCreate(origin.TrimEnd('/'), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")
                 || uri.AbsolutePath != "/" || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo))
             {
                 errors.Add("allowedCorsOrigins", $"'{origin}' is not an origin (scheme://host[:port]).");
@@ -472,7 +476,7 @@ internal static partial class ClientsEndpoints
                 // A browser is redirected to the text as registered, and an HTTP header carries ASCII only.
                 errors.Add(field, $"'{value}' must be written in ASCII without spaces: percent-encode the path (caf%C3%A9) and write an international domain name as xn--.");
             }
-            else if (!string.IsNullOrEmpty(uri.UserInfo))
+            else if (!string.IsNullOrEmpty(uri.UserInfo) || AuthorityHasAt(value))
             {
                 errors.Add(field, $"'{value}' must not carry a user name or password before its host.");
             }
@@ -492,6 +496,20 @@ internal static partial class ClientsEndpoints
         }
     }
 
+    /// <summary>"http://@host/" has an empty user info, which Uri drops: the text is checked.</summary>
+    private static bool AuthorityHasAt(string value)
+    {
+        var start = value.IndexOf("//", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return false;
+        }
+
+        var authority = value.AsSpan(start + 2);
+        var end = authority.IndexOfAny('/', '?', '#');
+        return (end < 0 ? authority : authority[..end]).Contains('@');
+    }
+
     /// <summary>
     /// RFC 8252 §7.1: a native (public) app may receive its redirect on a private-use scheme named after a domain it
     /// owns, reversed (com.example.app). Requiring the dot keeps out javascript:, data:, file: and the like.
@@ -499,6 +517,6 @@ internal static partial class ClientsEndpoints
     private static bool IsPrivateUseScheme(Uri uri) => uri.Scheme.Contains('.', StringComparison.Ordinal);
 
     // Not dots alone: the id is a segment of the admin API's URLs, where "." and ".." are resolved away.
-    [GeneratedRegex(@"^(?!\.+$)[A-Za-z0-9._~:-]{1,100}$")]
+    [GeneratedRegex(@"^(?!\.+\z)[A-Za-z0-9._~:-]{1,100}\z")]
     private static partial Regex ClientIdPattern();
 }

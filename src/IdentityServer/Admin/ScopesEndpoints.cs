@@ -234,6 +234,6 @@ internal static partial class ScopesEndpoints
 
     // RFC 6749 scope-token (%x21 / %x23-5B / %x5D-7E) less '/' and '%', and not dots alone: the name is a segment of
     // the admin API's URLs, where an encoded '/' is never decoded and "." or ".." is resolved away.
-    [GeneratedRegex(@"^(?!\.+$)[\x21\x23\x24\x26-\x2E\x30-\x5B\x5D-\x7E]{1,100}$")]
+    [GeneratedRegex(@"^(?!\.+\z)[\x21\x23\x24\x26-\x2E\x30-\x5B\x5D-\x7E]{1,100}\z")]
     private static partial Regex ScopeNamePattern();
 }

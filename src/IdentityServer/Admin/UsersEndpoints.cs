@@ -330,6 +330,10 @@ internal static class UsersEndpoints
         {
             errors.Add("roles", "Role names are 1 to 64 characters.");
         }
+        else if (request.Roles?.Any(role => role.Any(char.IsControl)) == true)
+        {
+            errors.Add("roles", "Role names cannot contain control characters.");
+        }
 
         // Every role travels in each of the user's tokens.
         if (request.Roles?.Count > MaxRoles)

@@ -119,7 +119,7 @@ internal static partial class ProtocolErrors
             return ValueTask.CompletedTask;
         }
 
-        [GeneratedRegex("^[A-Za-z0-9_-]{43}$")]
+        [GeneratedRegex(@"^[A-Za-z0-9_-]{43}\z")]
         private static partial Regex ChallengeGrammar();
     }
 
@@ -171,7 +171,7 @@ internal static partial class ProtocolErrors
             return ValueTask.CompletedTask;
         }
 
-        [GeneratedRegex("^[A-Za-z0-9._~-]{43,128}$")]
+        [GeneratedRegex(@"^[A-Za-z0-9._~-]{43,128}\z")]
         private static partial Regex VerifierGrammar();
     }
 

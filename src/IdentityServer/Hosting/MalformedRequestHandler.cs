@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace IdentityServer.Hosting;
 
@@ -9,6 +11,27 @@ namespace IdentityServer.Hosting;
 /// </summary>
 public static class MalformedRequests
 {
+    /// <summary>
+    /// A charset .NET does not know, or refuses (UTF-7), made the form and JSON readers throw: a 500 for any caller.
+    /// </summary>
+    private static bool HasUnreadableCharset(string? contentType)
+    {
+        if (contentType is null || !contentType.Contains("charset", StringComparison.OrdinalIgnoreCase)
+            || !MediaTypeHeaderValue.TryParse(contentType, out var parsed) || StringSegment.IsNullOrEmpty(parsed.Charset))
+        {
+            return false;
+        }
+
+        try
+        {
+            return parsed.Encoding is null;
+        }
+        catch (NotSupportedException)
+        {
+            return true;
+        }
+    }
+
     private static bool NamesAForm(string? contentType) =>
         contentType?.TrimStart() is { } type
         && (type.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
@@ -34,6 +57,11 @@ public static class MalformedRequests
                 || (NamesAForm(request.ContentType) && !request.HasFormContentType))
             {
                 throw new RefusedBeforeTheEndpoint("Content-Type", "The Content-Type header is malformed.");
+            }
+
+            if (HasUnreadableCharset(request.ContentType))
+            {
+                throw new RefusedBeforeTheEndpoint("Content-Type", "The Content-Type names a charset this server cannot read: send UTF-8.");
             }
 
             return next(context);

@@ -77,3 +77,12 @@ public sealed class BcryptPasswordLengthValidator : IPasswordValidator<Applicati
             })
             : IdentityResult.Success);
 }
+
+/// <summary>Refuses a password with a NUL character: no login form or token request can carry one, so it could never be used.</summary>
+public sealed class NoNulPasswordValidator : IPasswordValidator<ApplicationUser>
+{
+    public Task<IdentityResult> ValidateAsync(UserManager<ApplicationUser> manager, ApplicationUser user, string? password) =>
+        Task.FromResult(password?.Contains('\0', StringComparison.Ordinal) == true
+            ? IdentityResult.Failed(new IdentityError { Code = "PasswordHasNul", Description = "Passwords cannot contain the NUL character." })
+            : IdentityResult.Success);
+}

@@ -14,7 +14,7 @@ public static partial class EmailAddresses
 
     // Local part: dot-atom characters (no quotes, spaces, brackets, commas), no leading, trailing or double dot.
     // Domain: labels of letters, digits and inner hyphens, separated by single dots.
-    [GeneratedRegex("""^(?!.*\.\.)(?!\.)[\p{L}\p{N}!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)@[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?)*$""")]
+    [GeneratedRegex("""^(?!.*\.\.)(?!\.)[\p{L}\p{N}!#$%&'*+/=?^_`{|}~.-]{1,64}(?<!\.)@[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?(?:\.[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?)*\z""")]
     private static partial Regex Mailbox();
 }
 

@@ -38,6 +38,7 @@ public static class UsersExtensions
             .AddSignInManager<ApplicationSignInManager>()
             .AddClaimsPrincipalFactory<SessionPrincipalFactory>()
             .AddPasswordValidator<BcryptPasswordLengthValidator>()
+            .AddPasswordValidator<NoNulPasswordValidator>()
             .AddUserValidator<UniqueSignInNamesValidator>()
             .AddDefaultTokenProviders()
             .AddErrorDescriber<UserErrors>();

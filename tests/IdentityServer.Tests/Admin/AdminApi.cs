@@ -27,8 +27,11 @@ public sealed class AdminApi(IdentityServerFactory factory)
     public Task<AdminResponse> SendAsync(HttpMethod method, string path, object? body = null, string? token = null) =>
         SendRawAsync(method, path, body is null ? null : JsonSerializer.Serialize(body, JsonSerializerOptions.Web), token);
 
-    /// <summary>Sends exactly <paramref name="json"/> as an application/json body; a null token means the bootstrap admin's token, "" means none.</summary>
-    public async Task<AdminResponse> SendRawAsync(HttpMethod method, string path, string? json, string? token = null)
+    /// <summary>
+    /// Sends exactly <paramref name="json"/> as an application/json body (or as <paramref name="contentType"/>); a null
+    /// token means the bootstrap admin's token, "" means none.
+    /// </summary>
+    public async Task<AdminResponse> SendRawAsync(HttpMethod method, string path, string? json, string? token = null, string? contentType = null)
     {
         using var request = new HttpRequestMessage(method, path);
         token ??= await AdminTokenAsync();
@@ -40,6 +43,11 @@ public sealed class AdminApi(IdentityServerFactory factory)
         if (json is not null)
         {
             request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+            if (contentType is not null)
+            {
+                request.Content.Headers.Remove("Content-Type");
+                request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            }
         }
 
         using var response = await Tokens.Http.SendAsync(request);

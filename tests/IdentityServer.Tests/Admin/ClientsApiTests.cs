@@ -572,12 +572,33 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
     [InlineData("https://bücher.example.test/callback")]
     [InlineData("https://app.example.test/call back")]
     [InlineData("https://user:password@app.example.test/callback")]
+    [InlineData("http://@127.0.0.1:7000/callback")]
     public async Task A_bad_redirect_uri_is_a_400_keyed_by_redirectUris(string uri)
     {
         var response = await admin.PostAsync("/admin/clients", With(WebApp(Unique("web")), "redirectUris", new[] { uri }));
 
         var messages = AssertFieldError(response, "redirectUris");
         Assert.Contains(messages, m => m.Contains(uri, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-7")]
+    [InlineData("application/json; charset=no-such-charset")]
+    public async Task A_body_in_a_charset_the_server_cannot_read_is_a_400_keyed_by_content_type(string contentType)
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize(Worker(Unique("charset")), System.Text.Json.JsonSerializerOptions.Web);
+
+        var response = await admin.SendRawAsync(HttpMethod.Post, "/admin/clients", json, contentType: contentType);
+
+        AssertFieldError(response, "Content-Type");
+    }
+
+    [Fact]
+    public async Task A_cors_origin_with_characters_beyond_ascii_is_a_400_since_browsers_send_the_xn_form()
+    {
+        var response = await admin.PostAsync("/admin/clients", With(WebApp(Unique("web")), "allowedCorsOrigins", new[] { "https://bücher.example.test" }));
+
+        AssertFieldError(response, "allowedCorsOrigins");
     }
 
     [Theory]

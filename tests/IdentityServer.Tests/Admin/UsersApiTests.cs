@@ -107,6 +107,16 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
     }
 
     [Fact]
+    public async Task A_password_or_role_no_request_could_ever_carry_is_a_400()
+    {
+        var withNul = await admin.PostAsync("/admin/users", new { username = Unique("nul"), password = "nul-password\u0000-1", roles = Array.Empty<string>() });
+        var withControl = await admin.PostAsync("/admin/users", NewUser(Unique("ctl"), ["read\u0000er"]));
+
+        AssertFieldError(withNul, "password");
+        AssertFieldError(withControl, "roles");
+    }
+
+    [Fact]
     public async Task A_nul_character_in_the_search_is_a_400_keyed_by_query()
     {
         var response = await admin.GetAsync("/admin/users?search=%00");

@@ -158,6 +158,8 @@ public sealed class MalformedRequestTests(IdentityServerFactory factory) : IClas
     [InlineData("application/x-www-form-urlencoded;;")]
     [InlineData("application/x-www-form-urlencoded; charset=\"")]
     [InlineData("application/x-www-form-urlencoded, application/json")]
+    [InlineData("application/x-www-form-urlencoded; charset=utf-7")]
+    [InlineData("application/x-www-form-urlencoded; charset=no-such-charset")]
     public async Task A_malformed_form_content_type_gets_invalid_request_on_every_protocol_endpoint(string contentType)
     {
         foreach (var path in new[] { "/connect/token", "/connect/introspect", "/connect/revoke", "/connect/authorize", "/connect/endsession" })

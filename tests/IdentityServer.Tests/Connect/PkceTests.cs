@@ -101,6 +101,7 @@ public sealed class PkceTests(IdentityServerFactory factory) : IClassFixture<Ide
     [InlineData("one-short", "a-verifier-of-42-characters-which-is-short")]
     [InlineData("bang", "a-verifier-long-enough-but-with-a-bang-in-it!")]
     [InlineData("too-long", null)]
+    [InlineData("newline", "a-verifier-long-enough-that-ends-in-a-newline\n")]
     public async Task A_code_verifier_outside_rfc_7636s_grammar_is_refused_even_when_it_matches_the_challenge(string name, string? verifier)
     {
         verifier ??= new string('v', 129);
