@@ -149,6 +149,15 @@ public sealed class ApplicationUserManager(
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(user);
+
+        // Read again after the password check: a parallel attempt may have locked the account meanwhile, and a guess
+        // made against a locked account does not count towards its next lockout.
+        await db.Entry(user).ReloadAsync(CancellationToken);
+        if (await IsLockedOutAsync(user))
+        {
+            return IdentityResult.Success;
+        }
+
         var max = Options.Lockout.MaxFailedAccessAttempts;
         DateTimeOffset? lockedUntil = time.GetUtcNow().Add(Options.Lockout.DefaultLockoutTimeSpan);
         await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(set => set

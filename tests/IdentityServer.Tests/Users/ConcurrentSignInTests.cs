@@ -60,6 +60,23 @@ public sealed class ConcurrentSignInTests(IdentityServerFactory factory) : IClas
     }
 
     [Fact]
+    public async Task Wrong_passwords_still_in_flight_when_the_account_locks_do_not_count_towards_the_next_lockout()
+    {
+        var userId = await tokens.RegisterUserAsync("late-guesses", "late-guesses-password-1");
+        var requests = await ReadTheUserInParallelRequestsAsync("late-guesses", 8);
+
+        foreach (var request in requests)
+        {
+            await request.Users.AccessFailedAsync(request.User);
+            await request.DisposeAsync();
+        }
+
+        var stored = await StoredUserAsync(userId);
+        Assert.NotNull(stored.LockoutEnd);
+        Assert.Equal(0, stored.AccessFailedCount);
+    }
+
+    [Fact]
     public async Task Correct_passwords_sent_at_once_after_failures_all_reset_the_count_and_sign_in()
     {
         var userId = await tokens.RegisterUserAsync("parallel-logins", "parallel-logins-password-1");
