@@ -227,6 +227,12 @@ internal static partial class ScopesEndpoints
             {
                 errors.Add("resources", $"'{resource}' is not a valid resource (1 to 200 characters, no spaces).");
             }
+            else if (resource.Trim() is StandardScopes.DefaultResource or StandardScopes.AdminResource)
+            {
+                // Every token without an API scope carries the first, admin tokens the second: an API given either name
+                // would take tokens that were never meant for it.
+                errors.Add("resources", $"'{resource}' is this server's own audience; choose another.");
+            }
         }
 
         return errors;

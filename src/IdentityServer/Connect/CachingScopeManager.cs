@@ -13,7 +13,7 @@ namespace IdentityServer.Connect;
 /// authorization request validates its scopes and looks up their resources (audiences) this way, and discovery
 /// lists their names (<see cref="ListNamesAsync"/>).
 /// </summary>
-public sealed class CachingScopeManager(
+public sealed partial class CachingScopeManager(
     MetadataCache<OpenIddictEntityFrameworkCoreScope> scopeCache,
     MetadataCache<CachingScopeManager.ScopeNames> namesCache,
     IOpenIddictScopeCache<OpenIddictEntityFrameworkCoreScope> cache,
@@ -76,17 +76,30 @@ public sealed class CachingScopeManager(
 
         var version = namesCache.Version;
         var names = ImmutableArray.CreateBuilder<string>();
-        await foreach (var name in Store.ListAsync(
-            static (scopes, _) => scopes.AsNoTracking().Where(scope => scope.Name != null && scope.Name != "").Select(scope => scope.Name!),
-            state: (object?)null, cancellationToken))
+        try
         {
-            names.Add(name);
+            await foreach (var name in Store.ListAsync(
+                static (scopes, _) => scopes.AsNoTracking().Where(scope => scope.Name != null && scope.Name != "").Select(scope => scope.Name!),
+                state: (object?)null, cancellationToken))
+            {
+                names.Add(name);
+            }
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException && namesCache.TryGetExpired(key, out var stale))
+        {
+            // The database is unreachable: discovery goes on with the last list read, as the JWKS goes on with the keys
+            // in memory, so that an API starting now can still validate tokens.
+            LogStaleScopeNames(Logger, exception.GetType().Name);
+            return stale.Names;
         }
 
         var listed = new ScopeNames(names.ToImmutable());
         namesCache.Set(key, listed, version);
         return listed.Names;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Discovery lists the scopes last read: reading them failed ({Failure}).")]
+    private static partial void LogStaleScopeNames(ILogger logger, string failure);
 
     /// <summary>
     /// The stored scope, past this cache and OpenIddict's per-request one: what an admin reads or changes (a write

@@ -44,5 +44,13 @@ public sealed class ConnectOptions : IValidatableObject
         {
             yield return new ValidationResult("IdentityServer:Issuer may use plain HTTP only on a loopback address; use https.", [nameof(Issuer)]);
         }
+        else if (Issuer.AbsolutePath != "/")
+        {
+            // Discovery would be looked for under the path (OpenID Connect Discovery 4) and the endpoints published
+            // without it: the server answers at the root of its host only, so such an issuer could never be used.
+            yield return new ValidationResult(
+                "IdentityServer:Issuer must be an origin (https://id.example.com): the server answers at the root of its host, not under a path.",
+                [nameof(Issuer)]);
+        }
     }
 }

@@ -35,6 +35,13 @@ public sealed class MetadataCache<TValue>(IOptions<ConnectOptions> options, Time
         return false;
     }
 
+    /// <summary>What was last kept under the key, however old (none after a change through this instance).</summary>
+    public bool TryGetExpired(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TValue? value)
+    {
+        value = entries.TryGetValue(key, out var entry) ? entry.Value : null;
+        return value is not null;
+    }
+
     /// <summary>Keeps what was read under <paramref name="readAtVersion"/>, unless a change landed meanwhile.</summary>
     public void Set(string key, TValue value, long readAtVersion)
     {

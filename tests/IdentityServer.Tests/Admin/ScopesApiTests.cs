@@ -36,6 +36,18 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
         Assert.Equal(["audit-api", "orders-api"], Resources(fetched.Json));
     }
 
+    [Theory]
+    [InlineData("identityserver")]
+    [InlineData("identityserver-admin")]
+    public async Task A_resource_named_as_this_servers_own_audience_is_a_400(string resource)
+    {
+        // Tokens with no API scope carry aud identityserver, admin tokens identityserver-admin: an API given either
+        // name would take tokens never meant for it.
+        var response = await admin.PostAsync("/admin/scopes", new { name = Unique("collide"), resources = new[] { resource } });
+
+        AssertFieldError(response, "resources");
+    }
+
     [Fact]
     public async Task Listing_scopes_shows_created_ones_and_the_bootstrapped_admin_scope()
     {

@@ -77,6 +77,19 @@ public sealed class StartupRefusalTests : IDisposable
     }
 
     [Fact]
+    public async Task An_issuer_with_a_path_stops_the_server_since_discovery_would_be_looked_for_under_it()
+    {
+        var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
+        {
+            ["ConnectionStrings__IdentityServer"] = $"Data Source={Path.Combine(folder, "ids.db")}",
+            ["IdentityServer__Issuer"] = "https://example.test/ids",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("IdentityServer:Issuer must be an origin", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_collector_address_that_is_not_a_url_stops_the_server_naming_the_key()
     {
         var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
