@@ -19,7 +19,6 @@ internal sealed class FieldErrors
         messages.Add(message);
     }
 
-    /// <summary>A list field whose items must all be strings with content: a null or blank one is an error, not dropped.</summary>
     /// <summary>
     /// A list field whose items must all be strings with content (a null or blank one is an error, not dropped), at
     /// most <see cref="MaxItems"/> of them and each at most <see cref="MaxItemLength"/> characters: every item is

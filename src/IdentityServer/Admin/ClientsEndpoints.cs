@@ -499,13 +499,13 @@ internal static partial class ClientsEndpoints
     /// <summary>"http://@host/" has an empty user info, which Uri drops: the text is checked.</summary>
     private static bool AuthorityHasAt(string value)
     {
-        var start = value.IndexOf("//", StringComparison.Ordinal);
-        if (start < 0)
+        var colon = value.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0 || !value.AsSpan(colon + 1).StartsWith("//", StringComparison.Ordinal))
         {
             return false;
         }
 
-        var authority = value.AsSpan(start + 2);
+        var authority = value.AsSpan(colon + 3);
         var end = authority.IndexOfAny('/', '?', '#');
         return (end < 0 ? authority : authority[..end]).Contains('@');
     }

@@ -227,7 +227,7 @@ internal static partial class ScopesEndpoints
             {
                 errors.Add("resources", $"'{resource}' is not a valid resource (1 to 200 characters, no spaces).");
             }
-            else if (resource.Trim() is StandardScopes.DefaultResource or StandardScopes.AdminResource)
+            else if (resource.Trim().TrimEnd('/') is StandardScopes.DefaultResource or StandardScopes.AdminResource)
             {
                 // Every token without an API scope carries the first, admin tokens the second: an API given either name
                 // would take tokens that were never meant for it.

@@ -90,6 +90,7 @@ public sealed partial class CachingScopeManager(
             // The database is unreachable: discovery goes on with the last list read, as the JWKS goes on with the keys
             // in memory, so that an API starting now can still validate tokens.
             LogStaleScopeNames(Logger, exception.GetType().Name);
+            namesCache.Set(key, stale, version);   // kept for another cache duration: the next requests do not wait on the database
             return stale.Names;
         }
 

@@ -11,24 +11,43 @@ namespace IdentityServer.Hosting;
 /// </summary>
 public static class MalformedRequests
 {
+    /// <summary>Only a request with a body has it read, and its Content-Type matters.</summary>
+    private static bool CarriesABody(HttpRequest request) =>
+        !(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method)
+            || HttpMethods.IsDelete(request.Method) || HttpMethods.IsTrace(request.Method));
+
     /// <summary>
-    /// A charset .NET does not know, or refuses (UTF-7), made the form and JSON readers throw: a 500 for any caller.
+    /// A charset that makes the framework's readers throw (a 500 for any caller), judged as each reader judges it: the
+    /// form reader falls back to UTF-8 for a charset it does not know and throws only on one .NET refuses (UTF-7); the
+    /// JSON reader throws on any charset but UTF-8 that it cannot find.
     /// </summary>
-    private static bool HasUnreadableCharset(string? contentType)
+    private static bool HasUnreadableCharset(HttpRequest request)
     {
-        if (contentType is null || !contentType.Contains("charset", StringComparison.OrdinalIgnoreCase)
+        if (request.ContentType is not { } contentType || !contentType.Contains("charset", StringComparison.OrdinalIgnoreCase)
             || !MediaTypeHeaderValue.TryParse(contentType, out var parsed) || StringSegment.IsNullOrEmpty(parsed.Charset))
         {
             return false;
         }
 
+        var charset = parsed.Charset.ToString();
+        if (request.HasFormContentType)
+        {
+            return Refused(charset) is NotSupportedException;
+        }
+
+        return request.HasJsonContentType() && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && Refused(charset) is not null;
+    }
+
+    private static Exception? Refused(string charset)
+    {
         try
         {
-            return parsed.Encoding is null;
+            _ = System.Text.Encoding.GetEncoding(charset);
+            return null;
         }
-        catch (NotSupportedException)
+        catch (Exception exception) when (exception is ArgumentException or NotSupportedException)
         {
-            return true;
+            return exception;
         }
     }
 
@@ -53,13 +72,18 @@ public static class MalformedRequests
                 throw new RefusedBeforeTheEndpoint("query", "The query string contains a NUL character.");
             }
 
+            if (!CarriesABody(request))
+            {
+                return next(context);
+            }
+
             if (request.Headers.ContentType.Count > 1
                 || (NamesAForm(request.ContentType) && !request.HasFormContentType))
             {
                 throw new RefusedBeforeTheEndpoint("Content-Type", "The Content-Type header is malformed.");
             }
 
-            if (HasUnreadableCharset(request.ContentType))
+            if (HasUnreadableCharset(request))
             {
                 throw new RefusedBeforeTheEndpoint("Content-Type", "The Content-Type names a charset this server cannot read: send UTF-8.");
             }

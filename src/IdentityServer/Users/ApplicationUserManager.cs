@@ -162,7 +162,8 @@ public sealed class ApplicationUserManager(
         DateTimeOffset? lockedUntil = time.GetUtcNow().Add(Options.Lockout.DefaultLockoutTimeSpan);
         await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(set => set
             .SetProperty(u => u.LockoutEnd, u => u.AccessFailedCount + 1 >= max ? lockedUntil : u.LockoutEnd)
-            .SetProperty(u => u.AccessFailedCount, u => u.AccessFailedCount + 1 >= max ? 0 : u.AccessFailedCount + 1), CancellationToken);
+            .SetProperty(u => u.AccessFailedCount, u => u.AccessFailedCount + 1 >= max ? 0 : u.AccessFailedCount + 1)
+            .SetProperty(u => u.ConcurrencyStamp, NewConcurrencyStamp()), CancellationToken);
         await db.Entry(user).ReloadAsync(CancellationToken);
         return IdentityResult.Success;
     }
@@ -179,8 +180,16 @@ public sealed class ApplicationUserManager(
             return IdentityResult.Success;
         }
 
-        await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(set => set.SetProperty(u => u.AccessFailedCount, 0), CancellationToken);
+        await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(set => set
+            .SetProperty(u => u.AccessFailedCount, 0)
+            .SetProperty(u => u.ConcurrencyStamp, NewConcurrencyStamp()), CancellationToken);
         await db.Entry(user).ReloadAsync(CancellationToken);
         return IdentityResult.Success;
     }
+
+    /// <summary>
+    /// A new stamp, as Identity writes at every update: a change prepared from an earlier read of the user (an admin's
+    /// PUT) then fails its concurrency check and is retried on a fresh read, instead of writing back the old lockout.
+    /// </summary>
+    private static string NewConcurrencyStamp() => Guid.NewGuid().ToString();
 }

@@ -78,6 +78,9 @@ public static class UsersExtensions
             cookie.CookieManager = new SessionCookieManager();
             cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             cookie.ExpireTimeSpan = TimeSpan.FromHours(8);
+            // A sign-in at the login page would send the browser to the query's raw ReturnUrl (a 500 on Kestrel when it
+            // holds characters beyond ASCII); the page redirects itself, to the checked and encoded one.
+            cookie.Events.OnRedirectToReturnUrl = _ => Task.CompletedTask;
             cookie.SlidingExpiration = true;
             // Identity set the security stamp check here; a session signed out on the server is refused after it.
             cookie.Events.OnValidatePrincipal = BrowserSessions.RejectEnded(cookie.Events.OnValidatePrincipal);

@@ -39,6 +39,7 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
     [Theory]
     [InlineData("identityserver")]
     [InlineData("identityserver-admin")]
+    [InlineData("identityserver/")]
     public async Task A_resource_named_as_this_servers_own_audience_is_a_400(string resource)
     {
         // Tokens with no API scope carry aud identityserver, admin tokens identityserver-admin: an API given either
@@ -46,6 +47,14 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
         var response = await admin.PostAsync("/admin/scopes", new { name = Unique("collide"), resources = new[] { resource } });
 
         AssertFieldError(response, "resources");
+    }
+
+    [Fact]
+    public async Task A_scope_name_ending_in_a_newline_is_a_400()
+    {
+        var response = await admin.PostAsync("/admin/scopes", new { name = Unique("newline") + "\n", resources = new[] { "newline-api" } });
+
+        AssertFieldError(response, "name");
     }
 
     [Fact]

@@ -77,6 +77,43 @@ public sealed class ConcurrentSignInTests(IdentityServerFactory factory) : IClas
     }
 
     [Fact]
+    public async Task A_change_prepared_before_the_account_locked_does_not_write_the_lock_away()
+    {
+        var userId = await tokens.RegisterUserAsync("stale-admin-edit", "stale-admin-edit-password-1");
+        await using var adminEdit = (await ReadTheUserInParallelRequestsAsync("stale-admin-edit", 1))[0];
+        foreach (var request in await ReadTheUserInParallelRequestsAsync("stale-admin-edit", 5))
+        {
+            await request.Users.AccessFailedAsync(request.User);
+            await request.DisposeAsync();
+        }
+
+        adminEdit.User.Email = "stale-admin-edit@example.test";
+        var saved = await adminEdit.Users.UpdateAsync(adminEdit.User);
+
+        // The admin API answers a concurrency failure by doing the change again on a fresh read.
+        Assert.False(saved.Succeeded);
+        Assert.NotNull((await StoredUserAsync(userId)).LockoutEnd);
+    }
+
+    [Fact]
+    public async Task A_right_password_checked_while_parallel_guesses_locked_the_account_does_not_sign_in()
+    {
+        await tokens.RegisterUserAsync("late-right-password", "late-right-password-1");
+        await using var scope = factory.Services.CreateAsyncScope();
+        var signIn = scope.ServiceProvider.GetRequiredService<ApplicationSignInManager>();
+        var user = (await signIn.UserManager.FindByNameAsync("late-right-password"))!;   // read before the guesses lock it
+        foreach (var request in await ReadTheUserInParallelRequestsAsync("late-right-password", 5))
+        {
+            await request.Users.AccessFailedAsync(request.User);
+            await request.DisposeAsync();
+        }
+
+        var result = await signIn.CheckPasswordSignInAsync(user, "late-right-password-1", lockoutOnFailure: true);
+
+        Assert.True(result.IsLockedOut);
+    }
+
+    [Fact]
     public async Task Correct_passwords_sent_at_once_after_failures_all_reset_the_count_and_sign_in()
     {
         var userId = await tokens.RegisterUserAsync("parallel-logins", "parallel-logins-password-1");
