@@ -1,10 +1,15 @@
 using Microsoft.EntityFrameworkCore;
+using OpenIddict.Abstractions;
 
 namespace IdentityServer.Admin;
 
 /// <summary>Collects field-keyed validation errors, answered as one RFC 9457 problem with an <c>errors</c> object.</summary>
 internal sealed class FieldErrors
 {
+    public const int MaxItems = 100;
+
+    public const int MaxItemLength = 2000;
+
     private readonly Dictionary<string, List<string>> errors = new(StringComparer.Ordinal);
 
     public bool Any => errors.Count > 0;
@@ -42,9 +47,6 @@ internal sealed class FieldErrors
         }
     }
 
-    public const int MaxItems = 100;
-
-    public const int MaxItemLength = 2000;
 
     public IResult ToProblem() =>
         TypedResults.ValidationProblem(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
@@ -86,7 +88,7 @@ internal static class AdminProblems
         }
         // OpenIddict's managers check uniqueness themselves before writing, and throw their own exception when another
         // request created the same id between that check and ours.
-        catch (Exception exception) when (exception is DbUpdateException or OpenIddict.Abstractions.OpenIddictExceptions.ValidationException
+        catch (Exception exception) when (exception is DbUpdateException or OpenIddictExceptions.ValidationException
             && !cancellationToken.IsCancellationRequested)
         {
             if (await existsNow())

@@ -430,7 +430,7 @@ internal static partial class ClientsEndpoints
 
         foreach (var origin in Normalize(request.AllowedCorsOrigins))
         {
-            if (origin.Any(c => c is <= ' ' or >= '\u007f'))
+            if (!IsPrintableAscii(origin))
             {
                 errors.Add("allowedCorsOrigins", $"'{origin}' must be written in ASCII: browsers send an international domain name as xn--.");
             }
@@ -471,9 +471,8 @@ internal static partial class ClientsEndpoints
             {
                 errors.Add(field, $"'{value}' is not an absolute URI.");
             }
-            else if (value.Any(c => c is <= ' ' or >= '\u007f'))
+            else if (!IsPrintableAscii(value))
             {
-                // A browser is redirected to the text as registered, and an HTTP header carries ASCII only.
                 errors.Add(field, $"'{value}' must be written in ASCII without spaces: percent-encode the path (caf%C3%A9) and write an international domain name as xn--.");
             }
             else if (!string.IsNullOrEmpty(uri.UserInfo) || AuthorityHasAt(value))
@@ -495,6 +494,9 @@ internal static partial class ClientsEndpoints
             }
         }
     }
+
+    /// <summary>A browser is sent to a URL as registered, and an HTTP header carries ASCII only.</summary>
+    private static bool IsPrintableAscii(string value) => value.AsSpan().IndexOfAnyExceptInRange('!', '~') < 0;
 
     /// <summary>"http://@host/" has an empty user info, which Uri drops: the text is checked.</summary>
     private static bool AuthorityHasAt(string value)

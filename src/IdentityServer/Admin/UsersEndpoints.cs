@@ -23,6 +23,9 @@ public sealed record PasswordResetRequest(string? Password);
 
 internal static class UsersEndpoints
 {
+    // Every role travels in each of the user's tokens.
+    private const int MaxRoles = 50;
+
     public static RouteGroupBuilder MapUsersEndpoints(this RouteGroupBuilder admin)
     {
         var users = admin.MapGroup("/users").WithTags("Users");
@@ -296,8 +299,6 @@ internal static class UsersEndpoints
         return TypedResults.NoContent();
     }
 
-    private const int MaxRoles = 50;
-
     private static void LiftLockout(ApplicationUser user)
     {
         user.LockoutEnd = null;
@@ -335,7 +336,6 @@ internal static class UsersEndpoints
             errors.Add("roles", "Role names cannot contain control characters.");
         }
 
-        // Every role travels in each of the user's tokens.
         if (request.Roles?.Count > MaxRoles)
         {
             errors.Add("roles", $"At most {MaxRoles} roles.");
