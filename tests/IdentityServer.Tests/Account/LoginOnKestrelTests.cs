@@ -20,7 +20,7 @@ public sealed partial class LoginOnKestrelTests
     public async Task Signing_in_from_a_login_link_whose_return_url_holds_characters_beyond_ascii_redirects_to_it_encoded()
     {
         await using var server = new IdentityServerFactory();
-        server.UseKestrel(0);
+        server.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
         server.StartServer();
         var address = new Uri(server.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
         await using (var scope = server.Services.CreateAsyncScope())
