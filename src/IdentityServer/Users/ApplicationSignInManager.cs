@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
@@ -45,7 +44,7 @@ public sealed class ApplicationSignInManager(
         }
 
         var result = await base.CheckPasswordSignInAsync(user, password, lockoutOnFailure);
-        if (result.Succeeded && lockoutOnFailure && await LockedMeanwhileAsync(user))
+        if (result.Succeeded && lockoutOnFailure && UserManager is ApplicationUserManager users && await users.IsLockedOutNowAsync(user))
         {
             // Guesses sent at once were all checked before any of them locked the account: one that was right still
             // must not get in once the others have locked it.
@@ -54,11 +53,6 @@ public sealed class ApplicationSignInManager(
 
         return result;
     }
-
-    private async Task<bool> LockedMeanwhileAsync(ApplicationUser user) =>
-        user.LockoutEnabled
-        && await UserManager.Users.AsNoTracking().Where(u => u.Id == user.Id).Select(u => u.LockoutEnd).FirstOrDefaultAsync() is { } end
-        && end > time.GetUtcNow();
 
     /// <summary>
     /// Costs what checking a real account's password costs; for a username that matches no account. Skipped, as a

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using IdentityServer.Persistence;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Query;
 using Microsoft.Extensions.Options;
 
 namespace IdentityServer.Users;
@@ -150,22 +151,28 @@ public sealed class ApplicationUserManager(
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(user);
 
-        // Read again after the password check: a parallel attempt may have locked the account meanwhile, and a guess
-        // made against a locked account does not count towards its next lockout.
-        await db.Entry(user).ReloadAsync(CancellationToken);
-        if (await IsLockedOutAsync(user))
+        // A guess made against an account a parallel attempt has locked meanwhile does not count towards its next lockout.
+        if (await IsLockedOutNowAsync(user))
         {
             return IdentityResult.Success;
         }
 
         var max = Options.Lockout.MaxFailedAccessAttempts;
         DateTimeOffset? lockedUntil = time.GetUtcNow().Add(Options.Lockout.DefaultLockoutTimeSpan);
-        await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(set => set
+        await UpdateInOneStatementAsync(user, set => set
             .SetProperty(u => u.LockoutEnd, u => u.AccessFailedCount + 1 >= max ? lockedUntil : u.LockoutEnd)
-            .SetProperty(u => u.AccessFailedCount, u => u.AccessFailedCount + 1 >= max ? 0 : u.AccessFailedCount + 1)
-            .SetProperty(u => u.ConcurrencyStamp, NewConcurrencyStamp()), CancellationToken);
-        await db.Entry(user).ReloadAsync(CancellationToken);
+            .SetProperty(u => u.AccessFailedCount, u => u.AccessFailedCount + 1 >= max ? 0 : u.AccessFailedCount + 1));
         return IdentityResult.Success;
+    }
+
+    /// <summary>
+    /// Whether the account is locked as stored now, not as it was read: a password check takes a BCrypt verify, during
+    /// which parallel attempts may have locked it. The user is read again.
+    /// </summary>
+    public async Task<bool> IsLockedOutNowAsync(ApplicationUser user)
+    {
+        await db.Entry(user).ReloadAsync(CancellationToken);
+        return await IsLockedOutAsync(user);
     }
 
     /// <summary>
@@ -180,16 +187,22 @@ public sealed class ApplicationUserManager(
             return IdentityResult.Success;
         }
 
-        await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(set => set
-            .SetProperty(u => u.AccessFailedCount, 0)
-            .SetProperty(u => u.ConcurrencyStamp, NewConcurrencyStamp()), CancellationToken);
-        await db.Entry(user).ReloadAsync(CancellationToken);
+        await UpdateInOneStatementAsync(user, set => set.SetProperty(u => u.AccessFailedCount, 0));
         return IdentityResult.Success;
     }
 
     /// <summary>
-    /// A new stamp, as Identity writes at every update: a change prepared from an earlier read of the user (an admin's
-    /// PUT) then fails its concurrency check and is retried on a fresh read, instead of writing back the old lockout.
+    /// Writes the user's row in one statement, with a new concurrency stamp as Identity writes at every update (so a
+    /// change prepared from an earlier read, an admin's PUT, fails its check and is retried on a fresh read instead of
+    /// writing back the old lockout), then reads the user again.
     /// </summary>
-    private static string NewConcurrencyStamp() => Guid.NewGuid().ToString();
+    private async Task UpdateInOneStatementAsync(ApplicationUser user, Action<UpdateSettersBuilder<ApplicationUser>> set)
+    {
+        await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(setters =>
+        {
+            set(setters);
+            setters.SetProperty(u => u.ConcurrencyStamp, Guid.NewGuid().ToString());
+        }, CancellationToken);
+        await db.Entry(user).ReloadAsync(CancellationToken);
+    }
 }
