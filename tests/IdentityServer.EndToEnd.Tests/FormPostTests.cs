@@ -6,21 +6,10 @@ namespace IdentityServer.EndToEnd.Tests;
 
 /// <summary>response_mode=form_post in a real browser: the answer page posts itself to the app, under the pages' CSP.</summary>
 [Collection(DeploymentCollection.Name)]
-public sealed class FormPostTests(Deployment deployment) : IAsyncLifetime
+public sealed class FormPostTests(Deployment deployment) : BrowserTests(deployment.NewBrowserContextAsync)
 {
     private const string Password = "Correct-horse-9";
     private const string RedirectUri = "http://127.0.0.1:9/form-post/callback";   // never reached: the test catches the post
-
-    private IBrowserContext browser = null!;
-    private IPage page = null!;
-
-    public async Task InitializeAsync()
-    {
-        browser = await deployment.NewBrowserContextAsync();
-        page = await browser.NewPageAsync();
-    }
-
-    public async Task DisposeAsync() => await browser.DisposeAsync();
 
     [Fact]
     public async Task After_signing_in_the_browser_posts_the_code_and_state_to_the_app_by_itself()
@@ -37,13 +26,13 @@ public sealed class FormPostTests(Deployment deployment) : IAsyncLifetime
         var username = $"poster-{Guid.NewGuid().ToString("N")[..8]}";
         await deployment.CreateUserAsync(username, Password);
         var posted = new TaskCompletionSource<IRequest>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await page.RouteAsync("**/form-post/callback", async route =>
+        await Page.RouteAsync("**/form-post/callback", async route =>
         {
             posted.TrySetResult(route.Request);
             await route.FulfillAsync(new() { Status = 200, ContentType = "text/plain", Body = "received" });
         });
         var cspViolations = new List<string>();
-        page.Console += (_, message) =>
+        Page.Console += (_, message) =>
         {
             if (message.Text.Contains("Content Security Policy", StringComparison.Ordinal))
             {
@@ -51,7 +40,7 @@ public sealed class FormPostTests(Deployment deployment) : IAsyncLifetime
             }
         };
 
-        await page.GotoAsync(QueryHelpers.AddQueryString($"{deployment.Authority}/connect/authorize", new Dictionary<string, string?>
+        await Page.GotoAsync(QueryHelpers.AddQueryString($"{deployment.Authority}/connect/authorize", new Dictionary<string, string?>
         {
             ["client_id"] = clientId,
             ["redirect_uri"] = RedirectUri,
@@ -61,9 +50,9 @@ public sealed class FormPostTests(Deployment deployment) : IAsyncLifetime
             ["state"] = "posted-state",
             ["nonce"] = "posted-nonce",
         }));
-        await page.FillAsync("input#username", username);
-        await page.FillAsync("input#password", Password);
-        await page.ClickAsync("button#login");
+        await Page.FillAsync("input#username", username);
+        await Page.FillAsync("input#password", Password);
+        await Page.ClickAsync("button#login");
         var request = await posted.Task.WaitAsync(TimeSpan.FromSeconds(15));
 
         Assert.Equal("POST", request.Method);

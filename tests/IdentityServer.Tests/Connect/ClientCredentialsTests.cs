@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using IdentityServer.Persistence;
 using IdentityServer.Tests.Infrastructure;
 using System.Net.Http.Json;
@@ -82,16 +83,8 @@ public sealed class ClientCredentialsTests(IdentityServerFactory factory) : ICla
     [InlineData("/connect/revoke")]
     public async Task An_unknown_client_gets_the_same_answer_as_a_wrong_secret_so_client_ids_cannot_be_probed(string path)
     {
-        async Task<(HttpStatusCode, string)> AnswerAsync(string clientId)
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, path)
-            {
-                Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["token"] = "x" }),
-            };
-            request.Headers.Authorization = TokenClient.Basic(clientId, "not-the-secret");
-            using var response = await tokens.Http.SendAsync(request);
-            return (response.StatusCode, await response.Content.ReadAsStringAsync());
-        }
+        Task<(HttpStatusCode, string)> AnswerAsync(string clientId) => RawAnswerAsync(
+            path, new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["token"] = "x" }, TokenClient.Basic(clientId, "not-the-secret"));
 
         var (wrongSecretStatus, wrongSecret) = await AnswerAsync(IdentityServerFactory.AdminClientId);
         var (unknownStatus, unknown) = await AnswerAsync("no-such-client");
@@ -109,7 +102,7 @@ public sealed class ClientCredentialsTests(IdentityServerFactory factory) : ICla
     [InlineData("/connect/revoke", null)]
     public async Task A_confidential_client_without_its_secret_gets_the_same_answer_as_an_unknown_client(string path, string? grantType)
     {
-        async Task<(HttpStatusCode, string)> AnswerAsync(string clientId)
+        Task<(HttpStatusCode, string)> AnswerAsync(string clientId)
         {
             var form = new Dictionary<string, string> { ["client_id"] = clientId, ["token"] = "x", ["code"] = "x", ["refresh_token"] = "x", ["redirect_uri"] = "https://app.example/cb" };
             if (grantType is not null)
@@ -117,8 +110,7 @@ public sealed class ClientCredentialsTests(IdentityServerFactory factory) : ICla
                 form["grant_type"] = grantType;
             }
 
-            using var response = await tokens.Http.PostAsync(path, new FormUrlEncodedContent(form));
-            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+            return RawAnswerAsync(path, form, basic: null);
         }
 
         var (knownStatus, known) = await AnswerAsync(IdentityServerFactory.AdminClientId);
@@ -128,6 +120,15 @@ public sealed class ClientCredentialsTests(IdentityServerFactory factory) : ICla
         Assert.Equal(knownStatus, unknownStatus);
         Assert.Equal(known, unknown);
         Assert.Contains("must authenticate", known, StringComparison.Ordinal);
+    }
+
+    /// <summary>The status and the exact body, to compare two answers byte for byte.</summary>
+    private async Task<(HttpStatusCode, string)> RawAnswerAsync(string path, Dictionary<string, string> form, AuthenticationHeaderValue? basic)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(form) };
+        request.Headers.Authorization = basic;
+        using var response = await tokens.Http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
     [Fact]
