@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using IdentityServer.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.Extensions.Caching.Memory;
@@ -270,14 +271,14 @@ internal sealed class TokenWrites
         private async ValueTask<IQueryable<OpenIddictEntityFrameworkCoreToken>> TokensAsync(CancellationToken cancellationToken) =>
             (await Context.GetDbContextAsync(cancellationToken)).Set<OpenIddictEntityFrameworkCoreToken>();
 
-        private static Task<int> RevokeAllAsync(IQueryable<OpenIddictEntityFrameworkCoreToken> tokens, CancellationToken cancellationToken)
+        private async Task<int> RevokeAllAsync(IQueryable<OpenIddictEntityFrameworkCoreToken> tokens, CancellationToken cancellationToken)
         {
             var concurrencyToken = Guid.NewGuid().ToString();
-            return tokens
+            return await SqliteWriteGate.WriteAsync(await Context.GetDbContextAsync(cancellationToken), aborted => tokens
                 .Where(token => token.Status != OpenIddictConstants.Statuses.Revoked)
                 .ExecuteUpdateAsync(token => token
                     .SetProperty(t => t.Status, OpenIddictConstants.Statuses.Revoked)
-                    .SetProperty(t => t.ConcurrencyToken, concurrencyToken), cancellationToken);
+                    .SetProperty(t => t.ConcurrencyToken, concurrencyToken), aborted), cancellationToken);
         }
 
         /// <summary>The context that will save the row at the commit.</summary>

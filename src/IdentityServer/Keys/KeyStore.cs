@@ -74,7 +74,8 @@ internal sealed partial class KeyStore(
     /// </summary>
     private async Task DeleteRetiredAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var deleted = await db.SigningKeys.Where(k => k.RetiresAt <= now).ExecuteDeleteAsync(cancellationToken);
+        var deleted = await SqliteWriteGate.WriteAsync(db, aborted =>
+            db.SigningKeys.Where(k => k.RetiresAt <= now).ExecuteDeleteAsync(aborted), cancellationToken);
         if (deleted > 0)
         {
             LogRetiredKeysDeleted(logger, deleted);

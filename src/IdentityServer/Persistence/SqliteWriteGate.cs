@@ -82,6 +82,34 @@ internal sealed class SqliteWriteGate : SaveChangesInterceptor
         return result;
     }
 
+    /// <summary>
+    /// Runs a bulk statement (<c>ExecuteUpdate</c>, <c>ExecuteDelete</c>) through the gate: EF Core sends those
+    /// without SaveChanges, so the interceptor never sees them, and a burst of them (wrong passwords counted while
+    /// tokens are issued) would otherwise collide on SQLite's lock and sleep in its busy-retry. Other providers, and
+    /// a context inside a transaction of its own or already holding the gate, run it as it is.
+    /// </summary>
+    public static async Task<int> WriteAsync(DbContext context, Func<CancellationToken, Task<int>> write, CancellationToken cancellationToken)
+    {
+        if (!context.Database.IsSqlite() || context.Database.CurrentTransaction is not null || Holds(context))
+        {
+            return await write(cancellationToken);
+        }
+
+        await Gate.WaitAsync(cancellationToken);
+        Mark(context);
+        try
+        {
+            return await write(cancellationToken);
+        }
+        finally
+        {
+            Release(context);
+        }
+    }
+
+    /// <summary>Whether <paramref name="context"/> holds the gate now.</summary>
+    internal static bool Holds(DbContext context) => Holders.TryGetValue(context, out _);
+
     // The context remembers whether it holds the gate, so that only a SaveChanges that took it gives it back.
     private static void Mark(DbContext context) => Holders.AddOrUpdate(context, Held);
 

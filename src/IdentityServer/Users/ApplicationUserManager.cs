@@ -198,11 +198,11 @@ public sealed class ApplicationUserManager(
     /// </summary>
     private async Task UpdateInOneStatementAsync(ApplicationUser user, Action<UpdateSettersBuilder<ApplicationUser>> set)
     {
-        await db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(setters =>
+        await SqliteWriteGate.WriteAsync(db, cancellationToken => db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(setters =>
         {
             set(setters);
             setters.SetProperty(u => u.ConcurrencyStamp, Guid.NewGuid().ToString());
-        }, CancellationToken);
+        }, cancellationToken), CancellationToken);
         await db.Entry(user).ReloadAsync(CancellationToken);
     }
 }

@@ -50,7 +50,8 @@ public sealed class BrowserSessions(ApplicationDbContext db, TimeProvider time)
     public Task<int> PruneAsync(TimeSpan cookieLifetime, CancellationToken cancellationToken)
     {
         var threshold = time.GetUtcNow() - cookieLifetime;
-        return db.EndedSessions.Where(ended => ended.EndedAt < threshold).ExecuteDeleteAsync(cancellationToken);
+        return SqliteWriteGate.WriteAsync(db, aborted =>
+            db.EndedSessions.Where(ended => ended.EndedAt < threshold).ExecuteDeleteAsync(aborted), cancellationToken);
     }
 
     /// <summary>

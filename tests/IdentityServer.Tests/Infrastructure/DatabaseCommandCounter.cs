@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Diagnostics;
+using IdentityServer.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
@@ -25,6 +26,9 @@ public sealed class DatabaseCommandCounter : IObserver<DiagnosticListener>, IObs
 
     public ConcurrentQueue<string> Commands { get; } = new();
 
+    /// <summary>The recorded commands that ran while their context held the SQLite write gate.</summary>
+    public ConcurrentQueue<string> GatedCommands { get; } = new();
+
     /// <summary>How many SaveChanges wrote something: each is a transaction of its own.</summary>
     public int Saves => saves;
 
@@ -34,6 +38,7 @@ public sealed class DatabaseCommandCounter : IObserver<DiagnosticListener>, IObs
     public async Task<IReadOnlyList<string>> RecordAsync(Func<Task> action)
     {
         Commands.Clear();
+        GatedCommands.Clear();
         saves = 0;
         recording = true;
         try
@@ -64,6 +69,10 @@ public sealed class DatabaseCommandCounter : IObserver<DiagnosticListener>, IObs
             && IsOurs(data.Command))
         {
             Commands.Enqueue(data.Command.CommandText);
+            if (data.Context is { } context && SqliteWriteGate.Holds(context))
+            {
+                GatedCommands.Enqueue(data.Command.CommandText);
+            }
         }
 
         if (recording
