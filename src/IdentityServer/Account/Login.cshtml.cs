@@ -54,7 +54,7 @@ public sealed partial class LoginModel(
         {
             await signIn.SpendOnePasswordCheckAsync(Password);
             LogFailedLogin(logger, "unknown user");
-            await attempts.UnknownUserAsync(HttpContext.RequestAborted);
+            await attempts.UnknownUserAsync();
             ErrorMessage = InvalidCredentials;
             return Page();
         }
@@ -63,13 +63,13 @@ public sealed partial class LoginModel(
         if (!result.Succeeded)
         {
             LogFailedLogin(logger, result.IsLockedOut ? "locked out" : result.IsNotAllowed ? "not allowed" : "wrong password");
-            await attempts.RefusedAsync(user, result, HttpContext.RequestAborted);
+            await attempts.RefusedAsync(user, result);
             ErrorMessage = InvalidCredentials;
             return Page();
         }
 
         LogLogin(logger, user.Id);
-        await attempts.SucceededAsync(user, HttpContext.RequestAborted);
+        await attempts.SucceededAsync(user);
         return LocalRedirect(SafeReturnUrl);
     }
 

@@ -59,7 +59,7 @@ public sealed partial class RegisterModel(
         }
 
         LogRegistered(logger, user.Id);
-        await audit.RecordAsync(user.Id, "user.registered", user.Id, HttpContext.RequestAborted);
+        await audit.RecordAsync(user.Id, "user.registered", user.Id);
         // Signed in straight away, so the authorization request this page came from carries on to the client.
         await signIn.SignInAsync(user, isPersistent: false);
         return LocalRedirect(ReturnUrls.Local(Url, ReturnUrl));

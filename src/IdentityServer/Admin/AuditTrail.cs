@@ -10,14 +10,18 @@ namespace IdentityServer.Admin;
 public sealed partial class AuditTrail(ApplicationDbContext db, TimeProvider time, ILogger<AuditTrail> logger)
 {
     /// <summary>An admin change, by the user or client the access token was issued to.</summary>
-    public Task RecordAsync(ClaimsPrincipal actor, string action, string target, object? details, CancellationToken cancellationToken) =>
-        RecordAsync(actor.GetClaim(Claims.Subject) ?? actor.GetClaim(Claims.ClientId) ?? "anonymous", action, target, details, cancellationToken);
+    public Task RecordAsync(ClaimsPrincipal actor, string action, string target, object? details) =>
+        RecordAsync(actor.GetClaim(Claims.Subject) ?? actor.GetClaim(Claims.ClientId) ?? "anonymous", action, target, details);
 
     /// <summary>A security event, by a known actor (a user id, a client id, or "anonymous").</summary>
-    public Task RecordAsync(string actor, string action, string target, CancellationToken cancellationToken) =>
-        RecordAsync(actor, action, target, details: null, cancellationToken);
+    public Task RecordAsync(string actor, string action, string target) =>
+        RecordAsync(actor, action, target, details: null);
 
-    private async Task RecordAsync(string actor, string action, string target, object? details, CancellationToken cancellationToken)
+    /// <summary>
+    /// Not cancelled by the caller hanging up: what is recorded has already happened (a change committed, a password
+    /// tried), and closing the connection must not be a way to leave no trace of it.
+    /// </summary>
+    private async Task RecordAsync(string actor, string action, string target, object? details)
     {
         db.AuditEvents.Add(new AuditEvent
         {
@@ -27,7 +31,7 @@ public sealed partial class AuditTrail(ApplicationDbContext db, TimeProvider tim
             Target = target,
             Details = details is null ? null : JsonSerializer.Serialize(details, JsonSerializerOptions.Web),
         });
-        await db.SaveChangesAsync(cancellationToken);
+        await db.SaveChangesAsync(CancellationToken.None);
         LogAudit(logger, actor, action, target);
     }
 

@@ -97,7 +97,7 @@ internal static partial class ClientsEndpoints
         }
 
         var created = ToResponse(descriptor) with { ClientSecret = secret };
-        await audit.RecordAsync(user, "client.created", request.ClientId!, ClientAudit.Of(created, secretSet: descriptor.ClientSecret is not null), cancellationToken);
+        await audit.RecordAsync(user, "client.created", request.ClientId!, ClientAudit.Of(created, secretSet: descriptor.ClientSecret is not null));
 
         return TypedResults.Created($"/admin/clients/{Uri.EscapeDataString(created.ClientId)}", created);
     }
@@ -163,7 +163,7 @@ internal static partial class ClientsEndpoints
         }
         var updated = ToResponse(descriptor);
         await audit.RecordAsync(user, "client.updated", clientId,
-            ClientAudit.Of(updated, secretSet: newSecret is not null || !string.IsNullOrEmpty(request.ClientSecret)), cancellationToken);
+            ClientAudit.Of(updated, secretSet: newSecret is not null || !string.IsNullOrEmpty(request.ClientSecret)));
 
         return TypedResults.Ok(updated with { ClientSecret = newSecret });
     }
@@ -179,7 +179,7 @@ internal static partial class ClientsEndpoints
 
         // The EF Core store deletes the client's authorizations and tokens with it, so nothing it was issued still works.
         await applications.DeleteAsync(application, cancellationToken);
-        await audit.RecordAsync(user, "client.deleted", clientId, null, cancellationToken);
+        await audit.RecordAsync(user, "client.deleted", clientId, null);
         return TypedResults.NoContent();
     }
 
@@ -201,7 +201,7 @@ internal static partial class ClientsEndpoints
 
         var secret = NewSecret();
         await applications.UpdateAsync(application, secret, cancellationToken);
-        await audit.RecordAsync(user, "client.secret_rotated", clientId, null, cancellationToken);
+        await audit.RecordAsync(user, "client.secret_rotated", clientId, null);
         return TypedResults.Ok(new ClientSecretResponse(clientId, secret));
     }
 

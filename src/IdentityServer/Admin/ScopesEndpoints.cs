@@ -55,7 +55,7 @@ internal static partial class ScopesEndpoints
             return conflict;
         }
 
-        await audit.RecordAsync(user, "scope.created", request.Name!, new { request.Resources }, cancellationToken);
+        await audit.RecordAsync(user, "scope.created", request.Name!, new { request.Resources });
         return TypedResults.Created($"/admin/scopes/{Uri.EscapeDataString(request.Name!)}", ToResponse(descriptor));
     }
 
@@ -114,7 +114,7 @@ internal static partial class ScopesEndpoints
         await scopes.PopulateAsync(descriptor, scope, cancellationToken);
         Describe(descriptor, request);
         await scopes.UpdateAsync(scope, descriptor, cancellationToken);
-        await audit.RecordAsync(user, "scope.updated", name, new { request.Resources }, cancellationToken);
+        await audit.RecordAsync(user, "scope.updated", name, new { request.Resources });
         return TypedResults.Ok(ToResponse(descriptor));
     }
 
@@ -167,7 +167,7 @@ internal static partial class ScopesEndpoints
             await transaction.CommitAsync(cancellationToken);
             return holders.Count;
         });
-        await audit.RecordAsync(user, "scope.deleted", name, new { Clients = holders }, cancellationToken);
+        await audit.RecordAsync(user, "scope.deleted", name, new { Clients = holders });
         return TypedResults.NoContent();
     }
 

@@ -103,7 +103,7 @@ internal static class UsersEndpoints
             return refused;
         }
 
-        await audit.RecordAsync(actor, "user.created", user.Id, new { user.UserName, request.Roles, user.Enabled }, cancellationToken);
+        await audit.RecordAsync(actor, "user.created", user.Id, new { user.UserName, request.Roles, user.Enabled });
 
         var response = await ToResponseAsync(users, user, time);
         return TypedResults.Created($"/admin/users/{user.Id}", response);
@@ -238,7 +238,7 @@ internal static class UsersEndpoints
             return refused;
         }
 
-        await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, request.Roles, user.Enabled }, cancellationToken);
+        await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, request.Roles, user.Enabled });
         return TypedResults.Ok(await ToResponseAsync(users, user, time));
     }
 
@@ -261,7 +261,7 @@ internal static class UsersEndpoints
             return IdentityProblem(deleted);
         }
 
-        await audit.RecordAsync(actor, "user.deleted", id, null, cancellationToken);
+        await audit.RecordAsync(actor, "user.deleted", id, null);
         return TypedResults.NoContent();
     }
 
@@ -295,7 +295,7 @@ internal static class UsersEndpoints
         // (introspection, userinfo, the admin API), as when the user is disabled. Consents stay.
         await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
 
-        await audit.RecordAsync(actor, "user.password_reset", user.Id, null, cancellationToken);
+        await audit.RecordAsync(actor, "user.password_reset", user.Id, null);
         return TypedResults.NoContent();
     }
 

@@ -148,7 +148,7 @@ public sealed partial class AuthorizeModel(
         if (consent == "deny")
         {
             LogConsent(logger, user.Id, request.ClientId, "denied");
-            await audit.RecordAsync(user.Id, "consent.denied", request.ClientId!, cancellationToken);
+            await audit.RecordAsync(user.Id, "consent.denied", request.ClientId!);
             return Refuse(Errors.AccessDenied, "The user denied the request.");
         }
 
@@ -168,7 +168,7 @@ public sealed partial class AuthorizeModel(
         if (consent == "accept")
         {
             LogConsent(logger, user.Id, request.ClientId, "granted");
-            await audit.RecordAsync(user.Id, "consent.granted", request.ClientId!, cancellationToken);
+            await audit.RecordAsync(user.Id, "consent.granted", request.ClientId!);
         }
 
         var identity = await principals.CreateAsync(user, requestedScopes, authTime ?? time.GetUtcNow(), cancellationToken);
@@ -207,8 +207,10 @@ public sealed partial class AuthorizeModel(
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
             : null;
 
+    // As OpenIddict reads the request: the form of a POST (already read by then), the query of a GET whatever its
+    // Content-Type says.
     private IEnumerable<KeyValuePair<string, StringValues>> IncomingParameters() =>
-        Request.HasFormContentType ? Request.Form : Request.Query;
+        HttpMethods.IsPost(Request.Method) && Request.HasFormContentType ? Request.Form : Request.Query;
 
     /// <summary>
     /// The authorization request to come back to, minus prompt values (and max_age) so they are honoured once; marked

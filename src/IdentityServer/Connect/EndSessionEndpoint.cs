@@ -86,7 +86,8 @@ public static partial class EndSessionEndpoint
     /// <summary>The client's request (query or form), for the confirmation page to post back.</summary>
     private static async Task<QueryString> RequestQueryAsync(HttpRequest request)
     {
-        var parameters = request.HasFormContentType
+        // As OpenIddict reads it: a GET's query, whatever its Content-Type says.
+        var parameters = HttpMethods.IsPost(request.Method) && request.HasFormContentType
             ? (IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>>)await request.ReadFormAsync(request.HttpContext.RequestAborted)
             : request.Query;
         var query = new QueryBuilder();

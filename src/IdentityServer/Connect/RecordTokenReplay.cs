@@ -22,7 +22,7 @@ internal sealed class RecordTokenReplay(AuditTrail audit) : IOpenIddictServerHan
             : null;
         if (action is not null)
         {
-            await audit.RecordAsync(context.Request?.ClientId ?? "unknown-client", action, context.Request?.ClientId ?? "unknown-client", context.CancellationToken);
+            await audit.RecordAsync(context.Request?.ClientId ?? "unknown-client", action, context.Request?.ClientId ?? "unknown-client");
         }
     }
 }

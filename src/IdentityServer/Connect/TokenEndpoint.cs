@@ -88,7 +88,7 @@ internal static class TokenEndpoint
             {
                 await signIn.SpendOnePasswordCheckAsync(request.Password ?? string.Empty);
                 passwordGuesses.CountFailure(context);
-                await attempts.UnknownUserAsync(cancellationToken);
+                await attempts.UnknownUserAsync();
                 return InvalidGrant("The username or password is incorrect.");
             }
 
@@ -96,7 +96,7 @@ internal static class TokenEndpoint
             if (!result.Succeeded)
             {
                 passwordGuesses.CountFailure(context);
-                await attempts.RefusedAsync(user, result, cancellationToken);
+                await attempts.RefusedAsync(user, result);
                 return InvalidGrant("The username or password is incorrect.");
             }
 
@@ -124,7 +124,7 @@ internal static class TokenEndpoint
                 return Refuse(Errors.InvalidTarget, ResourceIndicators.NotAnAudience);
             }
 
-            await attempts.SucceededAsync(user, cancellationToken);
+            await attempts.SucceededAsync(user);
             return Results.SignIn(new ClaimsPrincipal(identity), authenticationScheme: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         }
 

@@ -11,21 +11,21 @@ namespace IdentityServer.Users;
 /// </summary>
 public sealed class SignInAttempts(AuditTrail audit, IdentityServerMetrics metrics)
 {
-    public Task UnknownUserAsync(CancellationToken cancellationToken)
+    public Task UnknownUserAsync()
     {
         metrics.LoginFailed();
-        return audit.RecordAsync("anonymous", "login.failed", "unknown-user", cancellationToken);
+        return audit.RecordAsync("anonymous", "login.failed", "unknown-user");
     }
 
-    public Task RefusedAsync(ApplicationUser user, SignInResult result, CancellationToken cancellationToken)
+    public Task RefusedAsync(ApplicationUser user, SignInResult result)
     {
         metrics.LoginFailed();
-        return audit.RecordAsync("anonymous", result.IsLockedOut ? "login.locked_out" : "login.failed", user.Id, cancellationToken);
+        return audit.RecordAsync("anonymous", result.IsLockedOut ? "login.locked_out" : "login.failed", user.Id);
     }
 
-    public Task SucceededAsync(ApplicationUser user, CancellationToken cancellationToken)
+    public Task SucceededAsync(ApplicationUser user)
     {
         metrics.LoginSucceeded();
-        return audit.RecordAsync(user.Id, "login.succeeded", user.Id, cancellationToken);
+        return audit.RecordAsync(user.Id, "login.succeeded", user.Id);
     }
 }

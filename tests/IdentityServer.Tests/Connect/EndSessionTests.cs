@@ -190,6 +190,22 @@ public sealed class EndSessionTests(IdentityServerFactory factory) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_get_that_says_it_carries_a_form_still_asks_with_the_apps_request_and_state()
+    {
+        var (client, browser, _) = await SignedInAsync("endsession-form-typed", "fern");
+
+        using var asked = await browser.Http.SendAsync(ProtocolHelpers.FormTypedGet(
+            EndSessionUrl(client.PostLogoutRedirectUri, idTokenHint: null, state: "fern-state")));
+
+        // To the question, with the request read from the query (as OpenIddict reads a GET), not from the empty body.
+        Assert.Equal(HttpStatusCode.Redirect, asked.StatusCode);
+        var question = asked.Headers.Location!.OriginalString;
+        Assert.StartsWith("/account/signout", question, StringComparison.Ordinal);
+        Assert.Contains("state=fern-state", question, StringComparison.Ordinal);
+        Assert.Contains("post_logout_redirect_uri=", question, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_forged_confirmation_without_the_forms_anti_forgery_token_asks_again()
     {
         var (client, browser, _) = await SignedInAsync("endsession-forged", "esra");

@@ -336,4 +336,19 @@ public sealed class MalformedRequestTests(IdentityServerFactory factory) : IClas
                 $"{query} redirected to {response.Headers.Location}");
         }
     }
+
+    [Fact]
+    public async Task A_get_of_the_authorization_endpoint_that_says_it_carries_a_form_is_read_from_its_query()
+    {
+        var client = await tokens.RegisterCodeClientAsync("form-typed-get-app");
+        var http = factory.CreateClient(new() { AllowAutoRedirect = false });
+
+        using var response = await http.SendAsync(ProtocolHelpers.FormTypedGet(OAuthFlows.AuthorizeUrl(client, Pkce.Create())));
+
+        // On to the login page with the whole request to come back to, not an empty one.
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var returnUrl = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri(factory.Server.BaseAddress, response.Headers.Location!).Query)["ReturnUrl"].ToString();
+        Assert.Contains("client_id=form-typed-get-app", returnUrl, StringComparison.Ordinal);
+        Assert.Contains("code_challenge=", returnUrl, StringComparison.Ordinal);
+    }
 }

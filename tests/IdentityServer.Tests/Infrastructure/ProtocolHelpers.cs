@@ -15,6 +15,14 @@ public static class ProtocolHelpers
 
     public static string? Error(this JsonElement body) => body.OptionalToken("error");
 
+    /// <summary>A GET with an empty body and a form Content-Type, as some HTTP clients send by default.</summary>
+    public static HttpRequestMessage FormTypedGet(string url)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url) { Content = new ByteArrayContent([]) };
+        request.Content.Headers.ContentType = new("application/x-www-form-urlencoded");
+        return request;
+    }
+
     /// <summary>Reads a JWT's claims without validating it (the test already knows where it came from).</summary>
     public static JsonWebToken Read(string jwt) => new(jwt);
 
