@@ -44,8 +44,6 @@ public sealed class BootstrapOptions : IValidatableObject
 internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<BootstrapOptions> options, ILogger<Bootstrap> logger)
     : IHostedService
 {
-    public const string AdminRole = "admin";
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         // Replicas starting together on a new database race to create the same rows; the loser of a unique-index
@@ -150,9 +148,9 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
     {
         var users = services.GetRequiredService<UserManager<ApplicationUser>>();
         var roles = services.GetRequiredService<RoleManager<IdentityRole>>();
-        if (!await roles.RoleExistsAsync(AdminRole))
+        if (!await roles.RoleExistsAsync(ApplicationUser.AdminRole))
         {
-            await roles.CreateAsync(new IdentityRole(AdminRole));
+            await roles.CreateAsync(new IdentityRole(ApplicationUser.AdminRole));
         }
 
         var user = await users.FindByNameAsync(username);
@@ -178,9 +176,10 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
                     "The bootstrap admin user (Bootstrap:AdminUsername, Bootstrap:AdminPassword) was refused: " + string.Join(" ", created.Errors.Select(e => e.Description)));
             }
 
+            await users.AddToRoleAsync(user, ApplicationUser.AdminRole);
             LogBootstrapped(logger, "user", username);
         }
-        else if (!user.Enabled || !await users.IsInRoleAsync(user, AdminRole))
+        else if (!user.Enabled || !await users.IsInRoleAsync(user, ApplicationUser.AdminRole))
         {
             // Given back its role (and enabled) only if it is the operator's account: one whose password is the
             // configured one. Anyone may register a name before an operator configures it (or after the first admin
@@ -193,18 +192,12 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
 
             user.Enabled = true;
             await users.UpdateAsync(user);
-            if (!await users.IsInRoleAsync(user, AdminRole))
+            if (!await users.IsInRoleAsync(user, ApplicationUser.AdminRole))
             {
-                await users.AddToRoleAsync(user, AdminRole);
+                await users.AddToRoleAsync(user, ApplicationUser.AdminRole);
             }
 
             LogBootstrapped(logger, "role and enabled state of user", username);
-            return;
-        }
-
-        if (!await users.IsInRoleAsync(user, AdminRole))
-        {
-            await users.AddToRoleAsync(user, AdminRole);
         }
     }
 

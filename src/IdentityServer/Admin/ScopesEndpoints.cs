@@ -4,6 +4,7 @@ using IdentityServer.Connect;
 using IdentityServer.Persistence;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
+using OpenIddict.EntityFrameworkCore.Models;
 
 namespace IdentityServer.Admin;
 
@@ -143,31 +144,35 @@ internal static partial class ScopesEndpoints
         // edit (its stored scopes no longer exist) and would silently regain the scope if one were created again. All in
         // one transaction: a delete that fails (or loses a race and is retried) leaves every client as it was.
         var permission = OpenIddictConstants.Permissions.Prefixes.Scope + name;
-        var holders = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
+        // A scope name holds no quote or backslash, so this is how the permission reads in a client's stored JSON list:
+        // a text match finds the candidates in SQL instead of reading every client; the exact check runs on each.
+        var quotedPermission = "\"" + permission + "\"";
+        var holderIds = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            var holders = new List<object>();
-            await foreach (var application in applications.ListAsync(count: null, offset: null, cancellationToken))
+            var candidates = await db.Set<OpenIddictEntityFrameworkCoreApplication>()
+                .Where(application => application.Permissions != null && application.Permissions.Contains(quotedPermission))
+                .ToListAsync(cancellationToken);
+            var holderIds = new List<string>();
+            foreach (var application in candidates)
             {
-                if (await applications.HasPermissionAsync(application, permission, cancellationToken))
+                if (!await applications.HasPermissionAsync(application, permission, cancellationToken))
                 {
-                    holders.Add(application);
+                    continue;
                 }
-            }
 
-            foreach (var application in holders)
-            {
                 var descriptor = new OpenIddictApplicationDescriptor();
                 await applications.PopulateAsync(descriptor, application, cancellationToken);
                 descriptor.Permissions.Remove(permission);
                 await applications.UpdateAsync(application, descriptor, cancellationToken);
+                holderIds.Add(application.ClientId!);
             }
 
             await scopes.DeleteAsync(scope, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
-            return holders.Count;
+            return holderIds;
         });
-        await audit.RecordAsync(user, "scope.deleted", name, new { Clients = holders });
+        await audit.RecordAsync(user, "scope.deleted", name, new { Clients = holderIds });
         return TypedResults.NoContent();
     }
 

@@ -103,7 +103,7 @@ internal static class UsersEndpoints
             return refused;
         }
 
-        await audit.RecordAsync(actor, "user.created", user.Id, new { user.UserName, request.Roles, user.Enabled });
+        await audit.RecordAsync(actor, "user.created", user.Id, new { user.UserName, user.Email, request.Roles, user.Enabled });
 
         var response = await ToResponseAsync(users, user, time);
         return TypedResults.Created($"/admin/users/{user.Id}", response);
@@ -196,11 +196,13 @@ internal static class UsersEndpoints
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             user.UserName = request.Username!.Trim();
             var email = string.IsNullOrWhiteSpace(request.Email) ? null : request.Email.Trim();
+            // A corrected spelling (case) is kept; only another address needs confirming again.
             if (!string.Equals(user.Email, email, StringComparison.OrdinalIgnoreCase))
             {
-                user.Email = email;
                 user.EmailConfirmed = false;
             }
+
+            user.Email = email;
 
             user.Enabled = request.Enabled ?? user.Enabled;
             if (request.Enabled == true)
@@ -215,7 +217,7 @@ internal static class UsersEndpoints
             }
 
             var removedRoles = await SetRolesAsync(users, roles, user, request.Roles);
-            if (user.Enabled && removedRoles.Contains(StandardScopes.Admin, StringComparer.OrdinalIgnoreCase))
+            if (user.Enabled && removedRoles.Contains(ApplicationUser.AdminRole, StringComparer.OrdinalIgnoreCase))
             {
                 // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
                 // token's row, not the user's roles). Its refresh tokens stay: the next refresh drops the admin scope.
@@ -238,7 +240,7 @@ internal static class UsersEndpoints
             return refused;
         }
 
-        await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, request.Roles, user.Enabled });
+        await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, user.Email, request.Roles, user.Enabled });
         return TypedResults.Ok(await ToResponseAsync(users, user, time));
     }
 

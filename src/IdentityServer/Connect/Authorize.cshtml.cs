@@ -132,18 +132,18 @@ public sealed partial class AuthorizeModel(
         var applicationId = await applications.GetIdAsync(application, cancellationToken);
 
         var requestedScopes = request.GetScopes();
-        var existing = await authorizations.FindAsync(
+        var consentGiven = await authorizations.FindAsync(
             subject: user!.Id,
             client: applicationId!,
             status: Statuses.Valid,
             type: AuthorizationTypes.Permanent,
             scopes: requestedScopes,
-            cancellationToken: cancellationToken).ToListAsync(cancellationToken);
+            cancellationToken: cancellationToken).AnyAsync(cancellationToken);
 
         var consentType = await applications.GetConsentTypeAsync(application, cancellationToken);
         var remembersConsent = consentType == ConsentTypes.Explicit;
         // prompt=consent asks the user whatever the client's consent type (OpenID Connect Core 3.1.2.1, as Duende does).
-        var needsConsent = (remembersConsent && existing.Count == 0) || request.HasPromptValue(PromptValues.Consent);
+        var needsConsent = (remembersConsent && !consentGiven) || request.HasPromptValue(PromptValues.Consent);
 
         if (consent == "deny")
         {
@@ -179,8 +179,9 @@ public sealed partial class AuthorizeModel(
 
         ResourceIndicators.NameInTheGrant(identity, request);
 
-        // A permanent authorization remembers the consent the user just gave to a client that asks for it.
-        if (needsConsent && remembersConsent)
+        // A permanent authorization remembers the consent the user just gave to a client that asks for it (once: asked
+        // again by prompt=consent for scopes already consented to, the user adds no second one).
+        if (needsConsent && remembersConsent && !consentGiven)
         {
             await authorizations.CreateAsync(identity, user.Id, applicationId!, AuthorizationTypes.Permanent, identity.GetScopes(), cancellationToken);
         }

@@ -12,8 +12,10 @@ namespace IdentityServer.Connect;
 /// <summary>
 /// Refusals the way RFC 6749 words them and Keycloak answers them, where OpenIddict answers differently: errors in an
 /// authorization request go back to the client once its id and redirect_uri are good, scope problems are
-/// <c>invalid_scope</c>, a confidential client that sends no credentials is <c>invalid_client</c> (401), and a
-/// <c>code_challenge</c> must have RFC 7636's shape.
+/// <c>invalid_scope</c>, a confidential client that sends no credentials is <c>invalid_client</c> (401) and gets the
+/// same answer as an unknown client id, a <c>code_challenge</c> and <c>code_verifier</c> must have RFC 7636's shape,
+/// an authorization request names a scope, introspection calls only access and refresh tokens active, and a client's
+/// permission for its grant is checked before its code or token is read.
 /// </summary>
 internal static partial class ProtocolErrors
 {

@@ -135,8 +135,8 @@ internal sealed class TokenWrites
     }
 
     /// <summary>
-    /// OpenIddict's token store, minus the SaveChanges while a sign-in holds its writes back, and with its lookup by id
-    /// compiled once.
+    /// OpenIddict's token store, minus the SaveChanges while a sign-in holds its writes back, with its lookup by id
+    /// compiled once, and with revocations that give each revoked row a new concurrency token.
     /// </summary>
     internal sealed class Store(
         IMemoryCache cache,

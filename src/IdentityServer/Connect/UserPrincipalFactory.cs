@@ -112,7 +112,7 @@ public sealed partial class UserPrincipalFactory(
         requestedScopes.Any() && identity.GetScopes().IsEmpty;
 
     private static ImmutableArray<string> FilterScopes(IEnumerable<string> scopes, IEnumerable<string> roles) =>
-        roles.Contains(StandardScopes.Admin, StringComparer.OrdinalIgnoreCase)
+        roles.Contains(ApplicationUser.AdminRole, StringComparer.OrdinalIgnoreCase)
             ? [.. scopes]
             : [.. scopes.Where(scope => scope != StandardScopes.Admin)];
 

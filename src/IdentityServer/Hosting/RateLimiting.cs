@@ -19,7 +19,9 @@ public sealed class RateLimitOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Login and registration posts per window from one IP address: the brute-force brake.</summary>
+    /// <summary>
+    /// Login and registration posts per window from one IP address, and failed password grants: the brute-force brake.
+    /// </summary>
     [Range(1, 1_000_000)]
     public int PagePostsPerIp { get; set; } = 20;
 

@@ -46,7 +46,7 @@ public sealed class IdentityServerMetrics
         tokensIssued = meter.CreateCounter<long>("identityserver.tokens.issued", "{response}",
             "Successful token endpoint responses, by grant_type.");
         logins = meter.CreateCounter<long>("identityserver.logins", "{login}",
-            "Login page attempts, by result (succeeded or failed).");
+            "Password sign-in attempts (login page and password grant), by result (succeeded or failed).");
         reuseDetected = meter.CreateCounter<long>("identityserver.tokens.reuse_detected", "{token}",
             "Already redeemed refresh tokens or authorization codes presented again, by token_type; the chain is revoked.");
     }

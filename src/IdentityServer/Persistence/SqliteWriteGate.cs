@@ -12,7 +12,7 @@ namespace IdentityServer.Persistence;
 /// </summary>
 internal sealed class SqliteWriteGate : SaveChangesInterceptor
 {
-    // One per process and database file: every DbContext of the host shares the single SQLite writer.
+    // One per process (a host uses one database file): every DbContext of the host shares the single SQLite writer.
     private static readonly SemaphoreSlim Gate = new(1, 1);
     private static readonly object Held = new();
 

@@ -8,11 +8,11 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 namespace IdentityServer.Users;
 
 /// <summary>
-/// Adds three things to Identity's sign-in: a disabled user cannot sign in; the sign-in cookie records
-/// <c>auth_time</c> so the authorization endpoint can honour <c>max_age</c> and put it in ID tokens, and a session id
-/// that sign-out ends on the server (<see cref="BrowserSessions"/>); and every refused
-/// password check costs one BCrypt verify, so its timing does not tell an unknown, disabled or locked-out account
-/// from a mistyped password.
+/// Adds to Identity's sign-in: a disabled user cannot sign in; the sign-in cookie records <c>auth_time</c> so the
+/// authorization endpoint can honour <c>max_age</c> and put it in ID tokens, and a session id that sign-out ends on the
+/// server (<see cref="BrowserSessions"/>); every refused password check costs one BCrypt verify, so its timing does
+/// not tell an unknown, disabled or locked-out account from a mistyped password; and a right password verified after
+/// parallel guesses locked the account is refused.
 /// </summary>
 public sealed class ApplicationSignInManager(
     UserManager<ApplicationUser> userManager,

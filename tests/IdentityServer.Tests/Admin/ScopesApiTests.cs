@@ -180,8 +180,17 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
         await Tokens.RegisterScopeAsync(name, "withdrawn-api");
         var clientId = Unique("holder");
         AssertStatus(await admin.PostAsync("/admin/clients", new { clientId, grantTypes = new[] { "client_credentials" }, scopes = new[] { name } }), HttpStatusCode.Created);
+        // A client with a scope whose name only starts like it keeps that one.
+        await Tokens.RegisterScopeAsync(name + "-more", "withdrawn-api");
+        var neighbourId = Unique("neighbour");
+        AssertStatus(await admin.PostAsync("/admin/clients", new { clientId = neighbourId, grantTypes = new[] { "client_credentials" }, scopes = new[] { name + "-more" } }), HttpStatusCode.Created);
 
         AssertStatus(await admin.DeleteAsync($"/admin/scopes/{name}"), HttpStatusCode.NoContent);
+
+        Assert.Equal([name + "-more"], (await admin.GetAsync($"/admin/clients/{neighbourId}")).Json.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()));
+        var deleted = (await admin.AuditAsync(name)).Single(a => a.Action == "scope.deleted");
+        Assert.Contains(clientId, deleted.Details, StringComparison.Ordinal);
+        Assert.DoesNotContain(neighbourId, deleted.Details, StringComparison.Ordinal);
 
         var edited = await admin.PutAsync($"/admin/clients/{clientId}", new { displayName = "Still editable" });
         AssertStatus(edited, HttpStatusCode.OK);

@@ -471,7 +471,7 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
     {
         var username = Unique("pat");
         var (id, _) = await CreateAsync(username);
-        await admin.PutAsync($"/admin/users/{id}", Profile(username, roles: ["auditor"]));
+        await admin.PutAsync($"/admin/users/{id}", Profile(username, email: $"{username}@moved.example", roles: ["auditor"]));
         await admin.PostAsync($"/admin/users/{id}/password", new { password = "another-password-9" });
         await admin.DeleteAsync($"/admin/users/{id}");
 
@@ -479,6 +479,8 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
 
         Assert.Equal(["user.created", "user.updated", "user.password_reset", "user.deleted"], audit.Select(a => a.Action));
         Assert.All(audit, a => Assert.Equal(IdentityServerFactory.AdminClientId, a.Actor));
+        // The email is a sign-in name: where it was pointed is part of the record.
+        Assert.Contains($"{username}@moved.example", audit[1].Details, StringComparison.Ordinal);
         Assert.All(audit, a => Assert.DoesNotContain(PasswordOf(username), a.Details ?? "", StringComparison.Ordinal));
         Assert.All(audit, a => Assert.DoesNotContain("another-password-9", a.Details ?? "", StringComparison.Ordinal));
         Assert.All(audit, a => Assert.DoesNotContain("hash", a.Details ?? "", StringComparison.OrdinalIgnoreCase));
@@ -626,6 +628,19 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
         var messages = AssertFieldError(await admin.PostAsync("/admin/users", new { username, email = "jozef@example.test", password = PasswordOf(username) }), "username");
 
         Assert.Contains(messages, m => m.Contains("A-Z", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Correcting_the_case_of_a_users_email_keeps_the_new_spelling()
+    {
+        var username = Unique("casey");
+        var (id, _) = await CreateAsync(username);
+
+        var updated = await admin.PutAsync($"/admin/users/{id}", Profile(username, email: $"{username.ToUpperInvariant()}@Example.Test"));
+
+        AssertStatus(updated, HttpStatusCode.OK);
+        Assert.Equal($"{username.ToUpperInvariant()}@Example.Test", updated.Json.GetProperty("email").GetString());
+        Assert.Equal($"{username.ToUpperInvariant()}@Example.Test", (await admin.GetAsync($"/admin/users/{id}")).Json.GetProperty("email").GetString());
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using IdentityServer.Tests.Infrastructure;
 
 namespace IdentityServer.Tests.Connect;
@@ -81,6 +82,31 @@ public sealed class ConsentTests(IdentityServerFactory factory) : IClassFixture<
         var code = await OAuthFlows.CodeFromAsync(second, client, state: "again");
         var (status, _) = await tokens.RedeemCodeAsync(client, code, pkce);
         Assert.Equal(HttpStatusCode.OK, status);
+    }
+
+    [Fact]
+    public async Task Consenting_again_when_prompted_keeps_one_remembered_consent()
+    {
+        var client = await tokens.RegisterCodeClientAsync("consent-prompted-twice", consentType: "explicit");
+        var userId = await tokens.RegisterUserAsync("twice-tara", "tara-password-1");
+        var browser = new BrowserSession(factory);
+        await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create()), "twice-tara", "tara-password-1");
+        await OAuthFlows.CodeFromAsync(await browser.ClickAsync("accept"), client);
+
+        for (var again = 0; again < 2; again++)
+        {
+            await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "consent" }));
+            await OAuthFlows.CodeFromAsync(await browser.ClickAsync("accept"), client);
+        }
+
+        // Every request asked, but the consent is stored once, not once per question.
+        await using var scope = factory.Services.CreateAsyncScope();
+        var authorizations = scope.ServiceProvider.GetRequiredService<OpenIddict.Abstractions.IOpenIddictAuthorizationManager>();
+        var remembered = await authorizations.FindBySubjectAsync(userId)
+            .Where(async (authorization, cancellationToken) =>
+                await authorizations.GetTypeAsync(authorization, cancellationToken) == OpenIddict.Abstractions.OpenIddictConstants.AuthorizationTypes.Permanent)
+            .CountAsync();
+        Assert.Equal(1, remembered);
     }
 
     [Fact]
