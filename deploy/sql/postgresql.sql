@@ -472,3 +472,33 @@ BEGIN
 END $EF$;
 COMMIT;
 
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127104334_RegistrationVersion') THEN
+    CREATE TABLE "RegistrationVersion" (
+        "Id" integer NOT NULL,
+        "Version" bigint NOT NULL,
+        CONSTRAINT "PK_RegistrationVersion" PRIMARY KEY ("Id")
+    );
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127104334_RegistrationVersion') THEN
+    INSERT INTO "RegistrationVersion" ("Id", "Version")
+    VALUES (1, 0);
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127104334_RegistrationVersion') THEN
+    INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+    VALUES ('20261127104334_RegistrationVersion', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+

@@ -239,3 +239,19 @@ VALUES ('20261126084114_EndedSessions', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+CREATE TABLE "RegistrationVersion" (
+    "Id" INTEGER NOT NULL CONSTRAINT "PK_RegistrationVersion" PRIMARY KEY,
+    "Version" INTEGER NOT NULL
+);
+
+INSERT INTO "RegistrationVersion" ("Id", "Version")
+VALUES (1, 0);
+SELECT changes();
+
+
+INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261127104314_RegistrationVersion', '10.0.15');
+
+COMMIT;
+

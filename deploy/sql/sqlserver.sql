@@ -524,3 +524,41 @@ END;
 COMMIT;
 GO
 
+BEGIN TRANSACTION;
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261127104355_RegistrationVersion'
+)
+BEGIN
+    CREATE TABLE [RegistrationVersion] (
+        [Id] int NOT NULL,
+        [Version] bigint NOT NULL,
+        CONSTRAINT [PK_RegistrationVersion] PRIMARY KEY ([Id])
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261127104355_RegistrationVersion'
+)
+BEGIN
+    IF EXISTS (SELECT * FROM [sys].[identity_columns] WHERE [name] IN (N'Id', N'Version') AND [object_id] = OBJECT_ID(N'[RegistrationVersion]'))
+        SET IDENTITY_INSERT [RegistrationVersion] ON;
+    EXEC(N'INSERT INTO [RegistrationVersion] ([Id], [Version])
+    VALUES (1, CAST(0 AS bigint))');
+    IF EXISTS (SELECT * FROM [sys].[identity_columns] WHERE [name] IN (N'Id', N'Version') AND [object_id] = OBJECT_ID(N'[RegistrationVersion]'))
+        SET IDENTITY_INSERT [RegistrationVersion] OFF;
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261127104355_RegistrationVersion'
+)
+BEGIN
+    INSERT INTO [__EFMigrationsHistory] ([MigrationId], [ProductVersion])
+    VALUES (N'20261127104355_RegistrationVersion', N'10.0.15');
+END;
+
+COMMIT;
+GO
+

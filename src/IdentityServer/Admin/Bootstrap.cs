@@ -72,6 +72,12 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
         var bootstrap = options.Value;
         if (!string.IsNullOrEmpty(bootstrap.AdminClientId))
         {
+            if (bootstrap.AdminClientSecret!.Length < ClientsEndpoints.MinimumSecretLength)
+            {
+                // Not refused (an existing deployment would stop starting), but said: it opens the admin API.
+                LogShortAdminSecret(logger, ClientsEndpoints.MinimumSecretLength);
+            }
+
             await EnsureAdminClientAsync(services.GetRequiredService<IOpenIddictApplicationManager>(),
                 bootstrap.AdminClientId, bootstrap.AdminClientSecret!, cancellationToken);
         }
@@ -200,6 +206,9 @@ internal sealed partial class Bootstrap(IServiceScopeFactory scopes, IOptions<Bo
             LogBootstrapped(logger, "role and enabled state of user", username);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Bootstrap:AdminClientSecret is shorter than the {Minimum} characters the admin API asks of any client secret, and it opens the admin API: configure a longer one.")]
+    private static partial void LogShortAdminSecret(ILogger logger, int minimum);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Bootstrap met a concurrent writer and runs again.")]
     private static partial void LogRetry(ILogger logger, Exception exception);

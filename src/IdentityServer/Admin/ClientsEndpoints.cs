@@ -46,6 +46,9 @@ internal static partial class ClientsEndpoints
 {
     public const string CorsOriginsProperty = "allowed_cors_origins";
 
+    /// <summary>The shortest client secret an admin may choose (generated ones are 256-bit).</summary>
+    public const int MinimumSecretLength = 16;
+
     private static readonly string[] SupportedGrantTypes =
         [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.ClientCredentials, GrantTypes.Password];
 
@@ -377,9 +380,9 @@ internal static partial class ClientsEndpoints
             errors.Add("clientSecret", "Public clients have no secret.");
         }
 
-        if (request.ClientSecret is { Length: > 0 and < 16 })
+        if (request.ClientSecret is { Length: > 0 and < MinimumSecretLength })
         {
-            errors.Add("clientSecret", "Secrets are at least 16 characters; leave it out to have one generated.");
+            errors.Add("clientSecret", $"Secrets are at least {MinimumSecretLength} characters; leave it out to have one generated.");
         }
 
         // RFC 6749 A.2: client_secret = *VSCHAR. Other characters have no agreed encoding in HTTP Basic, and client

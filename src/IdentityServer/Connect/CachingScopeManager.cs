@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
+using IdentityServer.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
@@ -14,6 +15,7 @@ namespace IdentityServer.Connect;
 /// lists their names (<see cref="ListNamesAsync"/>).
 /// </summary>
 public sealed partial class CachingScopeManager(
+    ApplicationDbContext db,
     MetadataCache<OpenIddictEntityFrameworkCoreScope> scopeCache,
     MetadataCache<CachingScopeManager.ScopeNames> namesCache,
     IOpenIddictScopeCache<OpenIddictEntityFrameworkCoreScope> cache,
@@ -116,27 +118,29 @@ public sealed partial class CachingScopeManager(
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
         await base.CreateAsync(scope, cancellationToken);
-        ClearCaches();
+        await ClearCachesAsync(cancellationToken);
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
         await base.UpdateAsync(scope, cancellationToken);
-        ClearCaches();
+        await ClearCachesAsync(cancellationToken);
     }
 
     public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
         await base.DeleteAsync(scope, cancellationToken);
-        ClearCaches();
+        await ClearCachesAsync(cancellationToken);
     }
 
     public sealed record ScopeNames(ImmutableArray<string> Names);
 
-    private void ClearCaches()
+    // Here at once, on the other instances at their next poll.
+    private async Task ClearCachesAsync(CancellationToken cancellationToken)
     {
         scopeCache.Clear();
         namesCache.Clear();
+        await RegistrationChanges.PublishAsync(db, cancellationToken);
     }
 
     // Each caller gets its own detached copy, so nothing one request does to an entity reaches another.

@@ -1,3 +1,4 @@
+using IdentityServer.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
@@ -14,6 +15,7 @@ namespace IdentityServer.Connect;
 /// <see cref="FindByClientIdUncachedAsync"/>, so what an admin sees and edits is always the stored row.
 /// </summary>
 public sealed class ClientApplicationManager(
+    ApplicationDbContext db,
     MetadataCache<OpenIddictEntityFrameworkCoreApplication> clientCache,
     VerifiedClientSecrets verifiedSecrets,
     IOpenIddictApplicationCache<OpenIddictEntityFrameworkCoreApplication> cache,
@@ -86,26 +88,28 @@ public sealed class ClientApplicationManager(
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
         await base.CreateAsync(application, cancellationToken);
-        ClearCaches();
+        await ClearCachesAsync(cancellationToken);
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
         await base.UpdateAsync(application, cancellationToken);
-        ClearCaches();
+        await ClearCachesAsync(cancellationToken);
     }
 
     public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
         await base.DeleteAsync(application, cancellationToken);
-        ClearCaches();
+        await ClearCachesAsync(cancellationToken);
     }
 
-    // Forgetting remembered secrets too, so that a secret retired by an admin does not linger in memory.
-    private void ClearCaches()
+    // Forgetting remembered secrets too, so that a secret retired by an admin does not linger in memory; here at once,
+    // on the other instances at their next poll.
+    private async Task ClearCachesAsync(CancellationToken cancellationToken)
     {
         clientCache.Clear();
         verifiedSecrets.Clear();
+        await RegistrationChanges.PublishAsync(db, cancellationToken);
     }
 
     protected override ValueTask<string> ObfuscateClientSecretAsync(string secret, CancellationToken cancellationToken = default) =>

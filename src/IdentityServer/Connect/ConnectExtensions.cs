@@ -16,6 +16,9 @@ public static class ConnectExtensions
         builder.Services.AddScoped<UserPrincipalFactory>();
         builder.Services.AddScoped<TokenWrites>();
         builder.Services.AddSingleton(typeof(MetadataCache<>));
+        // One instance, reachable both as a hosted service and by type (the caches subscribe to it, the tests wait on it).
+        builder.Services.AddSingleton<RegistrationChanges>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<RegistrationChanges>());
         builder.Services.AddSingleton<VerifiedClientSecrets>();
         builder.Services.AddCors();
         builder.Services.AddScoped<Microsoft.AspNetCore.Cors.Infrastructure.ICorsPolicyProvider, ClientCorsPolicyProvider>();

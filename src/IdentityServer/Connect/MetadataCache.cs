@@ -7,17 +7,26 @@ namespace IdentityServer.Connect;
 /// What every token request would otherwise read from the database or compute again, kept in memory for
 /// <see cref="ConnectOptions.MetadataCacheDuration"/>: client and scope registrations, the scope names discovery
 /// lists, verified client secrets. They change only through the admin API. A change made on this instance forgets
-/// every entry at once (<see cref="Clear"/>); another instance on the same database sees it within that time. Clients
-/// and scopes are kept only when found, so one registered on another instance works there at once (discovery's list
-/// of scope names may lag by that time).
+/// every entry at once (<see cref="Clear"/>); other instances on the same database read theirs again after their next
+/// <see cref="RegistrationChanges"/> poll, about a second later (<see cref="Expire"/>). Clients and scopes are kept only when found, so one
+/// registered on another instance works there at once.
 /// </summary>
-public sealed class MetadataCache<TValue>(IOptions<ConnectOptions> options, TimeProvider time) where TValue : class
+public sealed class MetadataCache<TValue> where TValue : class
 {
+    public MetadataCache(IOptions<ConnectOptions> options, TimeProvider time, RegistrationChanges? changes = null)
+    {
+        this.time = time;
+        lifetime = options.Value.MetadataCacheDuration;
+        changes?.OnChange(Expire);
+    }
+
+    private readonly TimeProvider time;
+
     // A bound on memory for requests naming many different scope sets; hitting it only costs a re-read.
     private const int MaxEntries = 4096;
 
     private readonly ConcurrentDictionary<string, (TValue Value, DateTimeOffset ExpiresAt)> entries = new(StringComparer.Ordinal);
-    private readonly TimeSpan lifetime = options.Value.MetadataCacheDuration;
+    private readonly TimeSpan lifetime;
     private long version;
 
     /// <summary>Read before loading from the database and passed to <see cref="Set"/>.</summary>
@@ -66,5 +75,18 @@ public sealed class MetadataCache<TValue>(IOptions<ConnectOptions> options, Time
     {
         Interlocked.Increment(ref version);
         entries.Clear();
+    }
+
+    /// <summary>
+    /// Makes every entry be read again, as <see cref="Clear"/> does, but keeps it for <see cref="TryGetExpired"/>: a
+    /// change made through another instance may not concern it, and discovery falls back on it if the database is out.
+    /// </summary>
+    public void Expire()
+    {
+        Interlocked.Increment(ref version);
+        foreach (var (key, entry) in entries)
+        {
+            entries.TryUpdate(key, (entry.Value, DateTimeOffset.MinValue), entry);
+        }
     }
 }

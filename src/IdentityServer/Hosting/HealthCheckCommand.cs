@@ -26,11 +26,30 @@ public static class HealthCheckCommand
         }
     }
 
-    /// <summary>The first port of ASPNETCORE_HTTP_PORTS (the .NET images set 8080), over loopback.</summary>
-    private static string DefaultUrl()
+    /// <summary>
+    /// Where Kestrel listens as it decides it: ASPNETCORE_URLS wins over ASPNETCORE_HTTP_PORTS (the .NET images set
+    /// 8080). The first plain-HTTP address, with a wildcard host read as loopback.
+    /// </summary>
+    internal static string DefaultUrl(string? urls, string? httpPorts)
     {
-        var ports = Environment.GetEnvironmentVariable("ASPNETCORE_HTTP_PORTS");
-        var port = ports?.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "8080";
-        return $"http://127.0.0.1:{port}/health/live";
+        static string[] List(string? value) =>
+            value?.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+
+        var listened = List(urls);
+        if (listened.FirstOrDefault(url => url.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) is { } http)
+        {
+            var authority = http["http://".Length..].Split('/')[0];
+            var colon = authority.LastIndexOf(':');
+            var host = colon > 0 && !authority.EndsWith(']') ? authority[..colon] : authority;
+            var port = colon > 0 && !authority.EndsWith(']') ? authority[(colon + 1)..] : "80";
+            host = host is "+" or "*" or "0.0.0.0" or "[::]" or "localhost" ? "127.0.0.1" : host;
+            return $"http://{host}:{port}/health/live";
+        }
+
+        var firstPort = List(httpPorts).FirstOrDefault() ?? "8080";
+        return $"http://127.0.0.1:{firstPort}/health/live";
     }
+
+    private static string DefaultUrl() =>
+        DefaultUrl(Environment.GetEnvironmentVariable("ASPNETCORE_URLS"), Environment.GetEnvironmentVariable("ASPNETCORE_HTTP_PORTS"));
 }

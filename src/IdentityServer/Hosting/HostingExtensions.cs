@@ -8,7 +8,11 @@ public static class HostingExtensions
     public static IHostApplicationBuilder AddHostingDefaults(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = BearerErrors.AddToProblem);
+        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            BearerErrors.AddToProblem(context);
+            Connect.OAuthServerErrors.AddToProblem(context);
+        });
         builder.Services.AddExceptionHandler<MalformedRequestHandler>();
         // Bad request bodies reach MalformedRequestHandler (field-keyed problem details) instead of a bare 400.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);

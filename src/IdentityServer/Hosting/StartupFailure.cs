@@ -10,12 +10,43 @@ public static class StartupFailure
     /// disposed by then. Under the test host, which runs Program on a thread of its own and catches what it throws,
     /// nothing changes.
     /// </summary>
-    public static void ExitWithOneLine() =>
+    public static void ExitWithOneLine()
+    {
+        // The host stops on these too (its console lifetime has its own registrations); this only remembers that a stop
+        // was asked for, so that start-up cut short by it is not reported as a failure.
+        foreach (var signal in new[] { System.Runtime.InteropServices.PosixSignal.SIGTERM, System.Runtime.InteropServices.PosixSignal.SIGINT })
+        {
+            StopSignals.Add(System.Runtime.InteropServices.PosixSignalRegistration.Create(signal, _ => stopRequested = true));
+        }
+
         AppDomain.CurrentDomain.UnhandledException += (_, failure) =>
         {
-            Console.Error.WriteLine($"IdentityServer stopped: {Describe((Exception)failure.ExceptionObject)}");
+            var exception = (Exception)failure.ExceptionObject;
+            if (IsStopDuringStart(exception, stopRequested))
+            {
+                // A rollout or scale-in that stops an instance while it migrates or loads keys: a stop, not a crash.
+                Console.Error.WriteLine("IdentityServer stopped before it finished starting, as asked.");
+                Environment.Exit(0);
+            }
+
+            Console.Error.WriteLine($"IdentityServer stopped: {Describe(exception)}");
             Environment.Exit(1);
         };
+    }
+
+    /// <summary>Start-up cancelled because a stop was asked for (SIGTERM, Ctrl+C), and for no other reason.</summary>
+    public static bool IsStopDuringStart(Exception failure, bool stopRequested) =>
+        stopRequested && Causes(failure).All(cause => cause is OperationCanceledException);
+
+    private static volatile bool stopRequested;
+
+    // Kept referenced: a registration that is collected stops listening.
+    private static readonly List<System.Runtime.InteropServices.PosixSignalRegistration> StopSignals = [];
+
+    private static IEnumerable<Exception> Causes(Exception failure) =>
+        failure is AggregateException aggregate
+            ? aggregate.InnerExceptions.SelectMany(Causes)
+            : failure.InnerException is { } inner ? Causes(inner).Prepend(failure) : [failure];
 
     /// <summary>The failure's message and those of its causes, each once: the outer one often only says where it
     /// happened ("Hosting failed to start"), an inner one why (the setting, the refused connection).</summary>

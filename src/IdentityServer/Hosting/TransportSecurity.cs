@@ -26,8 +26,8 @@ public static partial class TransportSecurity
                 options.KnownProxies.AddRange(OneValueList(section[nameof(ProxyOptions.KnownProxies)]));
                 options.KnownNetworks.AddRange(OneValueList(section[nameof(ProxyOptions.KnownNetworks)]));
             })
-            .Validate(ProxyOptions.AllParse, "ForwardedHeaders:KnownProxies must hold IP addresses, ForwardedHeaders:KnownNetworks CIDR ranges (10.0.0.0/8) and ForwardedHeaders:ForwardLimit a count from 1 to 10.")
             .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ProxyOptions>, ProxyOptions.Validation>();
 
         builder.Services.AddOptions<ForwardedHeadersOptions>()
             .Configure<IOptions<ProxyOptions>>((forwarded, proxies) =>
@@ -125,10 +125,24 @@ public static partial class TransportSecurity
 
         internal bool Any => KnownProxies.Count > 0 || KnownNetworks.Count > 0;
 
-        internal static bool AllParse(ProxyOptions options) =>
-            options.ForwardLimit is >= 1 and <= 10
-            && options.KnownProxies.All(proxy => IPAddress.TryParse(proxy, out _))
-            && options.KnownNetworks.All(network => System.Net.IPNetwork.TryParse(network, out _));
+        /// <summary>Names the key and the value that is wrong, as every other setting's refusal does.</summary>
+        internal sealed class Validation : IValidateOptions<ProxyOptions>
+        {
+            public ValidateOptionsResult Validate(string? name, ProxyOptions options)
+            {
+                var failures = new List<string>();
+                if (options.ForwardLimit is < 1 or > 10)
+                {
+                    failures.Add($"{SectionName}:{nameof(ForwardLimit)} must be a count from 1 to 10, not {options.ForwardLimit}.");
+                }
+
+                failures.AddRange(options.KnownProxies.Where(proxy => !IPAddress.TryParse(proxy, out _))
+                    .Select(proxy => $"{SectionName}:{nameof(KnownProxies)} must hold IP addresses; '{proxy}' is not one."));
+                failures.AddRange(options.KnownNetworks.Where(network => !System.Net.IPNetwork.TryParse(network, out _))
+                    .Select(network => $"{SectionName}:{nameof(KnownNetworks)} must hold CIDR ranges such as 10.0.0.0/8; '{network}' is not one."));
+                return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+            }
+        }
     }
 
     internal sealed partial class RefuseInsecureBinding(

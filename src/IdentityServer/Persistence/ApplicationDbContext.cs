@@ -23,6 +23,8 @@ public abstract class ApplicationDbContext(DbContextOptions options)
 
     public DbSet<EndedSession> EndedSessions { get; set; } = null!;
 
+    public DbSet<Connect.RegistrationVersion> RegistrationVersions { get; set; } = null!;
+
     protected override void OnModelCreating(ModelBuilder builder)
     {
         base.OnModelCreating(builder);
@@ -61,6 +63,15 @@ public abstract class ApplicationDbContext(DbContextOptions options)
             key.Property(k => k.Use).HasMaxLength(8);
             key.Property(k => k.Algorithm).HasMaxLength(16);
             key.HasIndex(k => new { k.Use, k.RetiresAt });
+        });
+
+        builder.Entity<Connect.RegistrationVersion>(version =>
+        {
+            version.ToTable("RegistrationVersion");
+            version.HasKey(v => v.Id);
+            version.Property(v => v.Id).ValueGeneratedNever();
+            // The row exists from the migration on: a change only counts it up.
+            version.HasData(new Connect.RegistrationVersion { Id = Connect.RegistrationVersion.RowId, Version = 0 });
         });
 
         builder.Entity<AuditEvent>(audit =>

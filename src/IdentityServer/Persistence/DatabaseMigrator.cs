@@ -18,7 +18,11 @@ internal sealed partial class DatabaseMigrator(
         }
 
         await MigrateAsync(scopes, cancellationToken);
-        LogMigrated(logger, options.Value.Provider);
+        // Not asked before migrating: on a database that does not exist yet (which Migrate creates) that would log a
+        // connection error. The latest applied migration says where the schema stands whether or not this start moved it.
+        await using var scope = scopes.CreateAsyncScope();
+        var applied = await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().Database.GetAppliedMigrationsAsync(cancellationToken);
+        LogMigrated(logger, options.Value.Provider, applied.LastOrDefault() ?? "(none)");
     }
 
     /// <summary>Without migrations at start, a schema behind this version would fail at the first query with a
@@ -66,6 +70,6 @@ internal sealed partial class DatabaseMigrator(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Database schema is up to date ({Provider}).")]
-    private static partial void LogMigrated(ILogger logger, DatabaseProvider provider);
+    [LoggerMessage(Level = LogLevel.Information, Message = "The database schema is up to date at migration {Latest} ({Provider}).")]
+    private static partial void LogMigrated(ILogger logger, DatabaseProvider provider, string latest);
 }

@@ -43,6 +43,19 @@ public sealed class BootstrapTests(IdentityServerFactory factory) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_bootstrap_admin_secret_shorter_than_the_admin_api_allows_works_and_is_warned_about_in_the_log()
+    {
+        await using var server = new IdentityServer.Tests.Hosting.CapturedLogsFactory();
+        server.With("Bootstrap:AdminClientSecret", "short-secret");
+
+        var (status, _) = await AdminClientTokenAsync(new TokenClient(server), "short-secret");
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains(server.Logs.Lines, line => line.StartsWith("Warning", StringComparison.Ordinal)
+            && line.Contains("Bootstrap:AdminClientSecret is shorter than the 16 characters", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task On_start_the_admin_client_the_admin_scope_and_the_admin_user_exist()
     {
         var client = await admin.GetAsync($"/admin/clients/{IdentityServerFactory.AdminClientId}");

@@ -51,4 +51,49 @@ public sealed class ClientCacheTests(IdentityServerFactory factory) : IClassFixt
         var (oldStatus, _) = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials" }, "rotated-elsewhere", oldSecret);
         Assert.Equal(HttpStatusCode.Unauthorized, oldStatus);
     }
+
+    [Fact]
+    public async Task A_client_deleted_through_another_instance_gets_no_more_tokens_here_after_the_next_poll()
+    {
+        var secret = await tokens.RegisterClientAsync(new { clientId = "deleted-elsewhere", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+        Assert.False(string.IsNullOrEmpty(await tokens.ClientCredentialsTokenAsync("deleted-elsewhere", secret!, "")));
+        await PollAsync();
+
+        await using var other = new IdentityServer.Tests.Admin.SecondHost(factory);
+        Assert.Equal(HttpStatusCode.NoContent, (await new TokenClient(other).AdminAsync(HttpMethod.Delete, "/admin/clients/deleted-elsewhere")).Status);
+        await PollAsync();
+        await PollAsync();
+
+        var (status, _) = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials" }, "deleted-elsewhere", secret);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+    }
+
+    [Fact]
+    public async Task An_old_secret_rotated_through_another_instance_stops_here_after_the_next_poll()
+    {
+        var oldSecret = await tokens.RegisterClientAsync(new { clientId = "rotated-elsewhere-old", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>() });
+        Assert.False(string.IsNullOrEmpty(await tokens.ClientCredentialsTokenAsync("rotated-elsewhere-old", oldSecret!, "")));
+        await PollAsync();
+
+        await using var other = new IdentityServer.Tests.Admin.SecondHost(factory);
+        Assert.Equal(HttpStatusCode.OK, (await new TokenClient(other).AdminAsync(HttpMethod.Post, "/admin/clients/rotated-elsewhere-old/secret")).Status);
+        // Before the poll this instance may still know the client as it was (for at most a second)...
+        await PollAsync();
+        await PollAsync();
+
+        // ...after it, the old secret is refused here too, without the new one having been seen here first.
+        var (status, _) = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials" }, "rotated-elsewhere-old", oldSecret);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+    }
+
+    /// <summary>
+    /// Moves the clock by one poll interval and waits for that poll. Called twice after a change, so that at least one
+    /// poll began after it (one may have been under way already).
+    /// </summary>
+    private async Task PollAsync()
+    {
+        var polled = factory.Services.GetRequiredService<RegistrationChanges>().NextPollAsync();
+        factory.Time.Advance(RegistrationChanges.PollInterval);
+        await polled.WaitAsync(TimeSpan.FromSeconds(30));
+    }
 }

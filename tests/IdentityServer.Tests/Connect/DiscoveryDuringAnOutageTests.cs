@@ -11,7 +11,8 @@ using OpenIddict.EntityFrameworkCore.Models;
 
 namespace IdentityServer.Tests.Connect;
 
-/// <summary>The database stops answering after discovery was served once, and the scope list has expired from memory.</summary>
+/// <summary>The database stops answering: after discovery was served once (its scope list expired from memory), or
+/// under a token request.</summary>
 public sealed class DiscoveryDuringAnOutageTests(DiscoveryDuringAnOutageTests.OutageFactory factory) : IClassFixture<DiscoveryDuringAnOutageTests.OutageFactory>
 {
     private readonly TokenClient tokens = new(factory);
@@ -40,6 +41,25 @@ public sealed class DiscoveryDuringAnOutageTests(DiscoveryDuringAnOutageTests.Ou
         }
     }
 
+    [Fact]
+    public async Task A_token_request_the_database_fails_under_answers_500_with_an_oauth_error_a_client_library_reads()
+    {
+        factory.ClientLookups.Failing = true;
+        try
+        {
+            var (status, body) = await tokens.TokenAsync(new Dictionary<string, string> { ["grant_type"] = "client_credentials" }, "outage-client", "outage-client-secret-0123456789");
+
+            Assert.Equal(HttpStatusCode.InternalServerError, status);
+            Assert.Equal("server_error", body.Error());
+            Assert.Equal(500, body.GetProperty("status").GetInt32());
+            Assert.True(factory.ClientLookups.Failures > 0);
+        }
+        finally
+        {
+            factory.ClientLookups.Failing = false;
+        }
+    }
+
     public sealed class Switch
     {
         public volatile bool Failing;
@@ -50,6 +70,8 @@ public sealed class DiscoveryDuringAnOutageTests(DiscoveryDuringAnOutageTests.Ou
     {
         public Switch ScopeListing { get; } = new();
 
+        public Switch ClientLookups { get; } = new();
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
@@ -57,6 +79,10 @@ public sealed class DiscoveryDuringAnOutageTests(DiscoveryDuringAnOutageTests.Ou
                 services.AddScoped<IOpenIddictScopeStore<OpenIddictEntityFrameworkCoreScope>>(provider => new UnreachableScopeStore(
                     provider.GetRequiredService<IMemoryCache>(), provider.GetRequiredService<IOpenIddictEntityFrameworkCoreContext>(),
                     provider.GetRequiredService<IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions>>(), ScopeListing)));
+            builder.ConfigureTestServices(services =>
+                services.AddScoped<IOpenIddictApplicationStore<OpenIddictEntityFrameworkCoreApplication>>(provider => new UnreachableApplicationStore(
+                    provider.GetRequiredService<IMemoryCache>(), provider.GetRequiredService<IOpenIddictEntityFrameworkCoreContext>(),
+                    provider.GetRequiredService<IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions>>(), ClientLookups)));
         }
     }
 
@@ -74,6 +100,25 @@ public sealed class DiscoveryDuringAnOutageTests(DiscoveryDuringAnOutageTests.Ou
             }
 
             return base.ListAsync(query, state, cancellationToken);
+        }
+    }
+
+    private sealed class UnreachableApplicationStore(
+        IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options, Switch lookups)
+        : OpenIddictEntityFrameworkCoreApplicationStore(cache, context, options)
+    {
+        // The server reads clients by id through this query.
+        public override ValueTask<TResult?> GetAsync<TState, TResult>(
+            Func<IQueryable<OpenIddictEntityFrameworkCoreApplication>, TState, IQueryable<TResult>> query, TState state, CancellationToken cancellationToken)
+            where TResult : default
+        {
+            if (lookups.Failing)
+            {
+                Interlocked.Increment(ref lookups.Failures);
+                throw new InvalidOperationException("The database is unreachable.");
+            }
+
+            return base.GetAsync(query, state, cancellationToken);
         }
     }
 }

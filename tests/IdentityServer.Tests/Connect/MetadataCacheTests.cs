@@ -6,7 +6,8 @@ namespace IdentityServer.Tests.Connect;
 
 /// <summary>
 /// The in-memory copy of clients and scopes: a change made through this instance clears it, and a change made
-/// through another instance on the same database is seen once <c>MetadataCacheDuration</c> has passed.
+/// through another instance on the same database is seen at the next poll (<see cref="RegistrationChanges"/>), or
+/// at the latest once <c>MetadataCacheDuration</c> has passed.
 /// </summary>
 public sealed class MetadataCacheTests
 {
@@ -59,5 +60,22 @@ public sealed class MetadataCacheTests
         cache.Set("client", "registration", cache.Version);
 
         Assert.False(cache.TryGet("client", out _));
+    }
+
+    [Fact]
+    public void A_change_on_another_instance_has_every_entry_read_again_but_keeps_it_for_an_outage()
+    {
+        var cache = Cache(TimeSpan.FromSeconds(30));
+        var readBefore = cache.Version;
+        cache.Set("scopes", "openid api", readBefore);
+
+        cache.Expire();
+
+        Assert.False(cache.TryGet("scopes", out _));
+        Assert.True(cache.TryGetExpired("scopes", out var stale));
+        Assert.Equal("openid api", stale);
+        // A read that began before the change is not kept.
+        cache.Set("scopes", "openid", readBefore);
+        Assert.False(cache.TryGet("scopes", out _));
     }
 }

@@ -24,6 +24,22 @@ public sealed class StartupRefusalTests : IDisposable
     }
 
     [Fact]
+    public async Task A_proxy_address_that_is_not_one_stops_the_server_naming_the_key_and_the_value()
+    {
+        var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
+        {
+            ["ConnectionStrings__IdentityServer"] = $"Data Source={Path.Combine(folder, "ids.db")}",
+            ["ForwardedHeaders__KnownProxies"] = "10.0.0.5,notanip",
+            ["ForwardedHeaders__KnownNetworks"] = "10.0.0.0/99",
+        });
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("ForwardedHeaders:KnownProxies must hold IP addresses; 'notanip' is not one.", error, StringComparison.Ordinal);
+        Assert.Contains("ForwardedHeaders:KnownNetworks must hold CIDR ranges such as 10.0.0.0/8; '10.0.0.0/99' is not one.", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("'10.0.0.5'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_database_provider_stops_the_server_with_exit_code_1_and_the_values_it_takes()
     {
         var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>

@@ -1,0 +1,116 @@
+using IdentityServer.Persistence;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace IdentityServer.Connect;
+
+/// <summary>The one row every instance on the database reads to learn that a client or a scope changed.</summary>
+public sealed class RegistrationVersion
+{
+    public const int RowId = 1;
+
+    public int Id { get; set; }
+
+    public long Version { get; set; }
+}
+
+/// <summary>
+/// Tells every instance sharing the database that a client or a scope changed, so that each forgets its
+/// <see cref="MetadataCache{TValue}"/> entries within about a second, not at the end of
+/// <see cref="ConnectOptions.MetadataCacheDuration"/>: a rotated secret, a deleted client or a withdrawn scope must stop
+/// working on every instance at once, as in a Keycloak cluster. A change counts up the version row in its own
+/// transaction; each instance reads that row every <see cref="PollInterval"/> (one primary-key read) and clears its
+/// caches when it moved.
+/// </summary>
+public sealed partial class RegistrationChanges(
+    IServiceScopeFactory scopes,
+    IOptions<ConnectOptions> options,
+    TimeProvider time,
+    ILogger<RegistrationChanges> logger) : BackgroundService
+{
+    public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+
+    private readonly Lock subscribers = new();
+    private Action? clearCaches;
+    private long? lastSeen;
+    private TaskCompletionSource nextPoll = NewPoll();
+
+    /// <summary>Registers what to clear when another instance changed a client or a scope.</summary>
+    public void OnChange(Action clear)
+    {
+        lock (subscribers)
+        {
+            clearCaches += clear;
+        }
+    }
+
+    /// <summary>Completes when the next poll has finished, so that the tests can wait for it instead of guessing.</summary>
+    public Task NextPollAsync() => Volatile.Read(ref nextPoll).Task;
+
+    /// <summary>Counts the version up, in the transaction of the change when there is one.</summary>
+    public static Task PublishAsync(ApplicationDbContext db, CancellationToken cancellationToken) =>
+        SqliteWriteGate.WriteAsync(db, aborted => db.RegistrationVersions
+            .Where(row => row.Id == RegistrationVersion.RowId)
+            .ExecuteUpdateAsync(set => set.SetProperty(row => row.Version, row => row.Version + 1), aborted), cancellationToken);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.Value.MetadataCacheDuration <= TimeSpan.Zero)
+        {
+            return;   // nothing is cached, so nothing can be stale
+        }
+
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    await PollAsync(stoppingToken);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException)
+                {
+                    // A database hiccup must not end the polling; entries still expire with MetadataCacheDuration.
+                    LogPollFailed(logger, exception);
+                }
+
+                // A one-shot delay from the injected TimeProvider (a test moves a fake clock; a periodic timer would fire
+                // for every second a test skips), armed before anyone waiting is told this poll is done.
+                var next = Task.Delay(PollInterval, time, stoppingToken);
+                Interlocked.Exchange(ref nextPoll, NewPoll()).SetResult();
+                await next;
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Host shutting down.
+        }
+    }
+
+    private async Task PollAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
+        var version = await db.RegistrationVersions.AsNoTracking()
+            .Where(row => row.Id == RegistrationVersion.RowId)
+            .Select(row => row.Version)
+            .FirstOrDefaultAsync(cancellationToken);
+        if (lastSeen is { } seen && seen != version)
+        {
+            Action? clear;
+            lock (subscribers)
+            {
+                clear = clearCaches;
+            }
+
+            clear?.Invoke();
+        }
+
+        lastSeen = version;
+    }
+
+    private static TaskCompletionSource NewPoll() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read whether clients or scopes changed on another instance; trying again in a second.")]
+    private static partial void LogPollFailed(ILogger logger, Exception exception);
+}

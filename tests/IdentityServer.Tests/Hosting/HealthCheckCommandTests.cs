@@ -1,0 +1,19 @@
+using IdentityServer.Hosting;
+
+namespace IdentityServer.Tests.Hosting;
+
+/// <summary>The image's HEALTHCHECK probes the address the server listens on, however the operator set it.</summary>
+public sealed class HealthCheckCommandTests
+{
+    [Theory]
+    [InlineData(null, null, "http://127.0.0.1:8080/health/live")]
+    [InlineData(null, "9000", "http://127.0.0.1:9000/health/live")]
+    [InlineData("http://+:5000", "8080", "http://127.0.0.1:5000/health/live")]
+    [InlineData("http://0.0.0.0:5001;https://0.0.0.0:5443", null, "http://127.0.0.1:5001/health/live")]
+    [InlineData("https://*:5443;http://*:5002", null, "http://127.0.0.1:5002/health/live")]
+    [InlineData("http://localhost:5003", null, "http://127.0.0.1:5003/health/live")]
+    [InlineData("http://10.0.0.5:5004", null, "http://10.0.0.5:5004/health/live")]
+    [InlineData("http://[::1]:5005", null, "http://[::1]:5005/health/live")]
+    public void The_probe_goes_where_kestrel_listens_with_ASPNETCORE_URLS_before_ASPNETCORE_HTTP_PORTS(string? urls, string? httpPorts, string probed) =>
+        Assert.Equal(probed, HealthCheckCommand.DefaultUrl(urls, httpPorts));
+}
