@@ -6,6 +6,8 @@ namespace IdentityServer.Admin;
 
 public static class AdminApiExtensions
 {
+    private const string BearerScheme = "Bearer";
+
     public static IHostApplicationBuilder AddAdminApi(this IHostApplicationBuilder builder)
     {
         builder.AddValidatedOptions<BootstrapOptions>(BootstrapOptions.SectionName);
@@ -21,6 +23,21 @@ public static class AdminApiExtensions
                 path.Operations?.Remove(HttpMethod.Head);
             }
 
+            // Every admin call sends a bearer access token with scope admin; said once for the whole document, so that
+            // generated clients and the API reference send it.
+            document.Components ??= new Microsoft.OpenApi.OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, Microsoft.OpenApi.IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes[BearerScheme] = new Microsoft.OpenApi.OpenApiSecurityScheme
+            {
+                Type = Microsoft.OpenApi.SecuritySchemeType.Http,
+                Scheme = "bearer",
+                BearerFormat = "JWT",
+                Description = "An access token with scope admin, e.g. from the client_credentials grant at /connect/token.",
+            };
+            document.Security = [new Microsoft.OpenApi.OpenApiSecurityRequirement
+            {
+                [new Microsoft.OpenApi.OpenApiSecuritySchemeReference(BearerScheme, document)] = [],
+            }];
             return Task.CompletedTask;
         }));
         return builder;
@@ -35,7 +52,10 @@ public static class AdminApiExtensions
         var admin = app.MapGroup(AdminApiEndpoint.Path)
             .WithMetadata(AdminApiEndpoint.Instance)
             .WithTags("Admin")
-            .AddEndpointFilter<RetryConcurrentChanges>();
+            .AddEndpointFilter<RetryConcurrentChanges>()
+            // Every call: no or a bad token, or a token without the admin scope (AdminAuthorization).
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
 
         // RFC 9110 9.3.2: what answers GET answers HEAD (headers only; Kestrel sends no body), as Keycloak's API does.
         ((IEndpointConventionBuilder)admin).Add(endpoint =>

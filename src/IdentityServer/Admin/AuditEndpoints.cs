@@ -11,7 +11,7 @@ internal static class AuditEndpoints
 {
     public static RouteGroupBuilder MapAuditEndpoints(this RouteGroupBuilder admin)
     {
-        admin.MapGet("/audit", ListAsync).WithTags("Audit").WithName("ListAuditEvents");
+        admin.MapGet("/audit", ListAsync).WithTags("Audit").WithName("ListAuditEvents").Produces<AuditPage>().ProducesValidationProblem();
         return admin;
     }
 

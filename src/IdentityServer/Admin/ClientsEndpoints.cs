@@ -55,12 +55,17 @@ internal static partial class ClientsEndpoints
     public static RouteGroupBuilder MapClientsEndpoints(this RouteGroupBuilder admin)
     {
         var clients = admin.MapGroup("/clients").WithTags("Clients");
-        clients.MapPost("/", CreateAsync).WithName("CreateClient");
-        clients.MapGet("/", ListAsync).WithName("ListClients");
-        clients.MapGet("/{clientId}", GetAsync).WithName("GetClient");
-        clients.MapPut("/{clientId}", UpdateAsync).WithName("UpdateClient");
-        clients.MapDelete("/{clientId}", DeleteAsync).WithName("DeleteClient");
-        clients.MapPost("/{clientId}/secret", RotateSecretAsync).WithName("RotateClientSecret");
+        clients.MapPost("/", CreateAsync).WithName("CreateClient")
+            .Produces<ClientResponse>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict);
+        clients.MapGet("/", ListAsync).WithName("ListClients").Produces<IReadOnlyList<ClientResponse>>();
+        clients.MapGet("/{clientId}", GetAsync).WithName("GetClient")
+            .Produces<ClientResponse>().ProducesProblem(StatusCodes.Status404NotFound);
+        clients.MapPut("/{clientId}", UpdateAsync).WithName("UpdateClient")
+            .Produces<ClientResponse>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        clients.MapDelete("/{clientId}", DeleteAsync).WithName("DeleteClient")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+        clients.MapPost("/{clientId}/secret", RotateSecretAsync).WithName("RotateClientSecret")
+            .Produces<ClientSecretResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         return admin;
     }
 

@@ -17,11 +17,15 @@ internal static partial class ScopesEndpoints
     public static RouteGroupBuilder MapScopesEndpoints(this RouteGroupBuilder admin)
     {
         var scopes = admin.MapGroup("/scopes").WithTags("Scopes");
-        scopes.MapPost("/", CreateAsync).WithName("CreateScope");
-        scopes.MapGet("/", ListAsync).WithName("ListScopes");
-        scopes.MapGet("/{name}", GetAsync).WithName("GetScope");
-        scopes.MapPut("/{name}", UpdateAsync).WithName("UpdateScope");
-        scopes.MapDelete("/{name}", DeleteAsync).WithName("DeleteScope");
+        scopes.MapPost("/", CreateAsync).WithName("CreateScope")
+            .Produces<ScopeResponse>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict);
+        scopes.MapGet("/", ListAsync).WithName("ListScopes").Produces<IReadOnlyList<ScopeResponse>>();
+        scopes.MapGet("/{name}", GetAsync).WithName("GetScope")
+            .Produces<ScopeResponse>().ProducesProblem(StatusCodes.Status404NotFound);
+        scopes.MapPut("/{name}", UpdateAsync).WithName("UpdateScope")
+            .Produces<ScopeResponse>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        scopes.MapDelete("/{name}", DeleteAsync).WithName("DeleteScope")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return admin;
     }
 

@@ -29,12 +29,17 @@ internal static class UsersEndpoints
     public static RouteGroupBuilder MapUsersEndpoints(this RouteGroupBuilder admin)
     {
         var users = admin.MapGroup("/users").WithTags("Users");
-        users.MapPost("/", CreateAsync).WithName("CreateUser");
-        users.MapGet("/", ListAsync).WithName("ListUsers");
-        users.MapGet("/{id}", GetAsync).WithName("GetUser");
-        users.MapPut("/{id}", UpdateAsync).WithName("UpdateUser");
-        users.MapDelete("/{id}", DeleteAsync).WithName("DeleteUser");
-        users.MapPost("/{id}/password", ResetPasswordAsync).WithName("ResetUserPassword");
+        users.MapPost("/", CreateAsync).WithName("CreateUser")
+            .Produces<UserResponse>(StatusCodes.Status201Created).ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict);
+        users.MapGet("/", ListAsync).WithName("ListUsers").Produces<UserPage>().ProducesValidationProblem();
+        users.MapGet("/{id}", GetAsync).WithName("GetUser")
+            .Produces<UserResponse>().ProducesProblem(StatusCodes.Status404NotFound);
+        users.MapPut("/{id}", UpdateAsync).WithName("UpdateUser")
+            .Produces<UserResponse>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        users.MapDelete("/{id}", DeleteAsync).WithName("DeleteUser")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+        users.MapPost("/{id}/password", ResetPasswordAsync).WithName("ResetUserPassword")
+            .Produces(StatusCodes.Status204NoContent).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
         return admin;
     }
 

@@ -36,26 +36,39 @@ public sealed partial class TokenPruner(
             return;
         }
 
-        // Ticks come from the injected TimeProvider, so a test moves a fake clock instead of waiting an hour.
-        using var timer = new PeriodicTimer(options.Value.Interval, time);
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            // The first pass soon after start (as OpenIddict's Quartz job, two minutes in): an instance restarted more
+            // often than the interval (deploys, scale-in) would otherwise never prune. Then one per interval. One-shot
+            // delays from the injected TimeProvider, so a test moves a fake clock instead of waiting an hour.
+            var next = Task.Delay(options.Value.Interval < FirstPassAfter ? options.Value.Interval : FirstPassAfter, time, stoppingToken);
+            while (true)
             {
-                PruneResult result;
+                await next;
+                PruneResult? result = null;
+                Exception? failure = null;
                 try
                 {
                     result = await PruneOnceAsync(stoppingToken);
                 }
                 catch (Exception exception) when (exception is not OperationCanceledException)
                 {
-                    // A database hiccup must not end pruning for the life of the process; the next tick tries again.
+                    // A database hiccup must not end pruning for the life of the process; the next pass tries again.
                     LogPruneFailed(logger, exception);
-                    Interlocked.Exchange(ref nextRun, NewRun()).SetException(exception);
-                    continue;
+                    failure = exception;
                 }
 
-                Interlocked.Exchange(ref nextRun, NewRun()).SetResult(result);
+                // Armed before anyone waiting hears of this pass, so that a clock moved right after does not miss it.
+                next = Task.Delay(options.Value.Interval, time, stoppingToken);
+                var finished = Interlocked.Exchange(ref nextRun, NewRun());
+                if (failure is null)
+                {
+                    finished.SetResult(result!);
+                }
+                else
+                {
+                    finished.SetException(failure);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -63,6 +76,8 @@ public sealed partial class TokenPruner(
             // Host shutting down.
         }
     }
+
+    public static readonly TimeSpan FirstPassAfter = TimeSpan.FromMinutes(2);
 
     /// <summary>One prune pass with the threshold taken from the clock now.</summary>
     public async Task<PruneResult> PruneOnceAsync(CancellationToken cancellationToken)

@@ -35,6 +35,46 @@ public sealed class OpenApiTests(IdentityServerFactory factory) : IClassFixture<
         }
     }
 
+    [Theory]
+    [InlineData("/admin/clients", "post", "201 400 401 403 409")]
+    [InlineData("/admin/clients/{clientId}", "get", "200 401 403 404")]
+    [InlineData("/admin/clients/{clientId}", "delete", "204 401 403 404")]
+    [InlineData("/admin/scopes/{name}", "put", "200 400 401 403 404 409")]
+    [InlineData("/admin/users", "get", "200 400 401 403")]
+    [InlineData("/admin/users/{id}/password", "post", "204 400 401 403 404")]
+    public async Task The_openapi_document_lists_the_answers_an_admin_call_can_get(string path, string method, string statuses)
+    {
+        var document = await DocumentAsync();
+
+        var responses = document.GetProperty("paths").GetProperty(path).GetProperty(method).GetProperty("responses");
+        Assert.Equal(statuses.Split(' '), responses.EnumerateObject().Select(response => response.Name).Order());
+        foreach (var error in responses.EnumerateObject().Where(response => response.Name.StartsWith('4')))
+        {
+            Assert.True(error.Value.GetProperty("content").TryGetProperty("application/problem+json", out _), $"{method} {path} {error.Name} is not problem details");
+        }
+    }
+
+    [Fact]
+    public async Task The_openapi_document_describes_what_a_created_client_looks_like()
+    {
+        var document = await DocumentAsync();
+
+        var created = document.GetProperty("paths").GetProperty("/admin/clients").GetProperty("post").GetProperty("responses").GetProperty("201");
+        var schema = created.GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString();
+        Assert.Equal("#/components/schemas/ClientResponse", schema);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_says_every_call_sends_a_bearer_token()
+    {
+        var document = await DocumentAsync();
+
+        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty("Bearer");
+        Assert.Equal("http", scheme.GetProperty("type").GetString());
+        Assert.Equal("bearer", scheme.GetProperty("scheme").GetString());
+        Assert.True(document.GetProperty("security")[0].TryGetProperty("Bearer", out _));
+    }
+
     [Fact]
     public async Task Every_operation_in_the_openapi_document_has_its_own_operation_id()
     {
