@@ -86,5 +86,34 @@ public sealed class ScaleOutTests(Cluster cluster) : IClassFixture<Cluster>, IDi
         Assert.Equal(HttpStatusCode.BadRequest, rotatedAtB);
     }
 
+    [ScaleOutFact]
+    public async Task A_client_deleted_at_A_gets_no_more_tokens_at_B_within_seconds()
+    {
+        const string secret = "deleted-at-a-secret-0123456789";
+        await clients.AdminAsync(cluster.A.BaseAddress, "admin/clients", new
+        {
+            clientId = "deleted-at-a", clientType = "confidential", clientSecret = secret,
+            grantTypes = new[] { "client_credentials" }, scopes = Array.Empty<string>(),
+        });
+        var grant = new Dictionary<string, string> { ["grant_type"] = "client_credentials" };
+        // B now holds the client in memory.
+        Assert.Equal(HttpStatusCode.OK, (await clients.TokenAsync(cluster.B.BaseAddress, grant, "deleted-at-a", secret)).Status);
+
+        var (deleted, _) = await clients.AdminAsync(cluster.A.BaseAddress, HttpMethod.Delete, "admin/clients/deleted-at-a");
+        Assert.Equal(HttpStatusCode.NoContent, deleted);
+
+        // Each instance reads the registrations' version once a second: B learns of it at its next read, not when its
+        // 30-second cache expires. Asked until refused, for at most 5 s of real time.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var status = HttpStatusCode.OK;
+        while (clock.Elapsed < TimeSpan.FromSeconds(5)
+            && (status = (await clients.TokenAsync(cluster.B.BaseAddress, grant, "deleted-at-a", secret)).Status) == HttpStatusCode.OK)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100));
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+    }
+
     public void Dispose() => clients.Dispose();
 }

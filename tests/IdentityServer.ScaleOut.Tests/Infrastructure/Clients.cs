@@ -36,14 +36,19 @@ public sealed class Clients(Cluster cluster) : IDisposable
 
     public async Task<JsonElement> AdminAsync(Uri server, string path, object body)
     {
+        var (status, json) = await AdminAsync(server, HttpMethod.Post, path, body);
+        Assert.True(status == HttpStatusCode.Created, $"POST {path}: {(int)status} {json}");
+        return json;
+    }
+
+    public async Task<(HttpStatusCode Status, JsonElement Body)> AdminAsync(Uri server, HttpMethod method, string path, object? body = null)
+    {
         var (status, token) = await ClientCredentialsAsync(server);
         Assert.True(status == HttpStatusCode.OK, $"admin token: {status} {token}");
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server, path)) { Content = JsonContent.Create(body) };
+        using var request = new HttpRequestMessage(method, new Uri(server, path)) { Content = body is null ? null : JsonContent.Create(body) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token.GetProperty("access_token").GetString());
         using var response = await Http.SendAsync(request);
-        var json = await ReadJsonAsync(response);
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"POST {path}: {(int)response.StatusCode} {json}");
-        return json;
+        return (response.StatusCode, await ReadJsonAsync(response));
     }
 
     public async Task<CodeClient> RegisterCodeClientAsync(string clientId)
