@@ -28,6 +28,7 @@ builder.AddHealth();           // Hosting/: liveness and readiness probes
 builder.AddTelemetry();        // Hosting/: "IdentityServer" meter, OpenTelemetry export when configured, JSON logs in Production
 
 var app = builder.Build();
+StartupFailure.WatchStart(app.Lifetime);
 if (await app.TryRunMigrateCommandAsync(args)) return Environment.ExitCode;   // `migrate`: update the schema and exit
 
 app.UseTransportSecurity();

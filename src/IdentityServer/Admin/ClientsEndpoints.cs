@@ -63,9 +63,10 @@ internal static partial class ClientsEndpoints
         clients.MapPut("/{clientId}", UpdateAsync).WithName("UpdateClient")
             .Produces<ClientResponse>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         clients.MapDelete("/{clientId}", DeleteAsync).WithName("DeleteClient")
-            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         clients.MapPost("/{clientId}/secret", RotateSecretAsync).WithName("RotateClientSecret")
-            .Produces<ClientSecretResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+            .Produces<ClientSecretResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return admin;
     }
 
@@ -165,9 +166,10 @@ internal static partial class ClientsEndpoints
         if (hadAdmin && !HasOwnAdminAccess(descriptor))
         {
             // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
-            // token's row, not the client's permissions), as for a user whose admin role is removed.
-            await tokens.RevokeAsync(clientId, await applications.GetIdAsync(application, cancellationToken), status: null,
-                type: TokenTypeIdentifiers.AccessToken, cancellationToken);
+            // token's row, not the client's permissions), as for a user whose admin role is removed. The change is saved:
+            // the caller hanging up now must not leave them working.
+            await tokens.RevokeAsync(clientId, await applications.GetIdAsync(application, CancellationToken.None), status: null,
+                type: TokenTypeIdentifiers.AccessToken, CancellationToken.None);
         }
         var updated = ToResponse(descriptor);
         await audit.RecordAsync(user, "client.updated", clientId,

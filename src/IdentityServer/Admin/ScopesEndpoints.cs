@@ -153,9 +153,12 @@ internal static partial class ScopesEndpoints
         var quotedPermission = "\"" + permission + "\"";
         var holderIds = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
+            // An attempt retried by the execution strategy starts from the database, not from what the failed one edited.
+            db.ChangeTracker.Clear();
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             var candidates = await db.Set<OpenIddictEntityFrameworkCoreApplication>()
                 .Where(application => application.Permissions != null && application.Permissions.Contains(quotedPermission))
+                .OrderBy(application => application.Id)
                 .ToListAsync(cancellationToken);
             var holderIds = new List<string>();
             foreach (var application in candidates)

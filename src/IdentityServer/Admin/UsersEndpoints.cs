@@ -37,9 +37,11 @@ internal static class UsersEndpoints
         users.MapPut("/{id}", UpdateAsync).WithName("UpdateUser")
             .Produces<UserResponse>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         users.MapDelete("/{id}", DeleteAsync).WithName("DeleteUser")
-            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+            .Produces(StatusCodes.Status204NoContent).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         users.MapPost("/{id}/password", ResetPasswordAsync).WithName("ResetUserPassword")
-            .Produces(StatusCodes.Status204NoContent).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound);
+            .Produces(StatusCodes.Status204NoContent).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return admin;
     }
 
@@ -299,8 +301,9 @@ internal static class UsersEndpoints
         }
 
         // A reset is often the answer to a stolen password: the access tokens issued before it stop at once too
-        // (introspection, userinfo, the admin API), as when the user is disabled. Consents stay.
-        await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
+        // (introspection, userinfo, the admin API), as when the user is disabled. Consents stay. The reset is saved: the
+        // caller hanging up now must not leave them working.
+        await tokens.RevokeBySubjectAsync(user.Id, CancellationToken.None);
 
         await audit.RecordAsync(actor, "user.password_reset", user.Id, null);
         return TypedResults.NoContent();

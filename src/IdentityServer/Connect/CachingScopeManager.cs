@@ -117,30 +117,29 @@ public sealed partial class CachingScopeManager(
     // The descriptor overloads of Create and Update end in these, so every change of a scope passes here.
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
-        await base.CreateAsync(scope, cancellationToken);
-        await ClearCachesAsync(cancellationToken);
+        await RegistrationChanges.AroundAsync(db, () => base.CreateAsync(scope, cancellationToken).AsTask());
+        ClearCaches();
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
-        await base.UpdateAsync(scope, cancellationToken);
-        await ClearCachesAsync(cancellationToken);
+        await RegistrationChanges.AroundAsync(db, () => base.UpdateAsync(scope, cancellationToken).AsTask());
+        ClearCaches();
     }
 
     public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
-        await base.DeleteAsync(scope, cancellationToken);
-        await ClearCachesAsync(cancellationToken);
+        await RegistrationChanges.AroundAsync(db, () => base.DeleteAsync(scope, cancellationToken).AsTask());
+        ClearCaches();
     }
 
     public sealed record ScopeNames(ImmutableArray<string> Names);
 
-    // Here at once, on the other instances at their next poll.
-    private async Task ClearCachesAsync(CancellationToken cancellationToken)
+    // Here at once, on the other instances at their next poll (RegistrationChanges).
+    private void ClearCaches()
     {
         scopeCache.Clear();
         namesCache.Clear();
-        await RegistrationChanges.PublishAsync(db, cancellationToken);
     }
 
     // Each caller gets its own detached copy, so nothing one request does to an entity reaches another.

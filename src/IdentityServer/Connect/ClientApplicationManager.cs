@@ -87,29 +87,28 @@ public sealed class ClientApplicationManager(
     // The descriptor and secret overloads of Create and Update end in these, so every change of a client passes here.
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
-        await base.CreateAsync(application, cancellationToken);
-        await ClearCachesAsync(cancellationToken);
+        await RegistrationChanges.AroundAsync(db, () => base.CreateAsync(application, cancellationToken).AsTask());
+        ClearCaches();
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
-        await base.UpdateAsync(application, cancellationToken);
-        await ClearCachesAsync(cancellationToken);
+        await RegistrationChanges.AroundAsync(db, () => base.UpdateAsync(application, cancellationToken).AsTask());
+        ClearCaches();
     }
 
     public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
-        await base.DeleteAsync(application, cancellationToken);
-        await ClearCachesAsync(cancellationToken);
+        await RegistrationChanges.AroundAsync(db, () => base.DeleteAsync(application, cancellationToken).AsTask());
+        ClearCaches();
     }
 
     // Forgetting remembered secrets too, so that a secret retired by an admin does not linger in memory; here at once,
-    // on the other instances at their next poll.
-    private async Task ClearCachesAsync(CancellationToken cancellationToken)
+    // on the other instances at their next poll (RegistrationChanges).
+    private void ClearCaches()
     {
         clientCache.Clear();
         verifiedSecrets.Clear();
-        await RegistrationChanges.PublishAsync(db, cancellationToken);
     }
 
     protected override ValueTask<string> ObfuscateClientSecretAsync(string secret, CancellationToken cancellationToken = default) =>

@@ -33,6 +33,7 @@ public sealed partial class RegistrationChanges(
     private readonly Lock subscribers = new();
     private Action? clearCaches;
     private long? lastSeen;
+    private bool failing;
     private TaskCompletionSource nextPoll = NewPoll();
 
     /// <summary>Registers what to clear when another instance changed a client or a scope.</summary>
@@ -47,11 +48,32 @@ public sealed partial class RegistrationChanges(
     /// <summary>Completes when the next poll has finished, so that the tests can wait for it instead of guessing.</summary>
     public Task NextPollAsync() => Volatile.Read(ref nextPoll).Task;
 
-    /// <summary>Counts the version up, in the transaction of the change when there is one.</summary>
-    public static Task PublishAsync(ApplicationDbContext db, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Makes <paramref name="change"/> (a client or scope written through OpenIddict's manager) and the version's count
+    /// go together. Inside a transaction the version row is written first, so that every transaction locks it before
+    /// the rows it changes (a scope's delete edits several clients: with the version last, two of them could deadlock)
+    /// and the commit makes both visible at once. Outside one it is written after the change is saved, so another
+    /// instance never re-reads before the change is there; and not cancelled by the caller, the change being made.
+    /// </summary>
+    public static async Task AroundAsync(ApplicationDbContext db, Func<Task> change)
+    {
+        var inTransaction = db.Database.CurrentTransaction is not null;
+        if (inTransaction)
+        {
+            await CountUpAsync(db);
+        }
+
+        await change();
+        if (!inTransaction)
+        {
+            await CountUpAsync(db);
+        }
+    }
+
+    private static Task CountUpAsync(ApplicationDbContext db) =>
         SqliteWriteGate.WriteAsync(db, aborted => db.RegistrationVersions
             .Where(row => row.Id == RegistrationVersion.RowId)
-            .ExecuteUpdateAsync(set => set.SetProperty(row => row.Version, row => row.Version + 1), aborted), cancellationToken);
+            .ExecuteUpdateAsync(set => set.SetProperty(row => row.Version, row => row.Version + 1), aborted), CancellationToken.None);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -67,11 +89,21 @@ public sealed partial class RegistrationChanges(
                 try
                 {
                     await PollAsync(stoppingToken);
+                    if (failing)
+                    {
+                        failing = false;
+                        LogPollRecovered(logger);
+                    }
                 }
-                catch (Exception exception) when (exception is not OperationCanceledException)
+                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
                 {
-                    // A database hiccup must not end the polling; entries still expire with MetadataCacheDuration.
-                    LogPollFailed(logger, exception);
+                    // A database hiccup must not end the polling (nor stop the host); entries still expire with
+                    // MetadataCacheDuration. Said once per outage, not once a second.
+                    if (!failing)
+                    {
+                        failing = true;
+                        LogPollFailed(logger, exception);
+                    }
                 }
 
                 // A one-shot delay from the injected TimeProvider (a test moves a fake clock; a periodic timer would fire
@@ -95,7 +127,9 @@ public sealed partial class RegistrationChanges(
             .Where(row => row.Id == RegistrationVersion.RowId)
             .Select(row => row.Version)
             .FirstOrDefaultAsync(cancellationToken);
-        if (lastSeen is { } seen && seen != version)
+        // The first read has nothing to compare with, and what was cached before it (start-up, the first requests) may
+        // predate a change it already counts: read again.
+        if (lastSeen != version)
         {
             Action? clear;
             lock (subscribers)
@@ -111,6 +145,9 @@ public sealed partial class RegistrationChanges(
 
     private static TaskCompletionSource NewPoll() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read whether clients or scopes changed on another instance; trying again in a second.")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read whether clients or scopes changed on another instance; trying again every second, and cached ones expire as usual meanwhile.")]
     private static partial void LogPollFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reading whether clients or scopes changed on another instance works again.")]
+    private static partial void LogPollRecovered(ILogger logger);
 }

@@ -12,7 +12,13 @@ public static class HealthCheckCommand
     public static async Task<int> RunAsync(string[] args)
     {
         var url = args.Length > 1 ? args[1] : DefaultUrl();
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var handler = new HttpClientHandler
+        {
+            // Over loopback the server is itself: its certificate names the public host, not 127.0.0.1.
+            ServerCertificateCustomValidationCallback = (request, _, _, errors) =>
+                errors == System.Net.Security.SslPolicyErrors.None || request.RequestUri is { IsLoopback: true },
+        };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
         try
         {
             using var response = await http.GetAsync(new Uri(url));
@@ -28,7 +34,7 @@ public static class HealthCheckCommand
 
     /// <summary>
     /// Where Kestrel listens as it decides it: ASPNETCORE_URLS wins over ASPNETCORE_HTTP_PORTS (the .NET images set
-    /// 8080). The first plain-HTTP address, with a wildcard host read as loopback.
+    /// 8080). Its first plain-HTTP address, else its first HTTPS one, probed over loopback unless it names an address.
     /// </summary>
     internal static string DefaultUrl(string? urls, string? httpPorts)
     {
@@ -36,14 +42,23 @@ public static class HealthCheckCommand
             value?.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
 
         var listened = List(urls);
-        if (listened.FirstOrDefault(url => url.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) is { } http)
+        var chosen = listened.FirstOrDefault(url => url.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+            ?? listened.FirstOrDefault(url => url.StartsWith("https://", StringComparison.OrdinalIgnoreCase));
+        if (chosen is not null)
         {
-            var authority = http["http://".Length..].Split('/')[0];
+            var scheme = chosen[..chosen.IndexOf("://", StringComparison.Ordinal)].ToLowerInvariant();
+            var authority = chosen[(scheme.Length + 3)..].Split('/')[0];
             var colon = authority.LastIndexOf(':');
-            var host = colon > 0 && !authority.EndsWith(']') ? authority[..colon] : authority;
-            var port = colon > 0 && !authority.EndsWith(']') ? authority[(colon + 1)..] : "80";
-            host = host is "+" or "*" or "0.0.0.0" or "[::]" or "localhost" ? "127.0.0.1" : host;
-            return $"http://{host}:{port}/health/live";
+            var hasPort = colon > 0 && !authority.EndsWith(']');
+            var host = hasPort ? authority[..colon] : authority;
+            var port = hasPort ? authority[(colon + 1)..] : scheme == "https" ? "443" : "80";
+            // A wildcard or a name (Kestrel listens on every interface for a name other than localhost) is probed over
+            // loopback; an address, where it listens only there.
+            host = System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address)
+                && !address.Equals(System.Net.IPAddress.Any) && !address.Equals(System.Net.IPAddress.IPv6Any)
+                ? host
+                : "127.0.0.1";
+            return $"{scheme}://{host}:{port}/health/live";
         }
 
         var firstPort = List(httpPorts).FirstOrDefault() ?? "8080";

@@ -22,7 +22,7 @@ public static class StartupFailure
         AppDomain.CurrentDomain.UnhandledException += (_, failure) =>
         {
             var exception = (Exception)failure.ExceptionObject;
-            if (IsStopDuringStart(exception, stopRequested))
+            if (IsStopDuringStart(exception, stopRequested && !started))
             {
                 // A rollout or scale-in that stops an instance while it migrates or loads keys: a stop, not a crash.
                 Console.Error.WriteLine("IdentityServer stopped before it finished starting, as asked.");
@@ -39,6 +39,10 @@ public static class StartupFailure
         stopRequested && Causes(failure).All(cause => cause is OperationCanceledException);
 
     private static volatile bool stopRequested;
+    private static volatile bool started;
+
+    /// <summary>From here on a cancellation is a failure at shutdown, not a start-up cut short.</summary>
+    public static void WatchStart(IHostApplicationLifetime lifetime) => lifetime.ApplicationStarted.Register(() => started = true);
 
     // Kept referenced: a registration that is collected stops listening.
     private static readonly List<System.Runtime.InteropServices.PosixSignalRegistration> StopSignals = [];

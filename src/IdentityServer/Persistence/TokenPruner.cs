@@ -51,9 +51,10 @@ public sealed partial class TokenPruner(
                 {
                     result = await PruneOnceAsync(stoppingToken);
                 }
-                catch (Exception exception) when (exception is not OperationCanceledException)
+                catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
                 {
-                    // A database hiccup must not end pruning for the life of the process; the next pass tries again.
+                    // A database hiccup (or a command timeout) must not end pruning for the life of the process, nor stop
+                    // the host; the next pass tries again.
                     LogPruneFailed(logger, exception);
                     failure = exception;
                 }

@@ -86,6 +86,35 @@ public sealed class ClientCacheTests(IdentityServerFactory factory) : IClassFixt
         Assert.Equal(HttpStatusCode.Unauthorized, status);
     }
 
+    [Fact]
+    public async Task A_change_counts_up_the_version_after_it_is_saved_or_first_in_its_transaction()
+    {
+        await tokens.RegisterScopeAsync("version-order-api", "version-order-resource");
+        await tokens.RegisterClientAsync(new { clientId = "version-order-app", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = new[] { "version-order-api" } });
+        using var counter = new DatabaseCommandCounter(factory);
+
+        // Alone: the version after the client's row, so that no instance re-reads before the change is there.
+        var rotation = (await counter.RecordAsync(async () =>
+            Assert.Equal(HttpStatusCode.OK, (await tokens.AdminAsync(HttpMethod.Post, "/admin/clients/version-order-app/secret")).Status)))
+            .Where(IsWrite).ToList();
+        Assert.Contains("OpenIddictApplications", rotation[0], StringComparison.Ordinal);
+        Assert.Contains("RegistrationVersion", rotation[^1], StringComparison.Ordinal);
+
+        // In a transaction (a scope's delete edits its clients): the version first, so that every such transaction
+        // locks the rows in the same order.
+        var deletion = (await counter.RecordAsync(async () =>
+            Assert.Equal(HttpStatusCode.NoContent, (await tokens.AdminAsync(HttpMethod.Delete, "/admin/scopes/version-order-api")).Status)))
+            .Where(IsWrite).ToList();
+        Assert.Contains("RegistrationVersion", deletion[0], StringComparison.Ordinal);
+        Assert.Contains(deletion, command => command.Contains("OpenIddictApplications", StringComparison.Ordinal));
+    }
+
+    // Writes to the registrations and their version (the admin token's own row is left out).
+    private static bool IsWrite(string command) =>
+        command.TrimStart().Split(' ', 2)[0] is "UPDATE" or "INSERT" or "DELETE"
+        && (command.Contains("OpenIddictApplications", StringComparison.Ordinal) || command.Contains("OpenIddictScopes", StringComparison.Ordinal)
+            || command.Contains("RegistrationVersion", StringComparison.Ordinal));
+
     /// <summary>
     /// Moves the clock by one poll interval and waits for that poll. Called twice after a change, so that at least one
     /// poll began after it (one may have been under way already).

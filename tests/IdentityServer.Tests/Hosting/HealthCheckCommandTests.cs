@@ -14,6 +14,10 @@ public sealed class HealthCheckCommandTests
     [InlineData("http://localhost:5003", null, "http://127.0.0.1:5003/health/live")]
     [InlineData("http://10.0.0.5:5004", null, "http://10.0.0.5:5004/health/live")]
     [InlineData("http://[::1]:5005", null, "http://[::1]:5005/health/live")]
+    [InlineData("http://[::]:5006", null, "http://127.0.0.1:5006/health/live")]
+    [InlineData("http://myhost:5007", null, "http://127.0.0.1:5007/health/live")]
+    [InlineData("https://+:8443", "8080", "https://127.0.0.1:8443/health/live")]
+    [InlineData("http://+", null, "http://127.0.0.1:80/health/live")]
     public void The_probe_goes_where_kestrel_listens_with_ASPNETCORE_URLS_before_ASPNETCORE_HTTP_PORTS(string? urls, string? httpPorts, string probed) =>
         Assert.Equal(probed, HealthCheckCommand.DefaultUrl(urls, httpPorts));
 }
