@@ -87,12 +87,20 @@ public sealed partial class CachingScopeManager(
                 names.Add(name);
             }
         }
-        catch (Exception exception) when (exception is not OperationCanceledException && namesCache.TryGetExpired(key, out var stale))
+        catch (Exception exception) when (exception is not OperationCanceledException)
         {
             // The database is unreachable: discovery goes on with the last list read, as the JWKS goes on with the keys
-            // in memory, so that an API starting now can still validate tokens.
+            // in memory, so that an API starting now can still validate tokens; an instance that never read it lists
+            // the built-in scopes alone rather than failing discovery.
             LogStaleScopeNames(Logger, exception.GetType().Name);
-            namesCache.Set(key, stale, version);   // kept for another cache duration: the next requests do not wait on the database
+            if (!namesCache.TryGetExpired(key, out var stale))
+            {
+                return [];
+            }
+
+            // Kept for another cache duration, so that the next requests do not wait on the database; forgotten as soon
+            // as the database answers the registrations' poll again (RegistrationChanges).
+            namesCache.Set(key, stale, version);
             return stale.Names;
         }
 
@@ -101,7 +109,7 @@ public sealed partial class CachingScopeManager(
         return listed.Names;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Discovery lists the scopes last read: reading them failed ({Failure}).")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Discovery lists the scopes last read (the built-in ones alone if none was read yet): reading them failed ({Failure}).")]
     private static partial void LogStaleScopeNames(ILogger logger, string failure);
 
     /// <summary>
@@ -139,7 +147,8 @@ public sealed partial class CachingScopeManager(
     private void ClearCaches()
     {
         scopeCache.Clear();
-        namesCache.Clear();
+        // Read again at the next request, but kept as discovery's fallback should the database be out by then.
+        namesCache.Expire();
     }
 
     // Each caller gets its own detached copy, so nothing one request does to an entity reaches another.

@@ -91,8 +91,10 @@ public sealed partial class RegistrationChanges(
                     await PollAsync(stoppingToken);
                     if (failing)
                     {
+                        // What was served while the database was out (discovery's last scope list) is read again.
                         failing = false;
                         LogPollRecovered(logger);
+                        ExpireAll();
                     }
                 }
                 catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
@@ -131,16 +133,21 @@ public sealed partial class RegistrationChanges(
         // predate a change it already counts: read again.
         if (lastSeen != version)
         {
-            Action? clear;
-            lock (subscribers)
-            {
-                clear = clearCaches;
-            }
-
-            clear?.Invoke();
+            ExpireAll();
         }
 
         lastSeen = version;
+    }
+
+    private void ExpireAll()
+    {
+        Action? clear;
+        lock (subscribers)
+        {
+            clear = clearCaches;
+        }
+
+        clear?.Invoke();
     }
 
     private static TaskCompletionSource NewPoll() => new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,7 +1,7 @@
 namespace IdentityServer.Hosting;
 
 /// <summary>
-/// <c>dotnet IdentityServer.dll healthcheck [url]</c>: the container image's HEALTHCHECK. Chiseled images ship no
+/// <c>dotnet IdentityServer.dll healthcheck [url | --urls urls]</c>: the container image's HEALTHCHECK. Chiseled images ship no
 /// shell, curl or wget, so the host probes its own <c>/health/live</c> over loopback and exits 0 (healthy) or 1.
 /// It runs before any host is built: no configuration, database or keys are touched.
 /// </summary>
@@ -11,7 +11,7 @@ public static class HealthCheckCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var url = args.Length > 1 ? args[1] : DefaultUrl();
+        var url = ProbeUrl(args, Environment.GetEnvironmentVariable("ASPNETCORE_URLS"), Environment.GetEnvironmentVariable("ASPNETCORE_HTTP_PORTS"));
         using var handler = new HttpClientHandler
         {
             // Over loopback the server is itself: its certificate names the public host, not 127.0.0.1.
@@ -65,6 +65,11 @@ public static class HealthCheckCommand
         return $"http://127.0.0.1:{firstPort}/health/live";
     }
 
-    private static string DefaultUrl() =>
-        DefaultUrl(Environment.GetEnvironmentVariable("ASPNETCORE_URLS"), Environment.GetEnvironmentVariable("ASPNETCORE_HTTP_PORTS"));
+    /// <summary>A URL given, where <c>--urls</c> (the switch the server itself takes) says, or where Kestrel listens.</summary>
+    internal static string ProbeUrl(string[] args, string? urls, string? httpPorts) => args switch
+    {
+        [_, "--urls", var listened, ..] => DefaultUrl(listened, null),
+        [_, var given, ..] => given,
+        _ => DefaultUrl(urls, httpPorts),
+    };
 }

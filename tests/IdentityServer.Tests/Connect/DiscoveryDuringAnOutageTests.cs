@@ -42,6 +42,40 @@ public sealed class DiscoveryDuringAnOutageTests(DiscoveryDuringAnOutageTests.Ou
     }
 
     [Fact]
+    public async Task Discovery_goes_on_during_an_outage_right_after_a_scope_changed_through_this_instance()
+    {
+        using var before = await tokens.Http.GetAsync("/.well-known/openid-configuration");
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        await tokens.RegisterScopeAsync("outage-new-api", "outage-new-resource");
+
+        factory.ScopeListing.Failing = true;
+        try
+        {
+            using var during = await tokens.Http.GetAsync("/.well-known/openid-configuration");
+
+            Assert.Equal(HttpStatusCode.OK, during.StatusCode);
+        }
+        finally
+        {
+            factory.ScopeListing.Failing = false;
+        }
+    }
+
+    [Fact]
+    public async Task An_instance_that_never_read_the_scopes_serves_discovery_with_the_built_in_ones_during_an_outage()
+    {
+        await using var fresh = new OutageFactory();
+        fresh.ScopeListing.Failing = true;
+
+        using var during = await new TokenClient(fresh).Http.GetAsync("/.well-known/openid-configuration");
+
+        Assert.Equal(HttpStatusCode.OK, during.StatusCode);
+        var scopes = (await TokenClient.ReadJsonAsync(during)).GetProperty("scopes_supported").EnumerateArray().Select(s => s.GetString()).ToList();
+        Assert.Contains("openid", scopes);
+        Assert.True(fresh.ScopeListing.Failures > 0);
+    }
+
+    [Fact]
     public async Task A_token_request_the_database_fails_under_answers_500_with_an_oauth_error_a_client_library_reads()
     {
         factory.ClientLookups.Failing = true;

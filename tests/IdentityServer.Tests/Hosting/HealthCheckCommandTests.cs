@@ -20,4 +20,12 @@ public sealed class HealthCheckCommandTests
     [InlineData("http://+", null, "http://127.0.0.1:80/health/live")]
     public void The_probe_goes_where_kestrel_listens_with_ASPNETCORE_URLS_before_ASPNETCORE_HTTP_PORTS(string? urls, string? httpPorts, string probed) =>
         Assert.Equal(probed, HealthCheckCommand.DefaultUrl(urls, httpPorts));
+
+    [Fact]
+    public void The_probe_takes_a_url_or_the_servers_own_urls_switch()
+    {
+        Assert.Equal("http://127.0.0.1:9100/health/live", HealthCheckCommand.ProbeUrl(["healthcheck", "http://127.0.0.1:9100/health/live"], "http://+:1", null));
+        Assert.Equal("http://127.0.0.1:9101/health/live", HealthCheckCommand.ProbeUrl(["healthcheck", "--urls", "http://0.0.0.0:9101"], "http://+:1", null));
+        Assert.Equal("http://127.0.0.1:9102/health/live", HealthCheckCommand.ProbeUrl(["healthcheck"], "http://+:9102", "8080"));
+    }
 }
