@@ -65,7 +65,7 @@ internal static partial class ClientsEndpoints
         clients.MapDelete("/{clientId}", DeleteAsync).WithName("DeleteClient")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         clients.MapPost("/{clientId}/secret", RotateSecretAsync).WithName("RotateClientSecret")
-            .Produces<ClientSecretResponse>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
+            .Produces<ClientSecretResponse>().ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         return admin;
     }

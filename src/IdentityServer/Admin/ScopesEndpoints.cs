@@ -125,7 +125,7 @@ internal static partial class ScopesEndpoints
 
     private static async Task<IResult> DeleteAsync(
         string name, IOpenIddictScopeManager scopes, IOpenIddictApplicationManager applications, ApplicationDbContext db, AuditTrail audit,
-        ClaimsPrincipal user, CancellationToken cancellationToken)
+        RegistrationChanges changes, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         if (StandardScopes.Registered.Contains(name))
         {
@@ -156,6 +156,9 @@ internal static partial class ScopesEndpoints
             // An attempt retried by the execution strategy starts from the database, not from what the failed one edited.
             db.ChangeTracker.Clear();
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            // The version row first, as every registration change in a transaction does: a concurrent delete or client
+            // edit waits here, before this one reads the clients it will change.
+            await RegistrationChanges.CountUpAsync(db);
             var candidates = await db.Set<OpenIddictEntityFrameworkCoreApplication>()
                 .Where(application => application.Permissions != null && application.Permissions.Contains(quotedPermission))
                 .OrderBy(application => application.Id)
@@ -179,6 +182,8 @@ internal static partial class ScopesEndpoints
             await transaction.CommitAsync(cancellationToken);
             return holderIds;
         });
+        // Requests here may have re-read the clients between the managers' clearing and the commit.
+        changes.ExpireHere();
         await audit.RecordAsync(user, "scope.deleted", name, new { Clients = holderIds });
         return TypedResults.NoContent();
     }

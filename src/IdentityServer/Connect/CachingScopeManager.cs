@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Core;
+using OpenIddict.EntityFrameworkCore;
 using OpenIddict.EntityFrameworkCore.Models;
 
 namespace IdentityServer.Connect;
@@ -15,7 +16,7 @@ namespace IdentityServer.Connect;
 /// lists their names (<see cref="ListNamesAsync"/>).
 /// </summary>
 public sealed partial class CachingScopeManager(
-    ApplicationDbContext db,
+    IOpenIddictEntityFrameworkCoreContext storeContext,
     MetadataCache<OpenIddictEntityFrameworkCoreScope> scopeCache,
     MetadataCache<CachingScopeManager.ScopeNames> namesCache,
     IOpenIddictScopeCache<OpenIddictEntityFrameworkCoreScope> cache,
@@ -98,9 +99,9 @@ public sealed partial class CachingScopeManager(
                 return [];
             }
 
-            // Kept for another cache duration, so that the next requests do not wait on the database; forgotten as soon
-            // as the database answers the registrations' poll again (RegistrationChanges).
-            namesCache.Set(key, stale, version);
+            // Kept a few seconds, so that the next requests do not each wait on the database, and read again soon after
+            // it answers (the list may have changed meanwhile).
+            namesCache.Set(key, stale, version, keepFor: StaleListKeptFor);
             return stale.Names;
         }
 
@@ -108,6 +109,8 @@ public sealed partial class CachingScopeManager(
         namesCache.Set(key, listed, version);
         return listed.Names;
     }
+
+    private static readonly TimeSpan StaleListKeptFor = TimeSpan.FromSeconds(5);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Discovery lists the scopes last read (the built-in ones alone if none was read yet): reading them failed ({Failure}).")]
     private static partial void LogStaleScopeNames(ILogger logger, string failure);
@@ -125,23 +128,45 @@ public sealed partial class CachingScopeManager(
     // The descriptor overloads of Create and Update end in these, so every change of a scope passes here.
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
-        await RegistrationChanges.AroundAsync(db, () => base.CreateAsync(scope, cancellationToken).AsTask());
-        ClearCaches();
+        try
+        {
+            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.CreateAsync(scope, cancellationToken).AsTask());
+        }
+        finally
+        {
+            ClearCaches();   // even when counting the version up failed after the change was saved
+        }
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
-        await RegistrationChanges.AroundAsync(db, () => base.UpdateAsync(scope, cancellationToken).AsTask());
-        ClearCaches();
+        try
+        {
+            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.UpdateAsync(scope, cancellationToken).AsTask());
+        }
+        finally
+        {
+            ClearCaches();   // even when counting the version up failed after the change was saved
+        }
     }
 
     public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
-        await RegistrationChanges.AroundAsync(db, () => base.DeleteAsync(scope, cancellationToken).AsTask());
-        ClearCaches();
+        try
+        {
+            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.DeleteAsync(scope, cancellationToken).AsTask());
+        }
+        finally
+        {
+            ClearCaches();   // even when counting the version up failed after the change was saved
+        }
     }
 
     public sealed record ScopeNames(ImmutableArray<string> Names);
+
+    // Resolved only for a write: a token request reads clients and scopes from memory and needs no context at all.
+    private async Task<ApplicationDbContext> ContextAsync(CancellationToken cancellationToken) =>
+        (ApplicationDbContext)await storeContext.GetDbContextAsync(cancellationToken);
 
     // Here at once, on the other instances at their next poll (RegistrationChanges).
     private void ClearCaches()

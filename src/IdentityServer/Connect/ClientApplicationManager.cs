@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Core;
+using OpenIddict.EntityFrameworkCore;
 using OpenIddict.EntityFrameworkCore.Models;
 
 namespace IdentityServer.Connect;
@@ -15,7 +16,7 @@ namespace IdentityServer.Connect;
 /// <see cref="FindByClientIdUncachedAsync"/>, so what an admin sees and edits is always the stored row.
 /// </summary>
 public sealed class ClientApplicationManager(
-    ApplicationDbContext db,
+    IOpenIddictEntityFrameworkCoreContext storeContext,
     MetadataCache<OpenIddictEntityFrameworkCoreApplication> clientCache,
     VerifiedClientSecrets verifiedSecrets,
     IOpenIddictApplicationCache<OpenIddictEntityFrameworkCoreApplication> cache,
@@ -87,21 +88,43 @@ public sealed class ClientApplicationManager(
     // The descriptor and secret overloads of Create and Update end in these, so every change of a client passes here.
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
-        await RegistrationChanges.AroundAsync(db, () => base.CreateAsync(application, cancellationToken).AsTask());
-        ClearCaches();
+        try
+        {
+            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.CreateAsync(application, cancellationToken).AsTask());
+        }
+        finally
+        {
+            ClearCaches();   // even when counting the version up failed after the change was saved
+        }
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
-        await RegistrationChanges.AroundAsync(db, () => base.UpdateAsync(application, cancellationToken).AsTask());
-        ClearCaches();
+        try
+        {
+            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.UpdateAsync(application, cancellationToken).AsTask());
+        }
+        finally
+        {
+            ClearCaches();   // even when counting the version up failed after the change was saved
+        }
     }
 
     public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
-        await RegistrationChanges.AroundAsync(db, () => base.DeleteAsync(application, cancellationToken).AsTask());
-        ClearCaches();
+        try
+        {
+            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.DeleteAsync(application, cancellationToken).AsTask());
+        }
+        finally
+        {
+            ClearCaches();   // even when counting the version up failed after the change was saved
+        }
     }
+
+    // Resolved only for a write: a token request reads clients and scopes from memory and needs no context at all.
+    private async Task<ApplicationDbContext> ContextAsync(CancellationToken cancellationToken) =>
+        (ApplicationDbContext)await storeContext.GetDbContextAsync(cancellationToken);
 
     // Forgetting remembered secrets too, so that a secret retired by an admin does not linger in memory; here at once,
     // on the other instances at their next poll (RegistrationChanges).

@@ -51,8 +51,11 @@ public sealed class MetadataCache<TValue> where TValue : class
         return value is not null;
     }
 
-    /// <summary>Keeps what was read under <paramref name="readAtVersion"/>, unless a change landed meanwhile.</summary>
-    public void Set(string key, TValue value, long readAtVersion)
+    /// <summary>
+    /// Keeps what was read under <paramref name="readAtVersion"/>, unless a change landed meanwhile, for the cache
+    /// duration or the shorter <paramref name="keepFor"/>.
+    /// </summary>
+    public void Set(string key, TValue value, long readAtVersion, TimeSpan? keepFor = null)
     {
         if (lifetime <= TimeSpan.Zero)
         {
@@ -64,7 +67,7 @@ public sealed class MetadataCache<TValue> where TValue : class
             entries.Clear();
         }
 
-        entries[key] = (value, time.GetUtcNow() + lifetime);
+        entries[key] = (value, time.GetUtcNow() + (keepFor is { } shorter && shorter < lifetime ? shorter : lifetime));
         if (Version != readAtVersion)
         {
             entries.TryRemove(key, out _);

@@ -34,6 +34,7 @@ public sealed partial class RegistrationChanges(
     private Action? clearCaches;
     private long? lastSeen;
     private bool failing;
+    private Task? firstWait;
     private TaskCompletionSource nextPoll = NewPoll();
 
     /// <summary>Registers what to clear when another instance changed a client or a scope.</summary>
@@ -70,10 +71,39 @@ public sealed partial class RegistrationChanges(
         }
     }
 
-    private static Task CountUpAsync(ApplicationDbContext db) =>
+    /// <summary>Counts the version up now; inside a transaction, before the rows it will change (see AroundAsync).</summary>
+    internal static Task CountUpAsync(ApplicationDbContext db) =>
         SqliteWriteGate.WriteAsync(db, aborted => db.RegistrationVersions
             .Where(row => row.Id == RegistrationVersion.RowId)
             .ExecuteUpdateAsync(set => set.SetProperty(row => row.Version, row => row.Version + 1), aborted), CancellationToken.None);
+
+    /// <summary>Whatever this instance keeps is read again (a change committed through it, after its commit).</summary>
+    public void ExpireHere() => ExpireAll();
+
+    /// <summary>
+    /// Reads the version before the host serves anything (it starts hosted services first), so that nothing is cached
+    /// before the first reading it will be compared with.
+    /// </summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (options.Value.MetadataCacheDuration > TimeSpan.Zero)
+        {
+            try
+            {
+                await PollAsync(cancellationToken);
+            }
+            catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                failing = true;
+                LogPollFailed(logger, exception);
+            }
+
+            // Armed here, before anything (a test moving a fake clock) can expect the next poll.
+            firstWait = Task.Delay(PollInterval, time, CancellationToken.None);
+        }
+
+        await base.StartAsync(cancellationToken);
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -84,6 +114,8 @@ public sealed partial class RegistrationChanges(
 
         try
         {
+            // StartAsync read the version a moment ago and armed the wait for the next reading.
+            await (firstWait ?? Task.Delay(PollInterval, time, stoppingToken)).WaitAsync(stoppingToken);
             while (true)
             {
                 try
@@ -91,10 +123,8 @@ public sealed partial class RegistrationChanges(
                     await PollAsync(stoppingToken);
                     if (failing)
                     {
-                        // What was served while the database was out (discovery's last scope list) is read again.
                         failing = false;
                         LogPollRecovered(logger);
-                        ExpireAll();
                     }
                 }
                 catch (Exception exception) when (!stoppingToken.IsCancellationRequested)
@@ -115,9 +145,9 @@ public sealed partial class RegistrationChanges(
                 await next;
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
         {
-            // Host shutting down.
+            // Host shutting down (some providers report a cancelled command as their own exception).
         }
     }
 
@@ -129,9 +159,7 @@ public sealed partial class RegistrationChanges(
             .Where(row => row.Id == RegistrationVersion.RowId)
             .Select(row => row.Version)
             .FirstOrDefaultAsync(cancellationToken);
-        // The first read has nothing to compare with, and what was cached before it (start-up, the first requests) may
-        // predate a change it already counts: read again.
-        if (lastSeen != version)
+        if (lastSeen is { } seen && seen != version)
         {
             ExpireAll();
         }

@@ -11,12 +11,13 @@ public static class HealthCheckCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var url = ProbeUrl(args, Environment.GetEnvironmentVariable("ASPNETCORE_URLS"), Environment.GetEnvironmentVariable("ASPNETCORE_HTTP_PORTS"));
+        var url = ProbeUrl(args, Environment.GetEnvironmentVariable("ASPNETCORE_URLS"), Environment.GetEnvironmentVariable("ASPNETCORE_HTTP_PORTS"),
+            Environment.GetEnvironmentVariable("ASPNETCORE_HTTPS_PORTS"));
         using var handler = new HttpClientHandler
         {
-            // Over loopback the server is itself: its certificate names the public host, not 127.0.0.1.
-            ServerCertificateCustomValidationCallback = (request, _, _, errors) =>
-                errors == System.Net.Security.SslPolicyErrors.None || request.RequestUri is { IsLoopback: true },
+            // The server probes itself: its certificate names the public host, not the address probed, and the probe
+            // sends nothing but reads a status code.
+            ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator,
         };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
         try
@@ -36,7 +37,7 @@ public static class HealthCheckCommand
     /// Where Kestrel listens as it decides it: ASPNETCORE_URLS wins over ASPNETCORE_HTTP_PORTS (the .NET images set
     /// 8080). Its first plain-HTTP address, else its first HTTPS one, probed over loopback unless it names an address.
     /// </summary>
-    internal static string DefaultUrl(string? urls, string? httpPorts)
+    internal static string DefaultUrl(string? urls, string? httpPorts, string? httpsPorts = null)
     {
         static string[] List(string? value) =>
             value?.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
@@ -61,15 +62,22 @@ public static class HealthCheckCommand
             return $"{scheme}://{host}:{port}/health/live";
         }
 
-        var firstPort = List(httpPorts).FirstOrDefault() ?? "8080";
-        return $"http://127.0.0.1:{firstPort}/health/live";
+        if (List(httpPorts).FirstOrDefault() is { } httpPort)
+        {
+            return $"http://127.0.0.1:{httpPort}/health/live";
+        }
+
+        return List(httpsPorts).FirstOrDefault() is { } httpsPort
+            ? $"https://127.0.0.1:{httpsPort}/health/live"
+            : "http://127.0.0.1:8080/health/live";
     }
 
     /// <summary>A URL given, where <c>--urls</c> (the switch the server itself takes) says, or where Kestrel listens.</summary>
-    internal static string ProbeUrl(string[] args, string? urls, string? httpPorts) => args switch
+    internal static string ProbeUrl(string[] args, string? urls, string? httpPorts, string? httpsPorts = null) => args switch
     {
-        [_, "--urls", var listened, ..] => DefaultUrl(listened, null),
+        [_, var flag, var listened, ..] when flag.Equals("--urls", StringComparison.OrdinalIgnoreCase) => DefaultUrl(listened, null),
+        [_, var flag, ..] when flag.StartsWith("--urls=", StringComparison.OrdinalIgnoreCase) => DefaultUrl(flag["--urls=".Length..], null),
         [_, var given, ..] => given,
-        _ => DefaultUrl(urls, httpPorts),
+        _ => DefaultUrl(urls, httpPorts, httpsPorts),
     };
 }

@@ -72,9 +72,9 @@ public sealed partial class TokenPruner(
                 }
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
         {
-            // Host shutting down.
+            // Host shutting down (some providers report a cancelled command as their own exception).
         }
     }
 

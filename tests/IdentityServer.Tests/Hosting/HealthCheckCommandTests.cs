@@ -27,5 +27,7 @@ public sealed class HealthCheckCommandTests
         Assert.Equal("http://127.0.0.1:9100/health/live", HealthCheckCommand.ProbeUrl(["healthcheck", "http://127.0.0.1:9100/health/live"], "http://+:1", null));
         Assert.Equal("http://127.0.0.1:9101/health/live", HealthCheckCommand.ProbeUrl(["healthcheck", "--urls", "http://0.0.0.0:9101"], "http://+:1", null));
         Assert.Equal("http://127.0.0.1:9102/health/live", HealthCheckCommand.ProbeUrl(["healthcheck"], "http://+:9102", "8080"));
+        Assert.Equal("http://127.0.0.1:9103/health/live", HealthCheckCommand.ProbeUrl(["healthcheck", "--urls=http://+:9103"], null, null));
+        Assert.Equal("https://127.0.0.1:9104/health/live", HealthCheckCommand.ProbeUrl(["healthcheck"], null, "", "9104"));
     }
 }
