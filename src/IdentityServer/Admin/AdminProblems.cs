@@ -47,7 +47,6 @@ internal sealed class FieldErrors
         }
     }
 
-
     public IResult ToProblem() =>
         TypedResults.ValidationProblem(errors.ToDictionary(e => e.Key, e => e.Value.ToArray()));
 }

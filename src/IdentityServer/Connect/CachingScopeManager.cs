@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
-using IdentityServer.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
@@ -128,45 +127,20 @@ public sealed partial class CachingScopeManager(
     // The descriptor overloads of Create and Update end in these, so every change of a scope passes here.
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.CreateAsync(scope, cancellationToken).AsTask());
-        }
-        finally
-        {
-            ClearCaches();   // even when counting the version up failed after the change was saved
-        }
+        await RegistrationChanges.ChangeAsync(storeContext, () => base.CreateAsync(scope, cancellationToken), ClearCaches, cancellationToken);
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.UpdateAsync(scope, cancellationToken).AsTask());
-        }
-        finally
-        {
-            ClearCaches();   // even when counting the version up failed after the change was saved
-        }
+        await RegistrationChanges.ChangeAsync(storeContext, () => base.UpdateAsync(scope, cancellationToken), ClearCaches, cancellationToken);
     }
 
     public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreScope scope, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.DeleteAsync(scope, cancellationToken).AsTask());
-        }
-        finally
-        {
-            ClearCaches();   // even when counting the version up failed after the change was saved
-        }
+        await RegistrationChanges.ChangeAsync(storeContext, () => base.DeleteAsync(scope, cancellationToken), ClearCaches, cancellationToken);
     }
 
     public sealed record ScopeNames(ImmutableArray<string> Names);
-
-    // Resolved only for a write: a token request reads clients and scopes from memory and needs no context at all.
-    private async Task<ApplicationDbContext> ContextAsync(CancellationToken cancellationToken) =>
-        (ApplicationDbContext)await storeContext.GetDbContextAsync(cancellationToken);
 
     // Here at once, on the other instances at their next poll (RegistrationChanges).
     private void ClearCaches()

@@ -1,4 +1,3 @@
-using IdentityServer.Persistence;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
@@ -88,43 +87,18 @@ public sealed class ClientApplicationManager(
     // The descriptor and secret overloads of Create and Update end in these, so every change of a client passes here.
     public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.CreateAsync(application, cancellationToken).AsTask());
-        }
-        finally
-        {
-            ClearCaches();   // even when counting the version up failed after the change was saved
-        }
+        await RegistrationChanges.ChangeAsync(storeContext, () => base.CreateAsync(application, cancellationToken), ClearCaches, cancellationToken);
     }
 
     public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.UpdateAsync(application, cancellationToken).AsTask());
-        }
-        finally
-        {
-            ClearCaches();   // even when counting the version up failed after the change was saved
-        }
+        await RegistrationChanges.ChangeAsync(storeContext, () => base.UpdateAsync(application, cancellationToken), ClearCaches, cancellationToken);
     }
 
     public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            await RegistrationChanges.AroundAsync(await ContextAsync(cancellationToken), () => base.DeleteAsync(application, cancellationToken).AsTask());
-        }
-        finally
-        {
-            ClearCaches();   // even when counting the version up failed after the change was saved
-        }
+        await RegistrationChanges.ChangeAsync(storeContext, () => base.DeleteAsync(application, cancellationToken), ClearCaches, cancellationToken);
     }
-
-    // Resolved only for a write: a token request reads clients and scopes from memory and needs no context at all.
-    private async Task<ApplicationDbContext> ContextAsync(CancellationToken cancellationToken) =>
-        (ApplicationDbContext)await storeContext.GetDbContextAsync(cancellationToken);
 
     // Forgetting remembered secrets too, so that a secret retired by an admin does not linger in memory; here at once,
     // on the other instances at their next poll (RegistrationChanges).

@@ -44,7 +44,7 @@ public sealed class MetadataCache<TValue> where TValue : class
         return false;
     }
 
-    /// <summary>What was last kept under the key, however old (none after a change through this instance).</summary>
+    /// <summary>What was last kept under the key, however old or expired (none after <see cref="Clear"/>).</summary>
     public bool TryGetExpired(string key, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TValue? value)
     {
         value = entries.TryGetValue(key, out var entry) ? entry.Value : null;

@@ -1,6 +1,9 @@
+using System.Runtime.CompilerServices;
 using IdentityServer.Persistence;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
+using OpenIddict.EntityFrameworkCore;
 
 namespace IdentityServer.Connect;
 
@@ -18,9 +21,9 @@ public sealed class RegistrationVersion
 /// Tells every instance sharing the database that a client or a scope changed, so that each forgets its
 /// <see cref="MetadataCache{TValue}"/> entries within about a second, not at the end of
 /// <see cref="ConnectOptions.MetadataCacheDuration"/>: a rotated secret, a deleted client or a withdrawn scope must stop
-/// working on every instance at once, as in a Keycloak cluster. A change counts up the version row in its own
-/// transaction; each instance reads that row every <see cref="PollInterval"/> (one primary-key read) and clears its
-/// caches when it moved.
+/// working on every instance at once, as in a Keycloak cluster. A change counts up the version row (in the change's
+/// transaction when there is one); each instance reads that row every <see cref="PollInterval"/> (one primary-key
+/// read) and expires its caches when it moved.
 /// </summary>
 public sealed partial class RegistrationChanges(
     IServiceScopeFactory scopes,
@@ -50,35 +53,73 @@ public sealed partial class RegistrationChanges(
     public Task NextPollAsync() => Volatile.Read(ref nextPoll).Task;
 
     /// <summary>
-    /// Makes <paramref name="change"/> (a client or scope written through OpenIddict's manager) and the version's count
-    /// go together. Inside a transaction the version row is written first, so that every transaction locks it before
-    /// the rows it changes (a scope's delete edits several clients: with the version last, two of them could deadlock)
-    /// and the commit makes both visible at once. Outside one it is written after the change is saved, so another
-    /// instance never re-reads before the change is there; and not cancelled by the caller, the change being made.
+    /// A client or scope written through OpenIddict's manager (<paramref name="change"/>), with the version's count and
+    /// this instance's caches cleared (<paramref name="clearHere"/>, whatever happens). Inside a transaction the version
+    /// row is written first, so that every transaction locks it before the rows it changes (a scope's delete edits
+    /// several clients: with the version last, two of them could deadlock) and the commit makes both visible at once.
+    /// Outside one it is written after the change is saved, so another instance never re-reads before the change is
+    /// there; and not cancelled by the caller, the change being made. The context is resolved only here, for a write: a
+    /// token request reads clients and scopes from memory and needs none.
     /// </summary>
-    public static async Task AroundAsync(ApplicationDbContext db, Func<Task> change)
+    public static async ValueTask ChangeAsync(
+        IOpenIddictEntityFrameworkCoreContext storeContext, Func<ValueTask> change, Action clearHere, CancellationToken cancellationToken)
     {
-        var inTransaction = db.Database.CurrentTransaction is not null;
-        if (inTransaction)
+        try
         {
-            await CountUpAsync(db);
-        }
+            var db = (ApplicationDbContext)await storeContext.GetDbContextAsync(cancellationToken);
+            var inTransaction = db.Database.CurrentTransaction is not null;
+            if (inTransaction)
+            {
+                await CountUpAsync(db);
+            }
 
-        await change();
-        if (!inTransaction)
+            await change();
+            if (!inTransaction)
+            {
+                await CountUpAsync(db);
+            }
+        }
+        finally
         {
-            await CountUpAsync(db);
+            clearHere();   // even when counting the version up failed after the change was saved
         }
     }
 
-    /// <summary>Counts the version up now; inside a transaction, before the rows it will change (see AroundAsync).</summary>
-    internal static Task CountUpAsync(ApplicationDbContext db) =>
-        SqliteWriteGate.WriteAsync(db, aborted => db.RegistrationVersions
+    /// <summary>
+    /// Counts the version up now; inside a transaction, before the rows it will change (see <see cref="ChangeAsync"/>),
+    /// and once: the commit shows one change however many rows it made.
+    /// </summary>
+    internal static async Task CountUpAsync(ApplicationDbContext db)
+    {
+        var transaction = db.Database.CurrentTransaction;
+        if (transaction is not null && CountedTransactions.TryGetValue(transaction, out _))
+        {
+            return;
+        }
+
+        await SqliteWriteGate.WriteAsync(db, aborted => db.RegistrationVersions
             .Where(row => row.Id == RegistrationVersion.RowId)
             .ExecuteUpdateAsync(set => set.SetProperty(row => row.Version, row => row.Version + 1), aborted), CancellationToken.None);
+        if (transaction is not null)
+        {
+            CountedTransactions.AddOrUpdate(transaction, Counted);
+        }
+    }
 
-    /// <summary>Whatever this instance keeps is read again (a change committed through it, after its commit).</summary>
-    public void ExpireHere() => ExpireAll();
+    private static readonly ConditionalWeakTable<IDbContextTransaction, object> CountedTransactions = new();
+    private static readonly object Counted = new();
+
+    /// <summary>Whatever this instance keeps is read again (a change seen in the version, or committed through it).</summary>
+    public void ExpireHere()
+    {
+        Action? clear;
+        lock (subscribers)
+        {
+            clear = clearCaches;
+        }
+
+        clear?.Invoke();
+    }
 
     /// <summary>
     /// Reads the version before the host serves anything (it starts hosted services first), so that nothing is cached
@@ -161,21 +202,10 @@ public sealed partial class RegistrationChanges(
             .FirstOrDefaultAsync(cancellationToken);
         if (lastSeen is { } seen && seen != version)
         {
-            ExpireAll();
+            ExpireHere();
         }
 
         lastSeen = version;
-    }
-
-    private void ExpireAll()
-    {
-        Action? clear;
-        lock (subscribers)
-        {
-            clear = clearCaches;
-        }
-
-        clear?.Invoke();
     }
 
     private static TaskCompletionSource NewPoll() => new(TaskCreationOptions.RunContinuationsAsynchronously);

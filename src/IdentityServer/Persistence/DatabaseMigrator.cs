@@ -17,12 +17,7 @@ internal sealed partial class DatabaseMigrator(
             return;
         }
 
-        await MigrateAsync(scopes, cancellationToken);
-        // Not asked before migrating: on a database that does not exist yet (which Migrate creates) that would log a
-        // connection error. The latest applied migration says where the schema stands whether or not this start moved it.
-        await using var scope = scopes.CreateAsyncScope();
-        var applied = await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().Database.GetAppliedMigrationsAsync(cancellationToken);
-        LogMigrated(logger, options.Value.Provider, applied.LastOrDefault() ?? "(none)");
+        LogMigrated(logger, options.Value.Provider, await MigrateAsync(scopes, cancellationToken));
     }
 
     /// <summary>Without migrations at start, a schema behind this version would fail at the first query with a
@@ -41,7 +36,11 @@ internal sealed partial class DatabaseMigrator(
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public static async Task MigrateAsync(IServiceScopeFactory scopes, CancellationToken cancellationToken)
+    /// <returns>
+    /// The latest applied migration, which says where the schema stands whether or not this call moved it. Not asked
+    /// before migrating: on a database that does not exist yet (which Migrate creates) that would log a connection error.
+    /// </returns>
+    public static async Task<string> MigrateAsync(IServiceScopeFactory scopes, CancellationToken cancellationToken)
     {
         // Replicas starting together on an empty database can both begin the same migration; each migration runs
         // in a transaction, so the loser rolls back and, on the next try, finds it applied by the winner.
@@ -49,8 +48,7 @@ internal sealed partial class DatabaseMigrator(
         {
             try
             {
-                await MigrateOnceAsync(scopes, cancellationToken);
-                return;
+                return await MigrateOnceAsync(scopes, cancellationToken);
             }
             catch (System.Data.Common.DbException) when (attempt < 3)
             {
@@ -58,7 +56,7 @@ internal sealed partial class DatabaseMigrator(
         }
     }
 
-    private static async Task MigrateOnceAsync(IServiceScopeFactory scopes, CancellationToken cancellationToken)
+    private static async Task<string> MigrateOnceAsync(IServiceScopeFactory scopes, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
@@ -68,6 +66,8 @@ internal sealed partial class DatabaseMigrator(
             // WAL lets readers proceed while a writer commits; the setting sticks to the file.
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
         }
+
+        return (await db.Database.GetAppliedMigrationsAsync(cancellationToken)).LastOrDefault() ?? "(none)";
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The database schema is up to date at migration {Latest} ({Provider}).")]

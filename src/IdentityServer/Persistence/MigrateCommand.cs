@@ -34,13 +34,8 @@ public static partial class MigrateCommand
 
         try
         {
-            // EF Core logs each migration it applies; asking for pending ones first would log a connection error
-            // when the database does not exist yet, which Migrate then creates.
-            await DatabaseMigrator.MigrateAsync(app.Services.GetRequiredService<IServiceScopeFactory>(), stopping.Token);
-            await using var scope = app.Services.CreateAsyncScope();
-            var applied = await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().Database.GetAppliedMigrationsAsync(stopping.Token);
-            var latest = applied.LastOrDefault() ?? "(none)";
-            LogUpToDate(logger, latest);
+            // EF Core logs each migration it applies.
+            LogUpToDate(logger, await DatabaseMigrator.MigrateAsync(app.Services.GetRequiredService<IServiceScopeFactory>(), stopping.Token));
             Environment.ExitCode = 0;
         }
         catch (Exception exception) when (exception is not OutOfMemoryException)

@@ -15,7 +15,8 @@ public static class UserQueries
     /// Identity's UserManager would need two queries and track the user.
     /// </summary>
     public static Task<UserWithRoles?> FindUserWithRolesAsync(this ApplicationDbContext db, string userId, CancellationToken cancellationToken) =>
-        // Compiled once per model: EF Core would otherwise walk and look up the expression at every refresh.
+        // Compiled once per model: EF Core would otherwise walk and look up the expression at every refresh. The join is
+        // UserRoleNames written out: a compiled query takes the context as a parameter and cannot call it.
         UserWithRolesById.GetValue(db.Model, _ => EF.CompileAsyncQuery(
                 (ApplicationDbContext context, string id, CancellationToken cancel) => context.Users.AsNoTracking()
                     .Where(user => user.Id == id)
