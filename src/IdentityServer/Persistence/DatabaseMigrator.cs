@@ -1,4 +1,7 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 
 namespace IdentityServer.Persistence;
@@ -60,6 +63,22 @@ internal sealed partial class DatabaseMigrator(
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
+        // Migrate would create a missing PostgreSQL or SQL Server database too, but only after a first connection
+        // attempt that EF Core logs as an Error; the creator's own existence check expects that failure.
+        var creator = db.GetService<IRelationalDatabaseCreator>();
+        if (!await creator.ExistsAsync(cancellationToken))
+        {
+            await creator.CreateAsync(cancellationToken);
+        }
+
+        if (db.Database.IsNpgsql())
+        {
+            // Npgsql's Migrate reads its history table without looking first and logs the "does not exist" of an
+            // empty database as an Error (npgsql/efcore.pg#3407); the table made here, as Migrate would, spares that.
+            await db.Database.ExecuteSqlRawAsync(
+                db.GetService<IHistoryRepository>().GetCreateIfNotExistsScript(), cancellationToken);
+        }
+
         await db.Database.MigrateAsync(cancellationToken);
         if (db.Database.IsSqlite())
         {
