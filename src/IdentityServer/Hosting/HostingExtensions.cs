@@ -20,7 +20,11 @@ public static class HostingExtensions
         // Every request here is a small form or JSON document; Kestrel's default (28.6 MB) let anyone make the server
         // read and buffer that much per request, on the token endpoint before any client is known. 413 beyond 1 MB.
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(kestrel =>
-            kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
+        {
+            kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
+            // No "Server: Kestrel" on every answer: it tells a scanner what to try and a client nothing.
+            kestrel.AddServerHeader = false;
+        });
 
         // Below Warning, OpenIddict writes whole requests and tokens (code_verifier, JWTs) into its messages;
         // no configuration may turn that on. Our own log events cover sign-ins, refusals and admin changes.

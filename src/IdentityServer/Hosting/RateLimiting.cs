@@ -171,7 +171,17 @@ public static class RateLimiting
             return;
         }
 
-        SetRetryAfter(context.HttpContext.Response, context.Lease);
+        var waitSeconds = SetRetryAfter(context.HttpContext.Response, context.Lease);
+        if (StatusCodePages.AsksForHtml(context.HttpContext.Request))
+        {
+            // A person at the login or registration form (many behind one shared address) reads a page, not JSON.
+            await PlainPage.WriteAsync(context.HttpContext.Response, StatusCodes.Status429TooManyRequests, "Too many attempts", $"""
+                        <h1>Too many attempts</h1>
+                        <p class="muted" id="too-many-attempts">Too many sign-in or registration attempts came from your network. Wait {waitSeconds} seconds, then go back and try again.</p>
+            """, cancellationToken);
+            return;
+        }
+
         await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests.",
             detail: "Too many attempts from your address; wait and try again.").ExecuteAsync(context.HttpContext);
     }
@@ -188,10 +198,13 @@ public static class RateLimiting
         }, cancellationToken);
     }
 
-    private static void SetRetryAfter(HttpResponse response, RateLimitLease lease)
+    /// <returns>The seconds Retry-After names.</returns>
+    private static int SetRetryAfter(HttpResponse response, RateLimitLease lease)
     {
         var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromMinutes(1);
-        response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+        response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        return seconds;
     }
 
     internal static RateLimitPartition<string> Window(string key, int permits, TimeSpan window) =>

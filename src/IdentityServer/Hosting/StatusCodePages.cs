@@ -33,6 +33,6 @@ internal static class StatusCodePages
     }
 
     /// <summary>Browsers name text/html in Accept when they navigate; fetch and API clients send */* or JSON.</summary>
-    private static bool AsksForHtml(HttpRequest request) =>
+    internal static bool AsksForHtml(HttpRequest request) =>
         request.GetTypedHeaders().Accept.Any(accept => accept.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase));
 }

@@ -44,6 +44,23 @@ public sealed partial class LoginOnKestrelTests
         Assert.Equal("/?from=caf%C3%A9%20x", Assert.Single(response.Headers.GetValues("Location")));
     }
 
+    [Fact]
+    public async Task Answers_on_Kestrel_do_not_name_the_server_software()
+    {
+        await using var server = new IdentityServerFactory();
+        server.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        server.StartServer();
+        var address = new Uri(server.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+        using var http = new HttpClient { BaseAddress = address };
+
+        using var page = await http.GetAsync("/account/login");
+        using var discovery = await http.GetAsync("/.well-known/openid-configuration");
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.False(page.Headers.Contains("Server"), string.Join(",", page.Headers.Select(h => h.Key)));
+        Assert.False(discovery.Headers.Contains("Server"));
+    }
+
     [GeneratedRegex("""name="__RequestVerificationToken" type="hidden" value="([^"]+)" """)]
     private static partial Regex AntiforgeryToken();
 }

@@ -99,6 +99,23 @@ public sealed class RegistrationTests(IdentityServerFactory factory) : IClassFix
     }
 
     [Fact]
+    public async Task The_login_and_registration_forms_post_to_their_page_without_the_skip_links_fragment()
+    {
+        var client = await tokens.RegisterCodeClientAsync("reg-form-address");
+        var browser = new BrowserSession(factory);
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create()) + "#main");
+        var login = browser.PageUri!.PathAndQuery;
+        Assert.StartsWith("/account/login?", login, StringComparison.Ordinal);
+        Assert.Equal(login, browser.Page!.QuerySelector("form")!.GetAttribute("action"));
+        Assert.True(browser.Page.GetElementById("username")!.HasAttribute("autofocus"));
+
+        await browser.GoAsync(browser.Page.GetElementById("register-link")!.GetAttribute("href")!);
+        Assert.Equal(browser.PageUri!.PathAndQuery, browser.Page!.QuerySelector("form")!.GetAttribute("action"));
+        Assert.True(browser.Page.GetElementById("username")!.HasAttribute("autofocus"));
+        Assert.Null(browser.Page.GetElementById("register-errors"));
+    }
+
+    [Fact]
     public async Task Mismatched_passwords_keep_the_user_on_the_registration_page_with_an_error()
     {
         var client = await tokens.RegisterCodeClientAsync("reg-mismatch");
@@ -110,6 +127,10 @@ public sealed class RegistrationTests(IdentityServerFactory factory) : IClassFix
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.NotNull(browser.Page!.GetElementById("register"));
         Assert.Contains("do not match", ErrorsOn(browser), StringComparison.Ordinal);
+        // The field to mend has the focus (its description reads the error out) and the page announces that there are errors.
+        Assert.True(browser.Page.GetElementById("confirm-password")!.HasAttribute("autofocus"));
+        Assert.False(browser.Page.GetElementById("username")!.HasAttribute("autofocus"));
+        Assert.Equal("alert", browser.Page.GetElementById("register-errors")!.GetAttribute("role"));
         var (_, users) = await tokens.AdminAsync(HttpMethod.Get, "/admin/users?search=mismatch");
         Assert.Equal(0, users.GetProperty("total").GetInt32());
     }

@@ -61,6 +61,34 @@ public sealed class RateLimitingTests(LowRateLimitsFactory factory) : IClassFixt
 }
 
 /// <summary>Real limits, with every request arriving from 127.0.0.1 as on a developer's machine or a local test run.</summary>
+public sealed class RateLimitPageTests(LowRateLimitsFactory factory) : IClassFixture<LowRateLimitsFactory>
+{
+    [Fact]
+    public async Task A_person_over_the_login_limit_reads_a_page_saying_how_long_to_wait_and_a_program_gets_problem_details()
+    {
+        var browser = new BrowserSession(factory);
+        browser.Http.DefaultRequestHeaders.Accept.ParseAdd("text/html,application/xhtml+xml,*/*;q=0.8");
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            await browser.GoAsync("/account/login");
+            using var allowed = await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = "someone", ["password"] = "guess-" + attempt });
+            Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+        }
+
+        await browser.GoAsync("/account/login");
+        using var refused = await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = "someone", ["password"] = "guess-3" });
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("text/html", refused.Content.Headers.ContentType?.MediaType);
+        var seconds = (int)refused.Headers.RetryAfter!.Delta!.Value.TotalSeconds;
+        Assert.Contains($"Wait {seconds} seconds", browser.Page!.GetElementById("too-many-attempts")!.TextContent, StringComparison.Ordinal);
+
+        using var program = await factory.CreateClient().PostAsync("/account/register", new FormUrlEncodedContent([]));
+        Assert.Equal(HttpStatusCode.TooManyRequests, program.StatusCode);
+        Assert.Equal("application/problem+json", program.Content.Headers.ContentType?.MediaType);
+    }
+}
+
 public sealed class LoopbackLowRateLimitsFactory : IdentityServerFactory
 {
     public LoopbackLowRateLimitsFactory()
