@@ -37,6 +37,19 @@ public sealed partial class RegisterModel(
         ClientName = await clientNames.ForReturnUrlAsync(ReturnUrls.Local(Url, ReturnUrl), HttpContext.RequestAborted);
         if (!ModelState.IsValid)
         {
+            // Identity checks the password only on create; named now too, a weak one is not reported a round trip late.
+            if (!HasError("Input.Password") && !string.IsNullOrEmpty(Input.Password))
+            {
+                foreach (var validator in users.PasswordValidators)
+                {
+                    var check = await validator.ValidateAsync(users, new ApplicationUser { UserName = Input.Username }, Input.Password);
+                    foreach (var error in check.Errors)
+                    {
+                        ModelState.AddModelError("Input.Password", error.Description);
+                    }
+                }
+            }
+
             return Page();
         }
 

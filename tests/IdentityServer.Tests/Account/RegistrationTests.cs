@@ -200,6 +200,20 @@ public sealed class RegistrationTests(IdentityServerFactory factory) : IClassFix
     }
 
     [Fact]
+    public async Task A_short_password_is_reported_at_once_beside_the_other_fields_errors()
+    {
+        var client = await tokens.RegisterCodeClientAsync("reg-short-and-mismatch");
+        var browser = new BrowserSession(factory);
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "create" }));
+
+        await browser.ClickAsync("register", Form("shortmix", "short", "other"));
+
+        Assert.Contains("do not match", browser.Page!.GetElementById("confirm-password-error")!.TextContent, StringComparison.Ordinal);
+        Assert.Contains("at least 8", browser.Page.GetElementById("password-error")!.TextContent, StringComparison.Ordinal);
+        Assert.True(browser.Page.GetElementById("password")!.HasAttribute("autofocus"));
+    }
+
+    [Fact]
     public async Task Registration_without_an_authorization_request_signs_the_user_in_and_stays_on_this_server()
     {
         var browser = new BrowserSession(factory);
