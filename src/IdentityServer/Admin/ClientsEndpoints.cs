@@ -139,6 +139,7 @@ internal static partial class ClientsEndpoints
 
         // PUT changes what it names: an omitted (null) field keeps its current value, as in Keycloak's admin API.
         var current = await ReadAsync(applications, application, cancellationToken);
+        var asSent = request;
         request = request with
         {
             DisplayName = request.DisplayName ?? current.DisplayName,
@@ -151,7 +152,7 @@ internal static partial class ClientsEndpoints
             AllowedCorsOrigins = request.AllowedCorsOrigins ?? current.AllowedCorsOrigins,
         };
 
-        var errors = await ValidateAsync(request, clientId, isCreate: false, scopes, cancellationToken);
+        var errors = await ValidateAsync(request, clientId, isCreate: false, scopes, cancellationToken, asSent);
         if (errors.Any)
         {
             return errors.ToProblem();
@@ -353,8 +354,14 @@ internal static partial class ClientsEndpoints
     private static List<string> Normalize(IReadOnlyList<string>? values) =>
         values is null ? [] : [.. values.Where(v => !string.IsNullOrWhiteSpace(v)).Select(v => v.Trim()).Distinct(StringComparer.Ordinal)];
 
+    /// <param name="asSent">
+    /// On update, the request before omitted fields took their stored values: the address lists are checked item by item
+    /// only when named, so a value an earlier version stored and a later rule refuses does not block changing another
+    /// field (the record as a whole is still checked: grants against redirect URIs, type against secret).
+    /// </param>
     private static async Task<FieldErrors> ValidateAsync(
-        ClientRequest request, string? clientId, bool isCreate, IOpenIddictScopeManager scopes, CancellationToken cancellationToken)
+        ClientRequest request, string? clientId, bool isCreate, IOpenIddictScopeManager scopes, CancellationToken cancellationToken,
+        ClientRequest? asSent = null)
     {
         var errors = new FieldErrors();
         if (string.IsNullOrWhiteSpace(clientId))
@@ -435,10 +442,17 @@ internal static partial class ClientsEndpoints
             errors.Add("redirectUris", "authorization_code needs at least one redirect URI.");
         }
 
-        ValidateUris(errors, "redirectUris", redirectUris, clientType == ClientTypes.Public);
-        ValidateUris(errors, "postLogoutRedirectUris", Normalize(request.PostLogoutRedirectUris), clientType == ClientTypes.Public);
+        if (asSent is null || asSent.RedirectUris is not null)
+        {
+            ValidateUris(errors, "redirectUris", redirectUris, clientType == ClientTypes.Public);
+        }
 
-        foreach (var origin in Normalize(request.AllowedCorsOrigins))
+        if (asSent is null || asSent.PostLogoutRedirectUris is not null)
+        {
+            ValidateUris(errors, "postLogoutRedirectUris", Normalize(request.PostLogoutRedirectUris), clientType == ClientTypes.Public);
+        }
+
+        foreach (var origin in asSent is null || asSent.AllowedCorsOrigins is not null ? Normalize(request.AllowedCorsOrigins) : [])
         {
             if (!IsPrintableAscii(origin))
             {

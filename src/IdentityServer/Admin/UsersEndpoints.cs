@@ -173,7 +173,10 @@ internal static class UsersEndpoints
             return AdminProblems.NotFound("User", id);
         }
 
-        // PUT changes what it names: an omitted (null) field keeps its current value, as in Keycloak's admin API.
+        // PUT changes what it names: an omitted (null) field keeps its current value, as in Keycloak's admin API. Only
+        // named fields are checked, so a value an earlier version stored and a later rule refuses (an email with a
+        // display name) does not stop an admin disabling the account.
+        var errors = ValidateProfile(request with { Username = request.Username ?? user.UserName });
         request = request with
         {
             Username = request.Username ?? user.UserName,
@@ -181,7 +184,6 @@ internal static class UsersEndpoints
             Roles = request.Roles ?? [.. await users.GetRolesAsync(user)],
         };
 
-        var errors = ValidateProfile(request);
         if (request.Password is not null)
         {
             errors.Add("password", "Passwords are changed with POST /admin/users/{id}/password.");

@@ -1,5 +1,9 @@
 using System.Net;
 using IdentityServer.Tests.Infrastructure;
+using IdentityServer.Users;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection;
+using OpenIddict.Abstractions;
 
 namespace IdentityServer.Tests.Admin;
 
@@ -50,6 +54,55 @@ public sealed class PartialUpdateAndInputShapeTests(IdentityServerFactory factor
         Assert.Equal(username, updated.Json.GetProperty("username").GetString());
         Assert.Equal($"{username}@example.test", updated.Json.GetProperty("email").GetString());
         Assert.Equal("support", Assert.Single(updated.Json.GetProperty("roles").EnumerateArray()).GetString());
+    }
+
+    [Fact]
+    public async Task Values_an_earlier_version_stored_and_a_later_rule_refuses_do_not_block_changing_other_fields()
+    {
+        // Written past the admin API, as earlier versions accepted them: a display-name email, a control character
+        // in a role, an address outside ASCII.
+        var clientId = AdminApi.Unique("legacy-web");
+        string userId;
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var users = scope.ServiceProvider.GetRequiredService<UserManager<ApplicationUser>>();
+            var user = new ApplicationUser { UserName = AdminApi.Unique("legacy"), Email = "Zed Person <zed@example.com>", Enabled = true };
+            Assert.True((await users.CreateAsync(user)).Succeeded);
+            var roles = scope.ServiceProvider.GetRequiredService<RoleManager<IdentityRole>>();
+            Assert.True((await roles.CreateAsync(new IdentityRole("ops\u0007"))).Succeeded);
+            Assert.True((await users.AddToRoleAsync(user, "ops\u0007")).Succeeded);
+            userId = user.Id;
+
+            var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+            await applications.CreateAsync(new OpenIddictApplicationDescriptor
+            {
+                ClientId = clientId,
+                ClientType = OpenIddictConstants.ClientTypes.Public,
+                RedirectUris = { new Uri("http://127.0.0.1:38580/c\u00e4llback") },
+                Permissions =
+                {
+                    OpenIddictConstants.Permissions.Endpoints.Authorization, OpenIddictConstants.Permissions.Endpoints.Token,
+                    OpenIddictConstants.Permissions.GrantTypes.AuthorizationCode, OpenIddictConstants.Permissions.ResponseTypes.Code,
+                    OpenIddictConstants.Permissions.Prefixes.Scope + "openid",
+                },
+            });
+        }
+
+        var disabled = await api.PutAsync($"/admin/users/{userId}", new { enabled = false });
+        var emailChanged = await api.PutAsync($"/admin/users/{userId}", new { email = "zed@example.com" });
+        var renamed = await api.PutAsync($"/admin/clients/{clientId}", new { displayName = "Legacy web" });
+        var stillRefused = await api.PutAsync($"/admin/clients/{clientId}", new { redirectUris = new[] { "http://127.0.0.1:38580/c\u00e4llback" } });
+
+        Assert.Equal(HttpStatusCode.OK, disabled.Status);
+        Assert.False(disabled.Json.GetProperty("enabled").GetBoolean());
+        Assert.Equal("Zed Person <zed@example.com>", disabled.Json.GetProperty("email").GetString());
+        Assert.Equal(HttpStatusCode.OK, emailChanged.Status);
+        Assert.Equal("ops\u0007", Assert.Single(emailChanged.Json.GetProperty("roles").EnumerateArray()).GetString());
+        Assert.Equal(HttpStatusCode.OK, renamed.Status);
+        Assert.Equal("Legacy web", renamed.Json.GetProperty("displayName").GetString());
+        // Named again, the address meets today's rule.
+        Assert.Equal(HttpStatusCode.BadRequest, stillRefused.Status);
+        Assert.True(stillRefused.Json.GetProperty("errors").TryGetProperty("redirectUris", out _));
     }
 
     [Theory]
