@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json;
 using IdentityServer.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using OpenIddict.Abstractions;
 using static IdentityServer.Tests.Admin.AdminApi;
 
 namespace IdentityServer.Tests.Admin;
@@ -261,6 +263,29 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
         var response = await admin.SendAsync(new HttpMethod(method), $"/admin/scopes/{name}", method == "PUT" ? new { name } : null);
 
         AssertProblem(response, HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task A_scope_an_earlier_version_let_be_named_with_a_slash_is_read_edited_and_deleted_by_its_encoded_name()
+    {
+        var name = Unique("orders") + "/read";
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<IOpenIddictScopeManager>()
+                .CreateAsync(new OpenIddictScopeDescriptor { Name = name, Resources = { "orders-api" } });
+        }
+
+        var path = "/admin/scopes/" + Uri.EscapeDataString(name);
+        var read = await admin.GetAsync(path);
+        var edited = await admin.PutAsync(path, new { displayName = "Read orders" });
+        var deleted = await admin.DeleteAsync(path);
+
+        Assert.Equal(HttpStatusCode.OK, read.Status);
+        Assert.Equal(name, read.Json.GetProperty("name").GetString());
+        Assert.Equal(HttpStatusCode.OK, edited.Status);
+        Assert.Equal("Read orders", edited.Json.GetProperty("displayName").GetString());
+        Assert.Equal(HttpStatusCode.NoContent, deleted.Status);
+        AssertProblem(await admin.GetAsync(path), HttpStatusCode.NotFound);
     }
 
     [Theory]
