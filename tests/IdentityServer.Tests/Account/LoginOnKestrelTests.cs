@@ -20,9 +20,7 @@ public sealed partial class LoginOnKestrelTests
     public async Task Signing_in_from_a_login_link_whose_return_url_holds_characters_beyond_ascii_redirects_to_it_encoded()
     {
         await using var server = new IdentityServerFactory();
-        server.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        server.StartServer();
-        var address = new Uri(server.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+        var address = StartOnKestrel(server);
         await using (var scope = server.Services.CreateAsyncScope())
         {
             var users = scope.ServiceProvider.GetRequiredService<UserManager<ApplicationUser>>();
@@ -48,9 +46,7 @@ public sealed partial class LoginOnKestrelTests
     public async Task Answers_on_Kestrel_do_not_name_the_server_software()
     {
         await using var server = new IdentityServerFactory();
-        server.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        server.StartServer();
-        var address = new Uri(server.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+        var address = StartOnKestrel(server);
         using var http = new HttpClient { BaseAddress = address };
 
         using var page = await http.GetAsync("/account/login");
@@ -59,6 +55,13 @@ public sealed partial class LoginOnKestrelTests
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.False(page.Headers.Contains("Server"), string.Join(",", page.Headers.Select(h => h.Key)));
         Assert.False(discovery.Headers.Contains("Server"));
+    }
+
+    private static Uri StartOnKestrel(IdentityServerFactory server)
+    {
+        server.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        server.StartServer();
+        return new Uri(server.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
     }
 
     [GeneratedRegex("""name="__RequestVerificationToken" type="hidden" value="([^"]+)" """)]
