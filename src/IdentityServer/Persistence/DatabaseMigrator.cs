@@ -66,15 +66,17 @@ internal sealed partial class DatabaseMigrator(
         // Migrate would create a missing PostgreSQL or SQL Server database too, but only after a first connection
         // attempt that EF Core logs as an Error; the creator's own existence check expects that failure.
         var creator = db.GetService<IRelationalDatabaseCreator>();
-        if (!await creator.ExistsAsync(cancellationToken))
+        var created = !await creator.ExistsAsync(cancellationToken);
+        if (created)
         {
             await creator.CreateAsync(cancellationToken);
         }
 
-        if (db.Database.IsNpgsql())
+        if (db.Database.IsNpgsql() && (created || !await creator.HasTablesAsync(cancellationToken)))
         {
             // Npgsql's Migrate reads its history table without looking first and logs the "does not exist" of an
             // empty database as an Error (npgsql/efcore.pg#3407); the table made here, as Migrate would, spares that.
+            // Only on an empty database: a database user without CREATE rights may run a schema a DBA applied.
             await db.Database.ExecuteSqlRawAsync(
                 db.GetService<IHistoryRepository>().GetCreateIfNotExistsScript(), cancellationToken);
         }
