@@ -102,12 +102,33 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
+        if (CallerLeft(context, exception))
+        {
+            // Nobody is left to answer and nothing failed here: not an Error, and no answer written into a closed connection.
+            LogCallerLeft(logger, context.Request.Method, context.Request.Path);
+            return true;
+        }
+
         if (exception is not (InvalidDataException or BadHttpRequestException) || context.Response.HasStarted)
         {
             return false;
         }
 
         LogMalformed(logger, context.Request.Method, context.Request.Path, exception.GetType().Name);
+        try
+        {
+            return await AnswerAsync(context, exception, cancellationToken);
+        }
+        catch (Exception failed) when (failed is OperationCanceledException or IOException)
+        {
+            // A body cut short because the caller closed the connection: the answer has nowhere to go either.
+            LogCallerLeft(logger, context.Request.Method, context.Request.Path);
+            return true;
+        }
+    }
+
+    private async ValueTask<bool> AnswerAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
         // Kestrel says what was wrong: 413 for a body over the limit, 400 for the rest.
         var status = exception is BadHttpRequestException { StatusCode: var code } ? code : StatusCodes.Status400BadRequest;
         if (context.Request.Path.StartsWithSegments("/connect"))
@@ -139,6 +160,11 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
         });
     }
 
+    /// <summary>A reset connection, or a body read cut short or cancelled because the caller hung up.</summary>
+    private static bool CallerLeft(HttpContext context, Exception exception) =>
+        exception is Microsoft.AspNetCore.Connections.ConnectionResetException
+        || (context.RequestAborted.IsCancellationRequested && exception is IOException or OperationCanceledException or BadHttpRequestException);
+
     /// <summary>The top-level JSON property a binding error points at ($.redirectUris[0] → redirectUris), else "body".</summary>
     private static string FieldOf(Exception exception)
     {
@@ -154,6 +180,9 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
 
         return "body";
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Method} {Path}: the caller hung up before the request was read or answered.")]
+    private static partial void LogCallerLeft(ILogger logger, string method, string path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Malformed {Method} {Path} refused ({Kind}).")]
     private static partial void LogMalformed(ILogger logger, string method, string path, string kind);
