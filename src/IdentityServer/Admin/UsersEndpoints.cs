@@ -91,6 +91,7 @@ internal static class UsersEndpoints
             return IdentityProblem(weak);
         }
 
+        await EnsureRolesExistAsync(roles, db, request.Roles, cancellationToken);
         // SQL Server's retrying execution strategy refuses a transaction begun outside it: the unit is retried whole.
         var refused = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
@@ -101,7 +102,7 @@ internal static class UsersEndpoints
                 return IdentityProblem(created);
             }
 
-            await SetRolesAsync(users, roles, user, request.Roles);
+            await SetRolesAsync(users, user, request.Roles);
             await transaction.CommitAsync(cancellationToken);
             return null;
         });
@@ -199,6 +200,7 @@ internal static class UsersEndpoints
             return AdminProblems.Conflict($"A user named '{request.Username}' already exists.");
         }
 
+        await EnsureRolesExistAsync(roles, db, request.Roles, cancellationToken);
         // As in CreateAsync: one retriable unit for SQL Server's execution strategy.
         var refused = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
@@ -225,7 +227,7 @@ internal static class UsersEndpoints
                 return IdentityProblem(updated);
             }
 
-            var removedRoles = await SetRolesAsync(users, roles, user, request.Roles);
+            var removedRoles = await SetRolesAsync(users, user, request.Roles);
             if (user.Enabled && removedRoles.Contains(ApplicationUser.AdminRole, StringComparer.OrdinalIgnoreCase))
             {
                 // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
@@ -356,21 +358,56 @@ internal static class UsersEndpoints
         return errors;
     }
 
-    /// <returns>The roles the user lost.</returns>
-    private static async Task<IReadOnlyList<string>> SetRolesAsync(
-        UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationUser user, IReadOnlyList<string>? wanted)
+    // Identity matches role names without regard to case: "ADMIN" is the role "admin", not a swap of one for the other.
+    private static List<string> RoleNames(IReadOnlyList<string>? wanted) =>
+        [.. (wanted ?? []).Select(r => r.Trim()).Distinct(StringComparer.OrdinalIgnoreCase)];
+
+    /// <summary>
+    /// Roles are made on first use, each on its own before the user's transaction: of two requests naming one new role
+    /// at once, the loser of the insert finds the winner's row, where inside the transaction the unique name failed the
+    /// whole request (on PostgreSQL an error ends the transaction).
+    /// </summary>
+    private static async Task EnsureRolesExistAsync(
+        RoleManager<IdentityRole> roles, ApplicationDbContext db, IReadOnlyList<string>? wanted, CancellationToken cancellationToken)
     {
-        // Identity matches role names without regard to case: "ADMIN" is the role "admin", not a swap of one for the other.
-        var target = (wanted ?? []).Select(r => r.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        var current = await users.GetRolesAsync(user);
-        foreach (var role in target.Where(r => !current.Contains(r, StringComparer.OrdinalIgnoreCase)))
+        var names = RoleNames(wanted);
+        if (names.Count == 0)
         {
-            if (!await roles.RoleExistsAsync(role))
-            {
-                await roles.CreateAsync(new IdentityRole(role));
-            }
+            return;
         }
 
+        var normalized = names.Select(roles.NormalizeKey).ToList();
+        var existing = await db.Roles.AsNoTracking().Where(role => normalized.Contains(role.NormalizedName!))
+            .Select(role => role.NormalizedName!).ToListAsync(cancellationToken);
+        foreach (var name in names.Where(name => !existing.Contains(roles.NormalizeKey(name), StringComparer.Ordinal)))
+        {
+            var role = new IdentityRole(name);
+            try
+            {
+                var created = await roles.CreateAsync(role);
+                if (!created.Succeeded && !await roles.RoleExistsAsync(name))
+                {
+                    throw new InvalidOperationException($"The role '{name}' was refused: " + string.Join(" ", created.Errors.Select(e => e.Description)));
+                }
+            }
+            catch (DbUpdateException)
+            {
+                // Made by a concurrent request between the look-up and the insert; the failed insert must not be retried.
+                db.Entry(role).State = EntityState.Detached;
+                if (!await roles.RoleExistsAsync(name))
+                {
+                    throw;
+                }
+            }
+        }
+    }
+
+    /// <returns>The roles the user lost.</returns>
+    private static async Task<IReadOnlyList<string>> SetRolesAsync(
+        UserManager<ApplicationUser> users, ApplicationUser user, IReadOnlyList<string>? wanted)
+    {
+        var target = RoleNames(wanted);
+        var current = await users.GetRolesAsync(user);
         var toAdd = target.Except(current, StringComparer.OrdinalIgnoreCase).ToList();
         var toRemove = current.Except(target, StringComparer.OrdinalIgnoreCase).ToList();
         if (toRemove.Count > 0)

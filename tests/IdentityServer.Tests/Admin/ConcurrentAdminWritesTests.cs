@@ -52,6 +52,24 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
     }
 
     [Fact]
+    public async Task Two_users_created_at_once_with_one_new_role_are_both_created_with_it()
+    {
+        var admin = await tokens.AdminTokenAsync();
+        factory.BeforeRoleCreate.Arm(2);
+
+        var results = await Task.WhenAll(
+            tokens.AdminAsync(HttpMethod.Post, "/admin/users", new { username = "racer-one", password = "racer-password-1", roles = new[] { "racers" } }, admin),
+            tokens.AdminAsync(HttpMethod.Post, "/admin/users", new { username = "racer-two", password = "racer-password-2", roles = new[] { "racers" } }, admin));
+
+        Assert.Equal(2, factory.BeforeRoleCreate.Arrived);
+        Assert.All(results, result =>
+        {
+            Assert.Equal(HttpStatusCode.Created, result.Status);
+            Assert.Equal("racers", Assert.Single(result.Body.GetProperty("roles").EnumerateArray()).GetString());
+        });
+    }
+
+    [Fact]
     public async Task A_twin_caught_by_openiddicts_own_uniqueness_check_is_a_409_too()
     {
         // The twin's create can also lose earlier: OpenIddict's manager looks the id up again before writing, and
@@ -169,6 +187,8 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
 
         public Rendezvous BeforeUserUpdate { get; } = new();
 
+        public Rendezvous BeforeRoleCreate { get; } = new();
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
@@ -181,6 +201,7 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
                     provider.GetRequiredService<IMemoryCache>(), provider.GetRequiredService<IOpenIddictEntityFrameworkCoreContext>(),
                     provider.GetRequiredService<IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions>>(), BeforeScopeWrite, BeforeScopeUpdate));
                 services.AddScoped<IUserValidator<ApplicationUser>>(_ => new HeldUserValidator(BeforeUserUpdate));
+                services.AddScoped<IRoleValidator<IdentityRole>>(_ => new HeldRoleValidator(BeforeRoleCreate));
             });
         }
     }
@@ -222,6 +243,16 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
     /// <summary>
     /// Identity validates a user just before every write of it (a PUT, a password reset), so a validator holds there.
     /// </summary>
+    /// <summary>Runs after Identity's own check that the name is free, so both requests pass it before either inserts.</summary>
+    private sealed class HeldRoleValidator(Rendezvous beforeCreate) : IRoleValidator<IdentityRole>
+    {
+        public async Task<IdentityResult> ValidateAsync(RoleManager<IdentityRole> manager, IdentityRole role)
+        {
+            await beforeCreate.ArriveAsync();
+            return IdentityResult.Success;
+        }
+    }
+
     private sealed class HeldUserValidator(Rendezvous beforeUpdate) : IUserValidator<ApplicationUser>
     {
         public async Task<IdentityResult> ValidateAsync(UserManager<ApplicationUser> manager, ApplicationUser user)
