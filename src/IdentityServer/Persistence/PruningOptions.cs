@@ -20,6 +20,13 @@ public sealed class PruningOptions
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "365.00:00:00")]
     public TimeSpan RetainFor { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>
+    /// How long audit events are kept. Every sign-in writes one, failed ones by anyone who can reach the login page
+    /// included, so without an end the table grows with the traffic forever.
+    /// </summary>
+    [Range(typeof(TimeSpan), "1.00:00:00", "3650.00:00:00")]
+    public TimeSpan AuditRetainFor { get; set; } = TimeSpan.FromDays(365);
 }
 
 /// <summary>

@@ -1,18 +1,20 @@
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 
 namespace IdentityServer.Persistence;
 
-public sealed record PruneResult(DateTimeOffset Threshold, long Tokens, long Authorizations, long EndedSessions);
+public sealed record PruneResult(DateTimeOffset Threshold, long Tokens, long Authorizations, long EndedSessions, long AuditEvents);
 
 /// <summary>
 /// Deletes tokens and authorizations that can no longer be used (redeemed, revoked, expired, or ad-hoc authorizations
 /// without valid tokens) once they are older than <see cref="PruningOptions.RetainFor"/>; without it the token table
 /// grows by several rows for every sign-in and every refresh, forever. Records of signed-out browser sessions go once
-/// no cookie carrying their id can still be alive (the sign-in cookie's lifetime after the sign-out).
+/// no cookie carrying their id can still be alive (the sign-in cookie's lifetime after the sign-out); audit events once
+/// older than <see cref="PruningOptions.AuditRetainFor"/>.
 /// </summary>
 public sealed partial class TokenPruner(
     IServiceScopeFactory scopes,
@@ -90,14 +92,19 @@ public sealed partial class TokenPruner(
         var authorizations = await scope.ServiceProvider.GetRequiredService<IOpenIddictAuthorizationManager>().PruneAsync(threshold, cancellationToken);
         var sessions = await scope.ServiceProvider.GetRequiredService<BrowserSessions>()
             .PruneAsync(cookies.Get(IdentityConstants.ApplicationScheme).ExpireTimeSpan, cancellationToken);
-        LogPruned(logger, tokens, authorizations, sessions, threshold);
-        return new PruneResult(threshold, tokens, authorizations, sessions);
+        var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
+        var auditThreshold = time.GetUtcNow() - options.Value.AuditRetainFor;
+        var auditEvents = await SqliteWriteGate.WriteAsync(db, aborted =>
+            db.AuditEvents.Where(audit => audit.OccurredAt < auditThreshold).ExecuteDeleteAsync(aborted), cancellationToken);
+        LogPruned(logger, tokens, authorizations, sessions, threshold, auditEvents, auditThreshold);
+        return new PruneResult(threshold, tokens, authorizations, sessions, auditEvents);
     }
 
     private static TaskCompletionSource<PruneResult> NewRun() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Pruned {Tokens} token(s) and {Authorizations} authorization(s) older than {Threshold}, and {EndedSessions} ended browser session(s).")]
-    private static partial void LogPruned(ILogger logger, long tokens, long authorizations, long endedSessions, DateTimeOffset threshold);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Pruned {Tokens} token(s) and {Authorizations} authorization(s) older than {Threshold}, {EndedSessions} ended browser session(s), and {AuditEvents} audit event(s) older than {AuditThreshold}.")]
+    private static partial void LogPruned(
+        ILogger logger, long tokens, long authorizations, long endedSessions, DateTimeOffset threshold, long auditEvents, DateTimeOffset auditThreshold);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Pruning tokens and authorizations failed; retrying at the next interval.")]
     private static partial void LogPruneFailed(ILogger logger, Exception exception);

@@ -61,6 +61,32 @@ public sealed class TokenPruningTests(TokenPruningTests.PruningFactory factory) 
         Assert.Equal(0, await CountAsync(t => t.Subject == userId));
     }
 
+    [Fact]
+    public async Task Audit_events_are_deleted_once_older_than_their_retention_and_younger_ones_kept()
+    {
+        var retainFor = new PruningOptions().AuditRetainFor;
+        var now = factory.Time.GetUtcNow();
+        var old = $"old-{Guid.NewGuid():N}";
+        var recent = $"recent-{Guid.NewGuid():N}";
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
+            db.AuditEvents.Add(new IdentityServer.Admin.AuditEvent { OccurredAt = now - retainFor - TimeSpan.FromMinutes(1), Actor = "anonymous", Action = "login.failed", Target = old });
+            db.AuditEvents.Add(new IdentityServer.Admin.AuditEvent { OccurredAt = now - retainFor + TimeSpan.FromMinutes(1), Actor = "anonymous", Action = "login.failed", Target = recent });
+            await db.SaveChangesAsync();
+        }
+
+        var result = await factory.Services.GetRequiredService<TokenPruner>().PruneOnceAsync(CancellationToken.None);
+
+        Assert.True(result.AuditEvents >= 1, $"pruned {result.AuditEvents} audit events");
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var audit = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().AuditEvents;
+            Assert.False(await audit.AnyAsync(e => e.Target == old));
+            Assert.True(await audit.AnyAsync(e => e.Target == recent));
+        }
+    }
+
     private async Task<int> CountAsync(System.Linq.Expressions.Expression<Func<OpenIddictEntityFrameworkCoreToken, bool>>? predicate = null)
     {
         await using var scope = factory.Services.CreateAsyncScope();
