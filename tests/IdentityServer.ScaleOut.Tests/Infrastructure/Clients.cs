@@ -107,7 +107,8 @@ public sealed class Clients(Cluster cluster) : IDisposable
         ((IHtmlInputElement)document.GetElementById("password")!).Value = password;
         var fields = button.Form!.Elements.OfType<IHtmlInputElement>().Where(i => !string.IsNullOrEmpty(i.Name))
             .Select(i => new KeyValuePair<string, string>(i.Name!, i.Value)).ToList();
-        var action = new Uri(button.Form.Action);
+        // A relative action is resolved against the page's address, as a browser does.
+        var action = new Uri(loginPage.RequestMessage!.RequestUri!, button.Form.Action);
         using var posted = await cookies.SendAsync(Http, new HttpRequestMessage(HttpMethod.Post, new Uri(Next(), action.PathAndQuery))
         {
             Content = new FormUrlEncodedContent(fields),
