@@ -442,17 +442,19 @@ internal static partial class ClientsEndpoints
             errors.Add("redirectUris", "authorization_code needs at least one redirect URI.");
         }
 
-        if (asSent is null || asSent.RedirectUris is not null)
+        // A change of type changes which addresses are allowed (private-use schemes for public clients only): all are checked.
+        var typeChanges = asSent?.ClientType is not null;
+        if (asSent is null || typeChanges || asSent.RedirectUris is not null)
         {
             ValidateUris(errors, "redirectUris", redirectUris, clientType == ClientTypes.Public);
         }
 
-        if (asSent is null || asSent.PostLogoutRedirectUris is not null)
+        if (asSent is null || typeChanges || asSent.PostLogoutRedirectUris is not null)
         {
             ValidateUris(errors, "postLogoutRedirectUris", Normalize(request.PostLogoutRedirectUris), clientType == ClientTypes.Public);
         }
 
-        foreach (var origin in asSent is null || asSent.AllowedCorsOrigins is not null ? Normalize(request.AllowedCorsOrigins) : [])
+        foreach (var origin in asSent is null || typeChanges || asSent.AllowedCorsOrigins is not null ? Normalize(request.AllowedCorsOrigins) : [])
         {
             if (!IsPrintableAscii(origin))
             {

@@ -216,10 +216,11 @@ internal static partial class ScopesEndpoints
     private static ScopeResponse BuiltIn(string name) => new(name, name, StandardScopes.Descriptions[name], []);
 
     /// <summary>
-    /// Routing leaves "%2F" encoded in a path segment. Names allowed today hold neither '/' nor '%', but earlier versions
-    /// let a scope be named "orders/read": addressed as orders%2Fread, it can still be read, edited and deleted.
+    /// Routing decodes a path segment except "%2F". Names allowed today hold no '/', but earlier versions let a scope be
+    /// named "orders/read": addressed as orders%2Fread, it can still be read, edited and deleted. Only that escape is
+    /// undone here: decoding the rest again would turn x%2541y (the name x%41y) into xAy, another scope.
     /// </summary>
-    private static string NameFromPath(string name) => name.Contains('%', StringComparison.Ordinal) ? Uri.UnescapeDataString(name) : name;
+    private static string NameFromPath(string name) => name.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
 
     private static ScopeResponse ToResponse(OpenIddictScopeDescriptor descriptor) =>
         new(descriptor.Name!, descriptor.DisplayName, descriptor.Description, [.. descriptor.Resources.Order(StringComparer.Ordinal)]);

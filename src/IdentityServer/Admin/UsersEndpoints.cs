@@ -175,8 +175,9 @@ internal static class UsersEndpoints
         }
 
         // PUT changes what it names: an omitted (null) field keeps its current value, as in Keycloak's admin API. Only
-        // named fields are checked, so a value an earlier version stored and a later rule refuses (an email with a
-        // display name) does not stop an admin disabling the account.
+        // the email and roles sent are checked (the stored username always met today's rule), so a value an earlier
+        // version stored and a later rule refuses (an email with a display name) does not stop an admin disabling the
+        // account. Roles are replaced as a whole: a list sent must meet the rule in full.
         var errors = ValidateProfile(request with { Username = request.Username ?? user.UserName });
         request = request with
         {

@@ -105,7 +105,9 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
         if (CallerLeft(context, exception))
         {
             // Nobody is left to answer and nothing failed here: not an Error, and no answer written into a closed connection.
+            // Aborted, so that Kestrel does not try to read the rest of a body that will never come.
             LogCallerLeft(logger, context.Request.Method, context.Request.Path);
+            context.Abort();
             return true;
         }
 
@@ -123,6 +125,7 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
         {
             // A body cut short because the caller closed the connection: the answer has nowhere to go either.
             LogCallerLeft(logger, context.Request.Method, context.Request.Path);
+            context.Abort();
             return true;
         }
     }
@@ -131,6 +134,11 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
     {
         // Kestrel says what was wrong: 413 for a body over the limit, 400 for the rest.
         var status = exception is BadHttpRequestException { StatusCode: var code } ? code : StatusCodes.Status400BadRequest;
+        if (exception is BadHttpRequestException and not RefusedBeforeTheEndpoint)
+        {
+            // Where the body stopped making sense, so does the connection: closed after this answer, not read on.
+            context.Response.Headers.Connection = "close";
+        }
         if (context.Request.Path.StartsWithSegments("/connect"))
         {
             context.Response.StatusCode = status;

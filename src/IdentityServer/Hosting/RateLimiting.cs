@@ -177,7 +177,7 @@ public static class RateLimiting
             // A person at the login or registration form (many behind one shared address) reads a page, not JSON.
             await PlainPage.WriteAsync(context.HttpContext.Response, StatusCodes.Status429TooManyRequests, "Too many attempts", $"""
                         <h1>Too many attempts</h1>
-                        <p class="muted" id="too-many-attempts">Too many sign-in or registration attempts came from your network. Wait {waitSeconds} seconds, then go back and try again.</p>
+                        <p class="muted" id="too-many-attempts">Too many sign-in or registration attempts came from your network. Wait up to {waitSeconds} seconds, then go back and try again.</p>
             """, cancellationToken);
             return;
         }

@@ -106,6 +106,6 @@ public sealed partial class TokenPruner(
     private static partial void LogPruned(
         ILogger logger, long tokens, long authorizations, long endedSessions, DateTimeOffset threshold, long auditEvents, DateTimeOffset auditThreshold);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Pruning tokens and authorizations failed; retrying at the next interval.")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Pruning tokens, authorizations, ended sessions and audit events failed; retrying at the next interval.")]
     private static partial void LogPruneFailed(ILogger logger, Exception exception);
 }

@@ -240,9 +240,6 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
         }
     }
 
-    /// <summary>
-    /// Identity validates a user just before every write of it (a PUT, a password reset), so a validator holds there.
-    /// </summary>
     /// <summary>Runs after Identity's own check that the name is free, so both requests pass it before either inserts.</summary>
     private sealed class HeldRoleValidator(Rendezvous beforeCreate) : IRoleValidator<IdentityRole>
     {
@@ -253,6 +250,9 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
         }
     }
 
+    /// <summary>
+    /// Identity validates a user just before every write of it (a PUT, a password reset), so a validator holds there.
+    /// </summary>
     private sealed class HeldUserValidator(Rendezvous beforeUpdate) : IUserValidator<ApplicationUser>
     {
         public async Task<IdentityResult> ValidateAsync(UserManager<ApplicationUser> manager, ApplicationUser user)

@@ -57,6 +57,26 @@ public sealed class PartialUpdateAndInputShapeTests(IdentityServerFactory factor
     }
 
     [Fact]
+    public async Task Changing_only_the_client_type_checks_the_stored_addresses_against_the_new_type()
+    {
+        var clientId = AdminApi.Unique("native");
+        var created = await api.PostAsync("/admin/clients", new
+        {
+            clientId,
+            clientType = "public",
+            redirectUris = new[] { "com.example.app:/callback" },
+            grantTypes = new[] { "authorization_code" },
+            scopes = new[] { "openid" },
+        });
+        Assert.Equal(HttpStatusCode.Created, created.Status);
+
+        var confidential = await api.PutAsync($"/admin/clients/{clientId}", new { clientType = "confidential" });
+
+        Assert.Equal(HttpStatusCode.BadRequest, confidential.Status);
+        Assert.True(confidential.Json.GetProperty("errors").TryGetProperty("redirectUris", out _));
+    }
+
+    [Fact]
     public async Task Values_an_earlier_version_stored_and_a_later_rule_refuses_do_not_block_changing_other_fields()
     {
         // Written past the admin API, as earlier versions accepted them: a display-name email, a control character

@@ -288,6 +288,26 @@ public sealed class ScopesApiTests(IdentityServerFactory factory) : IClassFixtur
         AssertProblem(await admin.GetAsync(path), HttpStatusCode.NotFound);
     }
 
+    [Fact]
+    public async Task A_scope_an_earlier_version_let_be_named_with_a_percent_sign_is_reached_by_its_encoded_name_and_not_another()
+    {
+        var prefix = Unique("pct");
+        var percent = prefix + "%41y";   // the name itself holds "%41"
+        var plain = prefix + "Ay";
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var scopes = scope.ServiceProvider.GetRequiredService<IOpenIddictScopeManager>();
+            await scopes.CreateAsync(new OpenIddictScopeDescriptor { Name = percent, Resources = { "pct-api" } });
+            await scopes.CreateAsync(new OpenIddictScopeDescriptor { Name = plain, Resources = { "pct-api" } });
+        }
+
+        var deleted = await admin.DeleteAsync("/admin/scopes/" + Uri.EscapeDataString(percent));
+
+        Assert.Equal(HttpStatusCode.NoContent, deleted.Status);
+        AssertProblem(await admin.GetAsync("/admin/scopes/" + Uri.EscapeDataString(percent)), HttpStatusCode.NotFound);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/admin/scopes/" + plain)).Status);
+    }
+
     [Theory]
     [InlineData("null")]
     [InlineData("\"\"")]

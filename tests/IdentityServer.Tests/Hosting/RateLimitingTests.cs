@@ -60,7 +60,6 @@ public sealed class RateLimitingTests(LowRateLimitsFactory factory) : IClassFixt
     }
 }
 
-/// <summary>Real limits, with every request arriving from 127.0.0.1 as on a developer's machine or a local test run.</summary>
 public sealed class RateLimitPageTests(LowRateLimitsFactory factory) : IClassFixture<LowRateLimitsFactory>
 {
     [Fact]
@@ -81,7 +80,7 @@ public sealed class RateLimitPageTests(LowRateLimitsFactory factory) : IClassFix
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         Assert.Equal("text/html", refused.Content.Headers.ContentType?.MediaType);
         var seconds = (int)refused.Headers.RetryAfter!.Delta!.Value.TotalSeconds;
-        Assert.Contains($"Wait {seconds} seconds", browser.Page!.GetElementById("too-many-attempts")!.TextContent, StringComparison.Ordinal);
+        Assert.Contains($"Wait up to {seconds} seconds", browser.Page!.GetElementById("too-many-attempts")!.TextContent, StringComparison.Ordinal);
 
         using var program = await factory.CreateClient().PostAsync("/account/register", new FormUrlEncodedContent([]));
         Assert.Equal(HttpStatusCode.TooManyRequests, program.StatusCode);
@@ -89,6 +88,7 @@ public sealed class RateLimitPageTests(LowRateLimitsFactory factory) : IClassFix
     }
 }
 
+/// <summary>Real limits, with every request arriving from 127.0.0.1 as on a developer's machine or a local test run.</summary>
 public sealed class LoopbackLowRateLimitsFactory : IdentityServerFactory
 {
     public LoopbackLowRateLimitsFactory()
