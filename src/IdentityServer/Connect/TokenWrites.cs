@@ -271,14 +271,25 @@ internal sealed class TokenWrites
         private async ValueTask<IQueryable<OpenIddictEntityFrameworkCoreToken>> TokensAsync(CancellationToken cancellationToken) =>
             (await Context.GetDbContextAsync(cancellationToken)).Set<OpenIddictEntityFrameworkCoreToken>();
 
+        /// <remarks>
+        /// On PostgreSQL and SQL Server the UPDATE runs twice. A sign-in racing it (a refresh, a code redemption) updates
+        /// the token it redeems, which this UPDATE matches too: if the sign-in got there first, the UPDATE waits for its
+        /// commit, but under read committed it still does not see the rows that commit inserted (its snapshot is older),
+        /// so the fresh tokens of a chain being revoked would stay valid. The second UPDATE starts after that commit and
+        /// takes them. SQLite lets one writer at a time, so the sign-in committed wholly before or after the first.
+        /// </remarks>
         private async Task<int> RevokeAllAsync(IQueryable<OpenIddictEntityFrameworkCoreToken> tokens, CancellationToken cancellationToken)
         {
+            var database = await Context.GetDbContextAsync(cancellationToken);
             var concurrencyToken = Guid.NewGuid().ToString();
-            return await SqliteWriteGate.WriteAsync(await Context.GetDbContextAsync(cancellationToken), aborted => tokens
+            Task<int> RevokeAsync(CancellationToken aborted) => tokens
                 .Where(token => token.Status != OpenIddictConstants.Statuses.Revoked)
                 .ExecuteUpdateAsync(token => token
                     .SetProperty(t => t.Status, OpenIddictConstants.Statuses.Revoked)
-                    .SetProperty(t => t.ConcurrencyToken, concurrencyToken), aborted), cancellationToken);
+                    .SetProperty(t => t.ConcurrencyToken, concurrencyToken), aborted);
+
+            var revoked = await SqliteWriteGate.WriteAsync(database, RevokeAsync, cancellationToken);
+            return database.Database.IsSqlite() ? revoked : revoked + await RevokeAsync(cancellationToken);
         }
 
         /// <summary>The context that will save the row at the commit.</summary>

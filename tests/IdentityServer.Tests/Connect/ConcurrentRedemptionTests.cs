@@ -99,6 +99,71 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
     }
 
     [Fact]
+    public async Task A_chain_revoked_for_reuse_while_a_refresh_commits_its_new_tokens_takes_those_tokens_too()
+    {
+        // The refresh has written its new tokens and holds its token row, not yet committed, when the old refresh
+        // token comes back: the revocation waits for that commit and must still take the tokens it made visible.
+        var (client, userId, original) = await SignedInAsync("race-reuse-commit", "racer9");
+        var (rotated, rotatedBody) = await tokens.RefreshAsync(client, original);
+        Assert.True(rotated == HttpStatusCode.OK, rotatedBody.ToString());
+        using var commits = new CommitHold(factory);
+        Task<(HttpStatusCode Status, JsonElement Body)>? reuse = null;
+
+        var (status, body) = await commits.Hold.AroundAsync(() => tokens.RefreshAsync(client, rotatedBody.Token("refresh_token")), async () =>
+        {
+            reuse = tokens.RefreshAsync(client, original);
+            await WaitUntilARevocationWaitsForTheRefreshAsync(reuse);
+        });
+        var (reused, _) = await reuse!;
+
+        Assert.Equal(HttpStatusCode.BadRequest, reused);
+        Assert.True(status is HttpStatusCode.OK or HttpStatusCode.BadRequest, $"{(int)status} {body}");
+        await AssertNoValidTokenAsync(userId);
+    }
+
+    [Fact]
+    public async Task A_user_disabled_while_a_refresh_commits_its_new_tokens_keeps_none_of_them()
+    {
+        var (client, userId, refreshToken) = await SignedInAsync("race-disable-commit", "racer10");
+        using var commits = new CommitHold(factory);
+        Task? disable = null;
+
+        var (status, body) = await commits.Hold.AroundAsync(() => tokens.RefreshAsync(client, refreshToken), async () =>
+        {
+            disable = tokens.DisableUserAsync(userId, "racer10");
+            await WaitUntilARevocationWaitsForTheRefreshAsync(disable);
+        });
+        await disable!;
+
+        Assert.True(status is HttpStatusCode.OK or HttpStatusCode.BadRequest, $"{(int)status} {body}");
+        await AssertNoValidTokenAsync(userId);
+    }
+
+    /// <summary>
+    /// On PostgreSQL, until the revocation is blocked on the row the held refresh locked (a lock wait shows in
+    /// pg_stat_activity). SQLite's single writer orders them whichever comes first, so there is nothing to wait for.
+    /// </summary>
+    private async Task WaitUntilARevocationWaitsForTheRefreshAsync(Task revocation)
+    {
+        if (IdentityServerFactory.Provider != IdentityServer.Persistence.DatabaseProvider.PostgreSql)
+        {
+            return;
+        }
+
+        await using var connection = new Npgsql.NpgsqlConnection(factory.ConnectionString);
+        await connection.OpenAsync();
+        await using var waiting = new Npgsql.NpgsqlCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", connection);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((long)(await waiting.ExecuteScalarAsync())! == 0)
+        {
+            Assert.False(revocation.IsCompleted, "the revocation finished without waiting for the refresh's commit");
+            Assert.True(DateTime.UtcNow < deadline, "no revocation waited for the held refresh");
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
     public async Task A_refresh_in_flight_when_an_admin_deletes_its_client_gets_invalid_client_and_no_tokens()
     {
         var (client, userId, refreshToken) = await SignedInAsync("race-client-delete", "racer6");
