@@ -11,13 +11,19 @@ namespace IdentityServer.Connect;
 /// the token presented. Every login has an ad-hoc authorization of its own, so other logins of the same user to
 /// the same client are untouched; a permanent authorization (remembered consent) is never followed.
 /// </summary>
-internal sealed class EndGrantOnRefreshTokenRevocation(IOpenIddictTokenManager tokens, IOpenIddictAuthorizationManager authorizations)
+/// <remarks>
+/// Before OpenIddict revokes the token presented, not after: a refresh redeeming that token meanwhile made OpenIddict's
+/// revocation lose its concurrency check (400 "This token cannot be revoked") and the chain, its new tokens included,
+/// lived on. Ended here first, the token presented is read again so that OpenIddict's revocation matches its row.
+/// </remarks>
+internal sealed class EndGrantOnRefreshTokenRevocation(
+    IOpenIddictTokenManager tokens, IOpenIddictAuthorizationManager authorizations, Persistence.ApplicationDbContext db)
     : IOpenIddictServerHandler<HandleRevocationRequestContext>
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
         OpenIddictServerHandlerDescriptor.CreateBuilder<HandleRevocationRequestContext>()
             .UseScopedHandler<EndGrantOnRefreshTokenRevocation>()
-            .SetOrder(OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor.Order + 500)
+            .SetOrder(OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor.Order - 500)
             .SetType(OpenIddictServerHandlerType.Custom)
             .Build();
 
@@ -34,5 +40,10 @@ internal sealed class EndGrantOnRefreshTokenRevocation(IOpenIddictTokenManager t
 
         await authorizations.TryRevokeAsync(authorization, context.CancellationToken);
         await tokens.RevokeByAuthorizationIdAsync(authorizationId, context.CancellationToken);
+        if (principal.GetTokenId() is { Length: > 0 } tokenId
+            && await tokens.FindByIdAsync(tokenId, context.CancellationToken) is OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreToken presented)
+        {
+            await db.Entry(presented).ReloadAsync(context.CancellationToken);
+        }
     }
 }

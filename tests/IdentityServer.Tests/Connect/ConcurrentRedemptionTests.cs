@@ -139,6 +139,30 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         await AssertNoValidTokenAsync(userId);
     }
 
+    [Fact]
+    public async Task A_refresh_token_revoked_while_a_refresh_redeems_it_answers_200_and_ends_the_chain()
+    {
+        var (client, userId, refreshToken) = await SignedInAsync("race-revoke", "racer11");
+        (HttpStatusCode Status, JsonElement Body) refreshed = default;
+
+        using var revoked = await factory.BeforeRevocation.AroundAsync(
+            () => RevokeAsync(client, refreshToken), async () => refreshed = await tokens.RefreshAsync(client, refreshToken));
+
+        Assert.True(refreshed.Status == HttpStatusCode.OK, refreshed.Body.ToString());
+        Assert.True(revoked.StatusCode == HttpStatusCode.OK, await revoked.Content.ReadAsStringAsync());
+        await AssertNoValidTokenAsync(userId);
+    }
+
+    private async Task<HttpResponseMessage> RevokeAsync(TestClient client, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/revoke")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = token, ["token_type_hint"] = "refresh_token" }),
+        };
+        request.Headers.Authorization = TokenClient.Basic(client.ClientId, client.Secret!);
+        return await tokens.Http.SendAsync(request);
+    }
+
     /// <summary>
     /// On PostgreSQL, until the revocation is blocked on the row the held refresh locked (a lock wait shows in
     /// pg_stat_activity). SQLite's single writer orders them whichever comes first, so there is nothing to wait for.
@@ -268,6 +292,9 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         /// <summary>After the client has authenticated, before the token endpoint's own code runs.</summary>
         public ServerHold AfterClientAuthentication { get; } = new();
 
+        /// <summary>A revocation request past its validation, before anything is revoked.</summary>
+        public ServerHold BeforeRevocation { get; } = new();
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
@@ -292,6 +319,10 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
                     .SetType(OpenIddictServerHandlerType.Custom))
                 .AddEventHandler<OpenIddictServerEvents.HandleTokenRequestContext>(handler => handler
                     .UseInlineHandler(_ => new ValueTask(AfterClientAuthentication.ArriveAsync()))
+                    .SetOrder(int.MinValue)
+                    .SetType(OpenIddictServerHandlerType.Custom))
+                .AddEventHandler<OpenIddictServerEvents.HandleRevocationRequestContext>(handler => handler
+                    .UseInlineHandler(_ => new ValueTask(BeforeRevocation.ArriveAsync()))
                     .SetOrder(int.MinValue)
                     .SetType(OpenIddictServerHandlerType.Custom))));
         }
