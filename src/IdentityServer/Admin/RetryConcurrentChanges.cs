@@ -34,11 +34,23 @@ internal sealed class RetryConcurrentChanges(ApplicationDbContext db) : IEndpoin
                     return AdminProblems.ChangedMeanwhile();
                 }
             }
+            catch (Exception exception) when (attempt < Attempts && LostToAConcurrentWrite(exception) && !context.HttpContext.RequestAborted.IsCancellationRequested)
+            {
+                // PostgreSQL refuses the loser of two deletes of one client (a serialization failure inside OpenIddict's
+                // transaction), or a delete whose rows another write just referenced (a foreign key): the fresh read
+                // of the next attempt finds the client gone (404) or deletes it with what now refers to it.
+            }
 
             // The next attempt must read the rows again, not get back the entities this one tracked (and changed).
             db.ChangeTracker.Clear();
         }
     }
+
+    /// <summary>A write the database refused because of another one: a failed save, or a serialization failure or
+    /// deadlock EF Core reports as a transient failure (no retrying execution strategy is configured).</summary>
+    private static bool LostToAConcurrentWrite(Exception exception) =>
+        exception is DbUpdateException
+        || exception is InvalidOperationException { InnerException: DbUpdateException or System.Data.Common.DbException { IsTransient: true } };
 
     private static bool IsChangedMeanwhile(object? result) =>
         result is ProblemHttpResult { ProblemDetails.Title: AdminProblems.ChangedMeanwhileTitle };

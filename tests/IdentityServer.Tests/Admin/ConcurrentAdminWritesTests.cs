@@ -70,6 +70,26 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
     }
 
     [Fact]
+    public async Task Of_two_deletes_of_one_client_at_once_one_deletes_it_and_the_other_finds_it_gone()
+    {
+        var admin = await tokens.AdminTokenAsync();
+        var (created, _) = await tokens.AdminAsync(HttpMethod.Post, "/admin/clients",
+            new { clientId = "doomed-client", clientType = "confidential", grantTypes = new[] { "client_credentials" } }, admin);
+        Assert.Equal(HttpStatusCode.Created, created);
+        factory.BeforeClientDelete.Arm(2);
+
+        var results = await Task.WhenAll(
+            tokens.AdminAsync(HttpMethod.Delete, "/admin/clients/doomed-client", null, admin),
+            tokens.AdminAsync(HttpMethod.Delete, "/admin/clients/doomed-client", null, admin));
+
+        Assert.Equal(2, factory.BeforeClientDelete.Arrived);
+        var statuses = results.Select(result => result.Status).Order().ToList();
+        Assert.True(statuses.SequenceEqual([HttpStatusCode.NoContent, HttpStatusCode.NotFound]) || statuses.All(s => s == HttpStatusCode.NoContent),
+            string.Join(" | ", results.Select(r => $"{(int)r.Status} {r.Body}")));
+        Assert.Equal(HttpStatusCode.NotFound, (await tokens.AdminAsync(HttpMethod.Get, "/admin/clients/doomed-client", null, admin)).Status);
+    }
+
+    [Fact]
     public async Task A_twin_caught_by_openiddicts_own_uniqueness_check_is_a_409_too()
     {
         // The twin's create can also lose earlier: OpenIddict's manager looks the id up again before writing, and
@@ -189,6 +209,8 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
 
         public Rendezvous BeforeRoleCreate { get; } = new();
 
+        public Rendezvous BeforeClientDelete { get; } = new();
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
@@ -196,7 +218,7 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
             {
                 services.AddScoped<IOpenIddictApplicationStore<OpenIddictEntityFrameworkCoreApplication>>(provider => new HeldApplicationStore(
                     provider.GetRequiredService<IMemoryCache>(), provider.GetRequiredService<IOpenIddictEntityFrameworkCoreContext>(),
-                    provider.GetRequiredService<IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions>>(), BeforeClientWrite, BeforeClientUpdate));
+                    provider.GetRequiredService<IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions>>(), BeforeClientWrite, BeforeClientUpdate, BeforeClientDelete));
                 services.AddScoped<IOpenIddictScopeStore<OpenIddictEntityFrameworkCoreScope>>(provider => new HeldScopeStore(
                     provider.GetRequiredService<IMemoryCache>(), provider.GetRequiredService<IOpenIddictEntityFrameworkCoreContext>(),
                     provider.GetRequiredService<IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions>>(), BeforeScopeWrite, BeforeScopeUpdate));
@@ -207,9 +229,16 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
     }
 
     private sealed class HeldApplicationStore(
-        IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options, Rendezvous beforeCreate, Rendezvous beforeUpdate)
+        IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options,
+        Rendezvous beforeCreate, Rendezvous beforeUpdate, Rendezvous beforeDelete)
         : OpenIddictEntityFrameworkCoreApplicationStore(cache, context, options)
     {
+        public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken)
+        {
+            await beforeDelete.ArriveAsync();
+            await base.DeleteAsync(application, cancellationToken);
+        }
+
         public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken)
         {
             await beforeCreate.ArriveAsync();
