@@ -202,6 +202,7 @@ internal static class UsersEndpoints
         }
 
         await EnsureRolesExistAsync(roles, db, request.Roles, cancellationToken);
+        var removedAdmin = false;
         // As in CreateAsync: one retriable unit for SQL Server's execution strategy.
         var refused = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
@@ -229,7 +230,8 @@ internal static class UsersEndpoints
             }
 
             var removedRoles = await SetRolesAsync(users, user, request.Roles);
-            if (user.Enabled && removedRoles.Contains(ApplicationUser.AdminRole, StringComparer.OrdinalIgnoreCase))
+            removedAdmin = removedRoles.Contains(ApplicationUser.AdminRole, StringComparer.OrdinalIgnoreCase);
+            if (user.Enabled && removedAdmin)
             {
                 // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
                 // token's row, not the user's roles). Its refresh tokens stay: the next refresh drops the admin scope.
@@ -250,6 +252,17 @@ internal static class UsersEndpoints
         if (refused is not null)
         {
             return refused;
+        }
+
+        // Once more now that the change is visible: a password grant that checked the user before it saves its tokens
+        // after the revocation above, and then reads the user again and finds the change, or its tokens are here.
+        if (!user.Enabled)
+        {
+            await tokens.RevokeBySubjectAsync(user.Id, CancellationToken.None);
+        }
+        else if (removedAdmin)
+        {
+            await tokens.RevokeAsync(user.Id, client: null, status: null, type: TokenTypeIdentifiers.AccessToken, CancellationToken.None);
         }
 
         await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, user.Email, request.Roles, user.Enabled });
@@ -274,6 +287,9 @@ internal static class UsersEndpoints
         {
             return IdentityProblem(deleted);
         }
+
+        // Once more: a sign-in that checked the user before the revocation above may have saved tokens since.
+        await tokens.RevokeBySubjectAsync(user.Id, CancellationToken.None);
 
         await audit.RecordAsync(actor, "user.deleted", id, null);
         return TypedResults.NoContent();

@@ -30,6 +30,7 @@ internal static class TokenEndpoint
         UserPrincipalFactory principals,
         PasswordGrantLimiter passwordGuesses,
         SignInAttempts attempts,
+        TokenWrites writes,
         TimeProvider time,
         CancellationToken cancellationToken)
     {
@@ -114,10 +115,12 @@ internal static class TokenEndpoint
 
             // The user was read before the deliberately slow password check: an admin may have disabled or deleted
             // them since, and this grant redeems nothing whose revocation would stop it later. Read them again.
-            if (await principals.FindActiveUserAsync(new ClaimsPrincipal(identity), signIn, cancellationToken) is null)
+            if (await principals.FindActiveUserAsync(new ClaimsPrincipal(identity), signIn, cancellationToken) is not { } active)
             {
                 return InvalidGrant("The user is no longer allowed to sign in.");
             }
+
+            writes.CheckedUser = active;
 
             if (!ResourceIndicators.TryNarrow(identity, request))
             {

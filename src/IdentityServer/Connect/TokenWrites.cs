@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using IdentityServer.Persistence;
+using IdentityServer.Users;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.Extensions.Caching.Memory;
@@ -30,6 +31,14 @@ internal sealed class TokenWrites
     public Redemption? Redeeming { get; set; }
 
     internal sealed record Redemption(string TokenId, string? AuthorizationId, bool IsCode);
+
+    /// <summary>
+    /// The user a <c>password</c> grant found allowed to sign in, read again once its tokens are saved. That grant
+    /// redeems no row an admin's revocation would also touch, so a revocation that ran between the check and the save
+    /// misses its tokens; the admin API revokes once more after committing a change, so of the two reads here and
+    /// there, one sees the other's write.
+    /// </summary>
+    public Users.UserWithRoles? CheckedUser { get; set; }
 
     /// <summary>Ends the sign-in's holding back; returns the context holding rows, if any.</summary>
     private DbContext? StopHolding()
@@ -78,9 +87,23 @@ internal sealed class TokenWrites
                 return;
             }
 
+            var saved = writes.CheckedUser is null
+                ? []
+                : database.ChangeTracker.Entries<OpenIddictEntityFrameworkCoreToken>()
+                    .Where(entry => entry.State == EntityState.Added).Select(entry => entry.Entity).ToList();
             try
             {
                 await database.SaveChangesAsync(context.CancellationToken);
+                if (writes.CheckedUser is { } checkedUser && await ChangedSinceCheckedAsync(database, checkedUser, context.CancellationToken))
+                {
+                    var tokens = services.GetRequiredService<IOpenIddictTokenManager>();
+                    foreach (var token in saved)
+                    {
+                        await tokens.TryRevokeAsync(token, CancellationToken.None);
+                    }
+
+                    context.Reject(OpenIddictConstants.Errors.InvalidGrant, "The user is no longer allowed to sign in.");
+                }
             }
             catch (DbUpdateException exception) when (writes.Redeeming is { } lost)
             {
@@ -101,6 +124,15 @@ internal sealed class TokenWrites
                 await RedeemTokenOnce.RefuseConcurrentRedemptionAsync(context, tokens, logger, lost);
             }
         }
+    }
+
+    private static async Task<bool> ChangedSinceCheckedAsync(DbContext database, Users.UserWithRoles checkedUser, CancellationToken cancellationToken)
+    {
+        var now = await ((Persistence.ApplicationDbContext)database).FindUserWithRolesAsync(checkedUser.User.Id, cancellationToken);
+        return now is null
+            || !now.User.Enabled
+            || !string.Equals(now.User.SecurityStamp, checkedUser.User.SecurityStamp, StringComparison.Ordinal)
+            || !now.Roles.Order(StringComparer.Ordinal).SequenceEqual(checkedUser.Roles.Order(StringComparer.Ordinal), StringComparer.Ordinal);
     }
 
     /// <summary>

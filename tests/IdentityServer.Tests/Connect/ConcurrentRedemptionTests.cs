@@ -153,6 +153,33 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         await AssertNoValidTokenAsync(userId);
     }
 
+    [Theory]
+    [InlineData("disable")]
+    [InlineData("reset")]
+    [InlineData("demote")]
+    public async Task A_password_grant_that_checked_the_user_before_an_admin_changed_them_keeps_no_working_token(string change)
+    {
+        var client = await tokens.RegisterCodeClientAsync($"race-password-{change}", scopes: "openid admin", extraGrantTypes: ["password"]);
+        var username = $"racer-password-{change}";
+        var userId = await tokens.RegisterUserAsync(username, "racer-password-1", null, "admin");
+        var form = new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["username"] = username, ["password"] = "racer-password-1", ["scope"] = "openid admin",
+        };
+
+        // The grant has checked the user and made its tokens; the admin's change and its revocation run before they are saved.
+        var (status, body) = await factory.BeforeSave.AroundAsync(() => tokens.TokenAsync(form, client.ClientId, client.Secret), () => change switch
+        {
+            "disable" => tokens.DisableUserAsync(userId, username),
+            "reset" => tokens.AdminAsync(HttpMethod.Post, $"/admin/users/{userId}/password", new { password = "another-password-2" }),
+            _ => tokens.AdminAsync(HttpMethod.Put, $"/admin/users/{userId}", new { roles = Array.Empty<string>() }),
+        });
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
+        Assert.Equal(Errors.InvalidGrant, body.GetProperty("error").GetString());
+        await AssertNoValidTokenAsync(userId);
+    }
+
     private async Task<HttpResponseMessage> RevokeAsync(TestClient client, string token)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/revoke")
@@ -314,7 +341,7 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
                     .SetType(OpenIddictServerHandlerType.Custom))
                 .AddEventHandler<OpenIddictServerEvents.ProcessSignInContext>(handler => handler
                     .UseInlineHandler(context => context.EndpointType == OpenIddictServerEndpointType.Token
-                        && context.Request.IsRefreshTokenGrantType() ? new ValueTask(BeforeSave.ArriveAsync()) : default)
+                        && (context.Request.IsRefreshTokenGrantType() || context.Request.IsPasswordGrantType()) ? new ValueTask(BeforeSave.ArriveAsync()) : default)
                     .SetOrder(IdentityServer.Connect.TokenWrites.Commit.Descriptor.Order - 1)
                     .SetType(OpenIddictServerHandlerType.Custom))
                 .AddEventHandler<OpenIddictServerEvents.HandleTokenRequestContext>(handler => handler
