@@ -467,7 +467,9 @@ internal static partial class ClientsEndpoints
             }
         }
 
-        var requestedScopes = Normalize(request.Scopes);
+        // Scopes kept from the stored client are not looked up: one deleted while this client was being saved with it
+        // must not block every later change of the client.
+        var requestedScopes = asSent is null || asSent.Scopes is not null ? Normalize(request.Scopes) : [];
         var unknown = requestedScopes.Where(s => !StandardScopes.Registered.Contains(s)).ToList();
         if (unknown.Count > 0)
         {

@@ -57,6 +57,31 @@ public sealed class PartialUpdateAndInputShapeTests(IdentityServerFactory factor
     }
 
     [Fact]
+    public async Task A_client_still_holding_a_scope_deleted_in_a_race_can_be_renamed()
+    {
+        var scopeName = AdminApi.Unique("raced-scope");
+        var clientId = AdminApi.Unique("raced-client");
+        Assert.Equal(HttpStatusCode.Created, (await api.PostAsync("/admin/scopes", new { name = scopeName, resources = new[] { "raced-api" } })).Status);
+        Assert.Equal(HttpStatusCode.Created, (await api.PostAsync("/admin/clients", new
+        {
+            clientId, grantTypes = new[] { "client_credentials" }, scopes = new[] { scopeName },
+        })).Status);
+        // What a client update racing the scope's delete leaves: the scope row gone, the client's permission kept.
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var scopes = scope.ServiceProvider.GetRequiredService<IOpenIddictScopeManager>();
+            await scopes.DeleteAsync((await scopes.FindByNameAsync(scopeName))!);
+        }
+
+        var renamed = await api.PutAsync($"/admin/clients/{clientId}", new { displayName = "Renamed" });
+        var namedAgain = await api.PutAsync($"/admin/clients/{clientId}", new { scopes = new[] { scopeName } });
+
+        Assert.Equal(HttpStatusCode.OK, renamed.Status);
+        Assert.Equal(HttpStatusCode.BadRequest, namedAgain.Status);
+        Assert.True(namedAgain.Json.GetProperty("errors").TryGetProperty("scopes", out _));
+    }
+
+    [Fact]
     public async Task Changing_only_the_client_type_checks_the_stored_addresses_against_the_new_type()
     {
         var clientId = AdminApi.Unique("native");
