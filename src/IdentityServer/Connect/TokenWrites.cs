@@ -123,8 +123,23 @@ internal sealed class TokenWrites
                 var tokens = services.GetRequiredService<IOpenIddictTokenManager>();
                 await RedeemTokenOnce.RefuseConcurrentRedemptionAsync(context, tokens, logger, lost);
             }
+            catch (DbUpdateException) when (writes.Redeeming is null && context.ClientId is { Length: > 0 })
+            {
+                // A password grant whose client an admin deleted while it ran: its rows name the deleted client and
+                // broke a foreign key, so nothing was written. Refused as a refresh is in that case, not a 500.
+                database.ChangeTracker.Clear();
+                if (await ClientStillExistsAsync(database, context.ClientId, context.CancellationToken))
+                {
+                    throw;
+                }
+
+                context.Reject(OpenIddictConstants.Errors.InvalidGrant, "The client was deleted while this request was being handled.");
+            }
         }
     }
+
+    private static Task<bool> ClientStillExistsAsync(DbContext database, string clientId, CancellationToken cancellationToken) =>
+        database.Set<OpenIddictEntityFrameworkCoreApplication>().AsNoTracking().AnyAsync(client => client.ClientId == clientId, cancellationToken);
 
     private static async Task<bool> ChangedSinceCheckedAsync(DbContext database, Users.UserWithRoles checkedUser, CancellationToken cancellationToken)
     {

@@ -240,6 +240,24 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
     }
 
     [Fact]
+    public async Task A_password_grant_whose_client_is_deleted_just_before_its_tokens_are_saved_gets_invalid_grant_and_no_tokens()
+    {
+        var client = await tokens.RegisterCodeClientAsync("race-password-client-delete", extraGrantTypes: ["password"]);
+        var userId = await tokens.RegisterUserAsync("racer12", "racer-password-1");
+        var form = new Dictionary<string, string>
+        {
+            ["grant_type"] = "password", ["username"] = "racer12", ["password"] = "racer-password-1", ["scope"] = "openid offline_access",
+        };
+
+        var (status, body) = await factory.BeforeSave.AroundAsync(
+            () => tokens.TokenAsync(form, client.ClientId, client.Secret), () => DeleteClientAsync(client.ClientId));
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
+        Assert.Equal(Errors.InvalidGrant, body.GetProperty("error").GetString());
+        await AssertNoValidTokenAsync(userId);
+    }
+
+    [Fact]
     public async Task A_refresh_whose_client_is_deleted_just_after_it_authenticated_gets_invalid_client_and_no_tokens()
     {
         var (client, userId, refreshToken) = await SignedInAsync("race-client-delete-early", "racer8");
