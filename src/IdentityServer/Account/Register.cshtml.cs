@@ -40,13 +40,9 @@ public sealed partial class RegisterModel(
             // Identity checks the password only on create; named now too, a weak one is not reported a round trip late.
             if (!HasError("Input.Password") && !string.IsNullOrEmpty(Input.Password))
             {
-                foreach (var validator in users.PasswordValidators)
+                foreach (var problem in await users.ProblemsAsync(Input.Username?.Trim(), Input.Password))
                 {
-                    var check = await validator.ValidateAsync(users, new ApplicationUser { UserName = Input.Username }, Input.Password);
-                    foreach (var error in check.Errors)
-                    {
-                        ModelState.AddModelError("Input.Password", error.Description);
-                    }
+                    ModelState.AddModelError("Input.Password", problem);
                 }
             }
 

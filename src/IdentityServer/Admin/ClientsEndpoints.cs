@@ -442,19 +442,21 @@ internal static partial class ClientsEndpoints
             errors.Add("redirectUris", "authorization_code needs at least one redirect URI.");
         }
 
-        // A change of type changes which addresses are allowed (private-use schemes for public clients only): all are checked.
-        var typeChanges = asSent?.ClientType is not null;
-        if (asSent is null || typeChanges || asSent.RedirectUris is not null)
+        // On create every field is checked; on update those the request names. A change of type changes which addresses
+        // are allowed (private-use schemes for public clients only): then all of them are checked.
+        bool Named(object? field) => asSent is null || field is not null;
+        var typeNamed = Named(asSent?.ClientType);
+        if (typeNamed || Named(asSent?.RedirectUris))
         {
             ValidateUris(errors, "redirectUris", redirectUris, clientType == ClientTypes.Public);
         }
 
-        if (asSent is null || typeChanges || asSent.PostLogoutRedirectUris is not null)
+        if (typeNamed || Named(asSent?.PostLogoutRedirectUris))
         {
             ValidateUris(errors, "postLogoutRedirectUris", Normalize(request.PostLogoutRedirectUris), clientType == ClientTypes.Public);
         }
 
-        foreach (var origin in asSent is null || typeChanges || asSent.AllowedCorsOrigins is not null ? Normalize(request.AllowedCorsOrigins) : [])
+        foreach (var origin in typeNamed || Named(asSent?.AllowedCorsOrigins) ? Normalize(request.AllowedCorsOrigins) : [])
         {
             if (!IsPrintableAscii(origin))
             {
@@ -469,7 +471,7 @@ internal static partial class ClientsEndpoints
 
         // Scopes kept from the stored client are not looked up: one deleted while this client was being saved with it
         // must not block every later change of the client.
-        var requestedScopes = asSent is null || asSent.Scopes is not null ? Normalize(request.Scopes) : [];
+        var requestedScopes = Named(asSent?.Scopes) ? Normalize(request.Scopes) : [];
         var unknown = requestedScopes.Where(s => !StandardScopes.Registered.Contains(s)).ToList();
         if (unknown.Count > 0)
         {

@@ -57,13 +57,9 @@ internal static class UsersEndpoints
         else
         {
             // Checked here too, so that one answer names every field to fix (Identity checks it again when creating).
-            var candidate = new ApplicationUser { UserName = request.Username?.Trim() };
-            foreach (var validator in users.PasswordValidators)
+            foreach (var problem in await users.ProblemsAsync(request.Username?.Trim(), request.Password))
             {
-                foreach (var error in (await validator.ValidateAsync(users, candidate, request.Password)).Errors)
-                {
-                    errors.Add("password", error.Description);
-                }
+                errors.Add("password", problem);
             }
         }
 
@@ -231,21 +227,8 @@ internal static class UsersEndpoints
 
             var removedRoles = await SetRolesAsync(users, user, request.Roles);
             removedAdmin = removedRoles.Contains(ApplicationUser.AdminRole, StringComparer.OrdinalIgnoreCase);
-            if (user.Enabled && removedAdmin)
-            {
-                // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
-                // token's row, not the user's roles). Its refresh tokens stay: the next refresh drops the admin scope.
-                await tokens.RevokeAsync(user.Id, client: null, status: null, type: TokenTypeIdentifiers.AccessToken, cancellationToken);
-            }
-
-            if (!user.Enabled)
-            {
-                // A disabled account keeps nothing it was issued: its access tokens stop introspecting active and opening
-                // userinfo and the admin API at once, as its refresh tokens already fail. Its consents stay, for
-                // re-enabling. In the same transaction as the change, and again at every PUT that leaves it disabled.
-                await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
-            }
-
+            // In the same transaction as the change, and again at every PUT that leaves the user disabled.
+            await RevokeWhatTheUpdateEndsAsync(tokens, user, removedAdmin, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return null;
         });
@@ -256,17 +239,27 @@ internal static class UsersEndpoints
 
         // Once more now that the change is visible: a password grant that checked the user before it saves its tokens
         // after the revocation above, and then reads the user again and finds the change, or its tokens are here.
-        if (!user.Enabled)
-        {
-            await tokens.RevokeBySubjectAsync(user.Id, CancellationToken.None);
-        }
-        else if (removedAdmin)
-        {
-            await tokens.RevokeAsync(user.Id, client: null, status: null, type: TokenTypeIdentifiers.AccessToken, CancellationToken.None);
-        }
+        await RevokeWhatTheUpdateEndsAsync(tokens, user, removedAdmin, CancellationToken.None);
 
         await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, user.Email, request.Roles, user.Enabled });
         return TypedResults.Ok(await ToResponseAsync(users, user, time));
+    }
+
+    private static async Task RevokeWhatTheUpdateEndsAsync(
+        IOpenIddictTokenManager tokens, ApplicationUser user, bool removedAdmin, CancellationToken cancellationToken)
+    {
+        if (!user.Enabled)
+        {
+            // A disabled account keeps nothing it was issued: its access tokens stop introspecting active and opening
+            // userinfo and the admin API at once, as its refresh tokens already fail. Its consents stay, for re-enabling.
+            await tokens.RevokeBySubjectAsync(user.Id, cancellationToken);
+        }
+        else if (removedAdmin)
+        {
+            // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
+            // token's row, not the user's roles). Its refresh tokens stay: the next refresh drops the admin scope.
+            await tokens.RevokeAsync(user.Id, client: null, status: null, type: TokenTypeIdentifiers.AccessToken, cancellationToken);
+        }
     }
 
     private static async Task<IResult> DeleteAsync(

@@ -128,7 +128,8 @@ internal sealed class TokenWrites
                 // A password grant whose client an admin deleted while it ran: its rows name the deleted client and
                 // broke a foreign key, so nothing was written. Refused as a refresh is in that case, not a 500.
                 database.ChangeTracker.Clear();
-                if (await ClientStillExistsAsync(database, context.ClientId, context.CancellationToken))
+                if (await services.GetRequiredService<IOpenIddictApplicationManager>()
+                        .FindStoredByClientIdAsync(context.ClientId, context.CancellationToken) is not null)
                 {
                     throw;
                 }
@@ -137,9 +138,6 @@ internal sealed class TokenWrites
             }
         }
     }
-
-    private static Task<bool> ClientStillExistsAsync(DbContext database, string clientId, CancellationToken cancellationToken) =>
-        database.Set<OpenIddictEntityFrameworkCoreApplication>().AsNoTracking().AnyAsync(client => client.ClientId == clientId, cancellationToken);
 
     private static async Task<bool> ChangedSinceCheckedAsync(DbContext database, Users.UserWithRoles checkedUser, CancellationToken cancellationToken)
     {

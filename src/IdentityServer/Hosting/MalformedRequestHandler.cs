@@ -104,11 +104,7 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
     {
         if (CallerLeft(context, exception))
         {
-            // Nobody is left to answer and nothing failed here: not an Error, and no answer written into a closed connection.
-            // Aborted, so that Kestrel does not try to read the rest of a body that will never come.
-            LogCallerLeft(logger, context.Request.Method, context.Request.Path);
-            context.Abort();
-            return true;
+            return LetGo(context);
         }
 
         if (exception is not (InvalidDataException or BadHttpRequestException) || context.Response.HasStarted)
@@ -124,10 +120,19 @@ internal sealed partial class MalformedRequestHandler(IProblemDetailsService pro
         catch (Exception failed) when (failed is OperationCanceledException or IOException)
         {
             // A body cut short because the caller closed the connection: the answer has nowhere to go either.
-            LogCallerLeft(logger, context.Request.Method, context.Request.Path);
-            context.Abort();
-            return true;
+            return LetGo(context);
         }
+    }
+
+    /// <summary>
+    /// Nobody is left to answer and nothing failed here: not an Error, and no answer written into a closed connection.
+    /// Aborted, so that Kestrel does not try to read the rest of a body that will never come.
+    /// </summary>
+    private bool LetGo(HttpContext context)
+    {
+        LogCallerLeft(logger, context.Request.Method, context.Request.Path);
+        context.Abort();
+        return true;
     }
 
     private async ValueTask<bool> AnswerAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)

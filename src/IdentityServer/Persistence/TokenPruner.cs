@@ -85,7 +85,8 @@ public sealed partial class TokenPruner(
     /// <summary>One prune pass with the threshold taken from the clock now.</summary>
     public async Task<PruneResult> PruneOnceAsync(CancellationToken cancellationToken)
     {
-        var threshold = time.GetUtcNow() - options.Value.RetainFor;
+        var now = time.GetUtcNow();
+        var threshold = now - options.Value.RetainFor;
         await using var scope = scopes.CreateAsyncScope();
         var tokens = await scope.ServiceProvider.GetRequiredService<IOpenIddictTokenManager>().PruneAsync(threshold, cancellationToken);
         // Tokens first: an ad-hoc authorization is only prunable once its tokens are gone.
@@ -93,7 +94,7 @@ public sealed partial class TokenPruner(
         var sessions = await scope.ServiceProvider.GetRequiredService<BrowserSessions>()
             .PruneAsync(cookies.Get(IdentityConstants.ApplicationScheme).ExpireTimeSpan, cancellationToken);
         var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
-        var auditThreshold = time.GetUtcNow() - options.Value.AuditRetainFor;
+        var auditThreshold = now - options.Value.AuditRetainFor;
         var auditEvents = await SqliteWriteGate.WriteAsync(db, aborted =>
             db.AuditEvents.Where(audit => audit.OccurredAt < auditThreshold).ExecuteDeleteAsync(aborted), cancellationToken);
         LogPruned(logger, tokens, authorizations, sessions, threshold, auditEvents, auditThreshold);

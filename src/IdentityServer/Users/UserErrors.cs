@@ -21,3 +21,22 @@ public sealed class UserErrors : IdentityErrorDescriber
         Description = $"Username '{userName}' is invalid: use {UserNameCharacters} only.",
     };
 }
+
+public static class PasswordRules
+{
+    /// <summary>
+    /// What the password validators say of a password, without creating anything: for forms that name every field to
+    /// fix in one answer (Identity runs them only once every other field is valid, when it creates the user).
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> ProblemsAsync(this UserManager<ApplicationUser> users, string? userName, string password)
+    {
+        var candidate = new ApplicationUser { UserName = userName };
+        var problems = new List<string>();
+        foreach (var validator in users.PasswordValidators)
+        {
+            problems.AddRange((await validator.ValidateAsync(users, candidate, password)).Errors.Select(error => error.Description));
+        }
+
+        return problems;
+    }
+}
