@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Mvc;
 using OpenIddict.Abstractions;
 
 namespace IdentityServer.Account;
@@ -6,9 +7,9 @@ namespace IdentityServer.Account;
 public sealed class ClientNames(IOpenIddictApplicationManager applications)
 {
     /// <summary>The display name of the client whose authorization request the return URL resumes, if any.</summary>
-    public async Task<string?> ForReturnUrlAsync(string? returnUrl, CancellationToken cancellationToken)
+    public async Task<string?> ForReturnUrlAsync(IUrlHelper url, string? returnUrl, CancellationToken cancellationToken)
     {
-        if (ReturnUrls.RequestParameter(returnUrl, "client_id") is not { } clientId)
+        if (ReturnUrls.RequestParameter(url, returnUrl, "client_id") is not { } clientId)
         {
             return null;
         }

@@ -35,14 +35,14 @@ public sealed partial class LoginModel(
 
     public async Task OnGetAsync()
     {
-        ClientName = await clientNames.ForReturnUrlAsync(SafeReturnUrl, HttpContext.RequestAborted);
+        ClientName = await clientNames.ForReturnUrlAsync(Url, SafeReturnUrl, HttpContext.RequestAborted);
         // The app may already know who is signing in (OpenID Connect's login_hint): the field starts filled in.
-        Username ??= ReturnUrls.RequestParameter(SafeReturnUrl, "login_hint") is { Length: <= 256 } hint ? hint : null;
+        Username ??= ReturnUrls.RequestParameter(Url, SafeReturnUrl, "login_hint") is { Length: <= 256 } hint ? hint : null;
     }
 
     public async Task<IActionResult> OnPostAsync()
     {
-        ClientName = await clientNames.ForReturnUrlAsync(SafeReturnUrl, HttpContext.RequestAborted);
+        ClientName = await clientNames.ForReturnUrlAsync(Url, SafeReturnUrl, HttpContext.RequestAborted);
         if (string.IsNullOrWhiteSpace(Username) || string.IsNullOrEmpty(Password))
         {
             ErrorMessage = InvalidCredentials;

@@ -30,11 +30,11 @@ public sealed partial class RegisterModel(
     public bool HasError(string field) => ModelState.TryGetValue(field, out var entry) && entry.Errors.Count > 0;
 
     public async Task OnGetAsync() =>
-        ClientName = await clientNames.ForReturnUrlAsync(ReturnUrls.Local(Url, ReturnUrl), HttpContext.RequestAborted);
+        ClientName = await clientNames.ForReturnUrlAsync(Url, ReturnUrls.Local(Url, ReturnUrl), HttpContext.RequestAborted);
 
     public async Task<IActionResult> OnPostAsync()
     {
-        ClientName = await clientNames.ForReturnUrlAsync(ReturnUrls.Local(Url, ReturnUrl), HttpContext.RequestAborted);
+        ClientName = await clientNames.ForReturnUrlAsync(Url, ReturnUrls.Local(Url, ReturnUrl), HttpContext.RequestAborted);
         if (!ModelState.IsValid)
         {
             // Identity checks the password only on create; named now too, a weak one is not reported a round trip late.

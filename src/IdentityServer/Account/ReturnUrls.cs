@@ -12,7 +12,7 @@ internal static class ReturnUrls
     /// beyond ASCII (in a link someone wrote by hand) are percent-encoded: the URL ends up in a Location header.
     /// </summary>
     public static string Local(IUrlHelper url, string? returnUrl) =>
-        !string.IsNullOrEmpty(returnUrl) && url.IsLocalUrl(returnUrl) ? PercentEncodeUnsafe(returnUrl) : "/";
+        !string.IsNullOrEmpty(returnUrl) && url.IsLocalUrl(returnUrl) ? PercentEncodeUnsafe(returnUrl) : url.Content("~/");
 
     private static string PercentEncodeUnsafe(string returnUrl)
     {
@@ -40,17 +40,17 @@ internal static class ReturnUrls
         return encoded.ToString();
     }
 
-    private const string AuthorizePath = Connect.ConnectPaths.Authorize;
-
     /// <summary>One parameter of the authorization request the return URL resumes (once, not empty), if any.</summary>
-    public static string? RequestParameter(string? returnUrl, string name)
+    public static string? RequestParameter(IUrlHelper url, string? returnUrl, string name)
     {
-        if (string.IsNullOrEmpty(returnUrl) || !returnUrl.StartsWith(AuthorizePath + "?", StringComparison.Ordinal))
+        // Under the issuer's path, if it has one (Hosting/IssuerPath).
+        var authorizePath = url.Content("~" + Connect.ConnectPaths.Authorize);
+        if (string.IsNullOrEmpty(returnUrl) || !returnUrl.StartsWith(authorizePath + "?", StringComparison.Ordinal))
         {
             return null;
         }
 
-        return QueryHelpers.ParseQuery(returnUrl[AuthorizePath.Length..]).TryGetValue(name, out var values)
+        return QueryHelpers.ParseQuery(returnUrl[authorizePath.Length..]).TryGetValue(name, out var values)
             && values.Count == 1 && !string.IsNullOrEmpty(values[0]) ? values[0] : null;
     }
 }

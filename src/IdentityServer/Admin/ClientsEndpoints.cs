@@ -72,7 +72,7 @@ internal static partial class ClientsEndpoints
 
     private static async Task<IResult> CreateAsync(
         ClientRequest request, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
-        ApplicationDbContext db, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+        ApplicationDbContext db, AuditTrail audit, ClaimsPrincipal user, HttpContext http, CancellationToken cancellationToken)
     {
         var errors = await ValidateAsync(request, request.ClientId, isCreate: true, scopes, cancellationToken);
         // User ids are GUIDs written lower-case with hyphens; an API may parse a subject as a GUID, so any spelling counts.
@@ -108,7 +108,7 @@ internal static partial class ClientsEndpoints
         var created = ToResponse(descriptor) with { ClientSecret = secret };
         await audit.RecordAsync(user, "client.created", request.ClientId!, ClientAudit.Of(created, secretSet: descriptor.ClientSecret is not null));
 
-        return TypedResults.Created($"/admin/clients/{Uri.EscapeDataString(created.ClientId)}", created);
+        return TypedResults.Created($"{http.Request.PathBase}/admin/clients/{Uri.EscapeDataString(created.ClientId)}", created);
     }
 
     private static async Task<IResult> ListAsync(IOpenIddictApplicationManager applications, CancellationToken cancellationToken)

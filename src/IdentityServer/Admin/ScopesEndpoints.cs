@@ -30,7 +30,7 @@ internal static partial class ScopesEndpoints
     }
 
     private static async Task<IResult> CreateAsync(
-        ScopeRequest request, IOpenIddictScopeManager scopes, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+        ScopeRequest request, IOpenIddictScopeManager scopes, AuditTrail audit, ClaimsPrincipal user, HttpContext http, CancellationToken cancellationToken)
     {
         var errors = Validate(request, request.Name, isCreate: true);
         if (errors.Any)
@@ -61,7 +61,7 @@ internal static partial class ScopesEndpoints
         }
 
         await audit.RecordAsync(user, "scope.created", request.Name!, new { request.Resources });
-        return TypedResults.Created($"/admin/scopes/{Uri.EscapeDataString(request.Name!)}", ToResponse(descriptor));
+        return TypedResults.Created($"{http.Request.PathBase}/admin/scopes/{Uri.EscapeDataString(request.Name!)}", ToResponse(descriptor));
     }
 
     private static async Task<IResult> ListAsync(IOpenIddictScopeManager scopes, CancellationToken cancellationToken)

@@ -47,7 +47,7 @@ internal static class UsersEndpoints
 
     private static async Task<IResult> CreateAsync(
         UserRequest request, ApplicationUserManager users, RoleManager<IdentityRole> roles, ApplicationDbContext db,
-        TimeProvider time, AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
+        TimeProvider time, AuditTrail audit, ClaimsPrincipal actor, HttpContext http, CancellationToken cancellationToken)
     {
         var errors = ValidateProfile(request);
         if (string.IsNullOrEmpty(request.Password))
@@ -110,7 +110,7 @@ internal static class UsersEndpoints
         await audit.RecordAsync(actor, "user.created", user.Id, new { user.UserName, user.Email, request.Roles, user.Enabled });
 
         var response = await ToResponseAsync(users, user, time);
-        return TypedResults.Created($"/admin/users/{user.Id}", response);
+        return TypedResults.Created($"{http.Request.PathBase}/admin/users/{user.Id}", response);
     }
 
     // page and pageSize arrive as text: bound as int?, "page=" (the documented empty form) and "page=abc" would be a

@@ -81,7 +81,7 @@ public sealed partial class AuthorizeModel(
         {
             // Registering signs the user in afresh, which is what login, select_account and max_age ask for: the
             // request carries on without them, rather than sending the new user to the login page straight after.
-            return Redirect("/account/register?ReturnUrl=" + Uri.EscapeDataString(
+            return Redirect(Request.PathBase + "/account/register?ReturnUrl=" + Uri.EscapeDataString(
                 ReturnUrlWithout([PromptValues.Create, PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true, hint)));
         }
 
@@ -123,7 +123,7 @@ public sealed partial class AuthorizeModel(
 
             // prompt=login and max_age are honoured once: the request the user returns with after signing in no longer
             // carries them, or max_age=0 (auth_time has whole seconds, so any elapsed time exceeds it) would loop forever.
-            return Redirect("/account/login?ReturnUrl=" + Uri.EscapeDataString(
+            return Redirect(Request.PathBase + "/account/login?ReturnUrl=" + Uri.EscapeDataString(
                 ReturnUrlWithout([PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true, hint)));
         }
 

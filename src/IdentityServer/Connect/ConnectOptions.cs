@@ -1,8 +1,9 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.RegularExpressions;
 
 namespace IdentityServer.Connect;
 
-public sealed class ConnectOptions : IValidatableObject
+public sealed partial class ConnectOptions : IValidatableObject
 {
     public const string SectionName = "IdentityServer";
 
@@ -44,13 +45,15 @@ public sealed class ConnectOptions : IValidatableObject
         {
             yield return new ValidationResult("IdentityServer:Issuer may use plain HTTP only on a loopback address; use https.", [nameof(Issuer)]);
         }
-        else if (Issuer.AbsolutePath != "/")
+        else if (!PlainPath().IsMatch(Issuer.AbsolutePath))
         {
-            // Discovery would be looked for under the path (OpenID Connect Discovery 4) and the endpoints published
-            // without it: the server answers at the root of its host only, so such an issuer could never be used.
+            // The path becomes the PathBase of every page, cookie and endpoint (Hosting/IssuerPath): plain segments only.
             yield return new ValidationResult(
-                "IdentityServer:Issuer must be an origin (https://id.example.com): the server answers at the root of its host, not under a path.",
+                "IdentityServer:Issuer's path must be made of plain segments (letters, digits, '-', '.', '_', '~'), such as https://example.com/id.",
                 [nameof(Issuer)]);
         }
     }
+
+    [GeneratedRegex(@"^(/|(/(?!\.{1,2}(/|$))[A-Za-z0-9._~-]+)+/?)$")]
+    private static partial Regex PlainPath();
 }

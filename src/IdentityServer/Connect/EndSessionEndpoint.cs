@@ -55,7 +55,7 @@ public static partial class EndSessionEndpoint
         // visitors out with a link. Nobody signed in: nothing to ask.
         if (current is not null && hinted != current && !await ConfirmedByTheUserAsync(context, antiforgery))
         {
-            return Results.Redirect(ConfirmationPage + await RequestQueryAsync(context.Request));
+            return Results.Redirect(context.Request.PathBase + ConfirmationPage + await RequestQueryAsync(context.Request));
         }
 
         // Ended on the server too, so that a copy of the cookie signs nobody in either.
@@ -65,11 +65,11 @@ public static partial class EndSessionEndpoint
         if (hint.Unverifiable)
         {
             LogUnverifiableHint(loggers.CreateLogger(typeof(EndSessionEndpoint).FullName!));
-            return Results.Redirect(SignedOutPage);
+            return Results.Redirect(context.Request.PathBase + SignedOutPage);
         }
 
         return Results.SignOut(
-            new AuthenticationProperties { RedirectUri = SignedOutPage },
+            new AuthenticationProperties { RedirectUri = context.Request.PathBase + SignedOutPage },
             [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
     }
 

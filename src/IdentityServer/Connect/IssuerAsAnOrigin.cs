@@ -25,15 +25,23 @@ internal sealed class IssuerAsAnOrigin(IOptions<ConnectOptions> options)
         InResponse<ApplyIntrospectionResponseContext>.Descriptor(Claims.Issuer, int.MinValue + 100_000),
     ];
 
-    // A configured issuer written with its trailing slash keeps it.
-    private bool KeepsTrailingSlash => options.Value.Issuer?.OriginalString.EndsWith('/') == true;
+    /// <summary>
+    /// OpenIddict's issuer as published. One taken from the request (<c>scheme://host[:port]/</c>, with a path when a
+    /// trusted proxy forwarded one) loses its trailing slash; a configured one is as written: OpenIddict adds a slash
+    /// only to an origin, so that one loses it unless the operator wrote it.
+    /// </summary>
+    public string? Published(string? issuer)
+    {
+        if (issuer is not { Length: > 1 } || issuer[^1] != '/')
+        {
+            return issuer;
+        }
 
-    /// <summary>OpenIddict's <c>scheme://host[:port]/</c> as published; any issuer with a path is returned unchanged.</summary>
-    public string? Published(string? issuer) =>
-        !KeepsTrailingSlash && issuer is { Length: > 1 } && issuer[^1] == '/'
-            && Uri.TryCreate(issuer, UriKind.Absolute, out var uri) && uri.AbsolutePath == "/" && uri.Query.Length == 0
+        var configured = options.Value.Issuer;
+        return configured is null || (configured.AbsolutePath == "/" && !configured.OriginalString.EndsWith('/'))
             ? issuer[..^1]
             : issuer;
+    }
 
     private sealed class InTokens(IssuerAsAnOrigin issuer) : IOpenIddictServerHandler<GenerateTokenContext>
     {

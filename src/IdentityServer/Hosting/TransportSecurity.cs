@@ -42,7 +42,9 @@ public static partial class TransportSecurity
                     return;
                 }
 
-                forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
+                // X-Forwarded-Prefix: a proxy that serves an issuer with a path (see IssuerPath) may strip it.
+                forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto
+                    | ForwardedHeaders.XForwardedHost | ForwardedHeaders.XForwardedPrefix;
                 // Behind a chain of proxies (a load balancer, then an ingress) the client is several hops back; each
                 // hop read must be a known proxy, and its X-Forwarded-Host and -Proto are believed too, so the count
                 // is the operator's to raise (ASP.NET Core's default is one).
@@ -97,7 +99,7 @@ public static partial class TransportSecurity
 
     // Kubelets and load balancers probe the pod's own address over plain HTTP; the probes answer only
     // "Healthy" or "Unhealthy", so nothing is exposed by letting them through.
-    private static bool IsProbe(HttpRequest request) =>
+    internal static bool IsProbe(HttpRequest request) =>
         HttpMethods.IsGet(request.Method) && (request.Path == "/health/live" || request.Path == "/health/ready");
 
     private static string[] OneValueList(string? value) =>

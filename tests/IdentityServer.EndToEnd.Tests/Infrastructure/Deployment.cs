@@ -13,7 +13,7 @@ namespace IdentityServer.EndToEnd.Tests.Infrastructure;
 /// the client and the API scope registered through the admin API; plus Debian's Chromium driven by Playwright.
 /// A second ClientApp instance treats every access token as about to expire, to exercise the refresh path.
 /// </summary>
-public sealed class Deployment : IAsyncLifetime
+public class Deployment : IAsyncLifetime
 {
     public const string AdminClientId = "admin-cli";
     public const string AdminClientSecret = "e2e-admin-client-secret-0123456789";
@@ -50,6 +50,9 @@ public sealed class Deployment : IAsyncLifetime
             ? configured
             : Path.Combine(AppContext.BaseDirectory, "TestResults", "screenshots");
 
+    /// <summary>The issuer's path (<c>/id</c>), or empty when the issuer is the server's origin.</summary>
+    protected virtual string IssuerPath => string.Empty;
+
     public async Task InitializeAsync()
     {
         try
@@ -75,7 +78,8 @@ public sealed class Deployment : IAsyncLifetime
         // Chromium starts while the server does.
         var browserStarting = LaunchBrowserAsync();
 
-        IdentityServer = Track(HostProcess.Start("src/IdentityServer", HostProcess.FreePort(), new Dictionary<string, string>
+        var identityServerPort = HostProcess.FreePort();
+        var identityServerSettings = new Dictionary<string, string>
         {
             ["Database__Provider"] = "Sqlite",
             ["ConnectionStrings__IdentityServer"] = "Data Source=" + databasePath,
@@ -85,7 +89,13 @@ public sealed class Deployment : IAsyncLifetime
             ["RateLimits__PagePostsPerIp"] = "100000",
             ["RateLimits__ProtocolRequestsPerIp"] = "1000000",
             ["RateLimits__ProtocolRequestsPerClient"] = "1000000",
-        }));
+        };
+        if (IssuerPath.Length > 0)
+        {
+            identityServerSettings["IdentityServer__Issuer"] = $"http://127.0.0.1:{identityServerPort}{IssuerPath}";
+        }
+
+        IdentityServer = Track(HostProcess.Start("src/IdentityServer", identityServerPort, identityServerSettings));
         await IdentityServer.WaitUntilHealthyAsync("/health/ready", StartupTimeout);
 
         var authority = Authority;
@@ -142,8 +152,11 @@ public sealed class Deployment : IAsyncLifetime
         Browser = await browserStarting;
     }
 
-    /// <summary>The issuer: the server's own origin, as the apps are configured with it.</summary>
-    public string Authority => IdentityServer.BaseAddress.ToString().TrimEnd('/');
+    /// <summary>The issuer, as the apps are configured with it: the server's own origin, and its path if it has one.</summary>
+    public string Authority => IdentityServer.BaseAddress.ToString().TrimEnd('/') + IssuerPath;
+
+    /// <summary>An address on the server, under the issuer's path.</summary>
+    public Uri ServerUri(string path) => new(Authority + path);
 
     /// <summary>A fresh browser profile: no cookies, as a person on a new device.</summary>
     public async Task<IBrowserContext> NewBrowserContextAsync()
@@ -154,11 +167,11 @@ public sealed class Deployment : IAsyncLifetime
     }
 
     public async Task<string> AdminTokenAsync() =>
-        await ClientCredentialsTokenAsync(IdentityServer.BaseAddress, AdminClientId, AdminClientSecret, "admin");
+        await ClientCredentialsTokenAsync(ServerUri("/"), AdminClientId, AdminClientSecret, "admin");
 
     public async Task<string> ClientCredentialsTokenAsync(Uri server, string clientId, string clientSecret, string scope)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server, "/connect/token"))
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(server, "connect/token"))
         {
             Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = scope }),
         };
@@ -182,7 +195,7 @@ public sealed class Deployment : IAsyncLifetime
     /// <summary>POSTs to the admin API; returns the generated client secret when there is one.</summary>
     private async Task<string> RegisterAsync(string path, object body)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(IdentityServer.BaseAddress, path)) { Content = JsonContent.Create(body) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, ServerUri(path)) { Content = JsonContent.Create(body) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await AdminTokenAsync());
         using var response = await Http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
@@ -235,4 +248,16 @@ public sealed class Deployment : IAsyncLifetime
 public sealed class DeploymentCollection : ICollectionFixture<Deployment>
 {
     public const string Name = "deployment";
+}
+
+/// <summary>The same system with the issuer under a path (<c>http://127.0.0.1:PORT/id</c>), as Keycloak's realms are.</summary>
+public sealed class DeploymentUnderAPath : Deployment
+{
+    protected override string IssuerPath => "/id";
+}
+
+[CollectionDefinition(Name)]
+public sealed class DeploymentUnderAPathCollection : ICollectionFixture<DeploymentUnderAPath>
+{
+    public const string Name = "deployment under a path";
 }

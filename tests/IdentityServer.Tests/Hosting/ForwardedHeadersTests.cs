@@ -58,9 +58,21 @@ public sealed class ProxiedServerFactory : IdentityServerFactory
 
 public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClassFixture<ProxiedServerFactory>
 {
-    private static async Task<JsonElement> DiscoveryAsync(IdentityServerFactory server, string remoteIp, string? localIp = null)
+    private static async Task<JsonElement> DiscoveryAsync(IdentityServerFactory server, string remoteIp, string? localIp = null, string? prefix = null)
+    {
+        using var response = await SendDiscoveryAsync(server, remoteIp, localIp, prefix);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await TokenClient.ReadJsonAsync(response);
+    }
+
+    private static async Task<HttpResponseMessage> SendDiscoveryAsync(IdentityServerFactory server, string remoteIp, string? localIp, string? prefix)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/.well-known/openid-configuration");
+        if (prefix is not null)
+        {
+            request.Headers.Add("X-Forwarded-Prefix", prefix);
+        }
+
         request.Headers.Add(ProxiedServerFactory.RemoteIpHeader, remoteIp);
         if (localIp is not null)
         {
@@ -70,9 +82,7 @@ public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClass
         request.Headers.Add("X-Forwarded-Proto", "https");
         request.Headers.Add("X-Forwarded-Host", "id.example.com");
         request.Headers.Add("X-Forwarded-For", "198.51.100.7");
-        using var response = await server.CreateClient().SendAsync(request);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return await TokenClient.ReadJsonAsync(response);
+        return await server.CreateClient().SendAsync(request);
     }
 
     [Fact]
@@ -89,9 +99,35 @@ public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClass
     }
 
     [Fact]
+    public async Task A_trusted_proxy_that_serves_the_server_under_a_path_it_strips_names_the_path_in_X_Forwarded_Prefix()
+    {
+        var discovery = await DiscoveryAsync(factory, ProxiedServerFactory.TrustedProxy, localIp: "192.0.2.20", prefix: "/auth");
+
+        Assert.Equal("https://id.example.com/auth", discovery.GetProperty("issuer").GetString());
+        foreach (var endpoint in new[] { "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint", "end_session_endpoint" })
+        {
+            Assert.StartsWith("https://id.example.com/auth/", discovery.GetProperty(endpoint).GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task With_an_issuer_under_a_path_the_proxy_may_strip_it_if_it_names_that_path_and_no_other()
+    {
+        await using var proxied = new ProxiedServerFactory();
+        proxied.With("IdentityServer:Issuer", "https://id.example.com/auth");
+
+        var discovery = await DiscoveryAsync(proxied, ProxiedServerFactory.TrustedProxy, localIp: "192.0.2.20", prefix: "/auth");
+        Assert.Equal("https://id.example.com/auth", discovery.GetProperty("issuer").GetString());
+        Assert.Equal("https://id.example.com/auth/connect/token", discovery.GetProperty("token_endpoint").GetString());
+
+        using var elsewhere = await SendDiscoveryAsync(proxied, ProxiedServerFactory.TrustedProxy, "192.0.2.20", "/other");
+        Assert.Equal(HttpStatusCode.NotFound, elsewhere.StatusCode);
+    }
+
+    [Fact]
     public async Task Forwarded_headers_from_an_untrusted_address_are_ignored()
     {
-        var discovery = await DiscoveryAsync(factory, "192.0.2.99");
+        var discovery = await DiscoveryAsync(factory, "192.0.2.99", prefix: "/auth");
 
         Assert.Equal("http://localhost", discovery.GetProperty("issuer").GetString());
     }

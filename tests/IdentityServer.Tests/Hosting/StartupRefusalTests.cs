@@ -92,17 +92,19 @@ public sealed class StartupRefusalTests : IDisposable
         Assert.Contains("Pruning:RetainFor (00:10:00) must be at least IdentityServer:RefreshTokenLifetime (1.00:00:00)", error, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task An_issuer_with_a_path_stops_the_server_since_discovery_would_be_looked_for_under_it()
+    [Theory]
+    [InlineData("https://example.test/my%20id")]
+    [InlineData("https://example.test/id//realm")]
+    public async Task An_issuer_whose_path_is_not_plain_segments_stops_the_server(string issuer)
     {
         var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
         {
             ["ConnectionStrings__IdentityServer"] = $"Data Source={Path.Combine(folder, "ids.db")}",
-            ["IdentityServer__Issuer"] = "https://example.test/ids",
+            ["IdentityServer__Issuer"] = issuer,
         });
 
         Assert.Equal(1, exitCode);
-        Assert.Contains("IdentityServer:Issuer must be an origin", error, StringComparison.Ordinal);
+        Assert.Contains("IdentityServer:Issuer's path must be made of plain segments", error, StringComparison.Ordinal);
     }
 
     [Fact]

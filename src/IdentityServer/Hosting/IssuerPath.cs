@@ -1,0 +1,51 @@
+using IdentityServer.Connect;
+using Microsoft.Extensions.Options;
+
+namespace IdentityServer.Hosting;
+
+/// <summary>
+/// An issuer with a path (<c>https://example.com/id</c>, as Keycloak's realms have) is served under that path:
+/// OpenID Connect Discovery looks for the issuer's path followed by <c>/.well-known/openid-configuration</c>, and the
+/// endpoints, pages, redirects and cookies follow from ASP.NET Core's PathBase. A reverse proxy passes the path
+/// through, or strips it and names it in <c>X-Forwarded-Prefix</c> (believed from trusted proxies only). Anything
+/// outside the path gets 404, except the health probes, which kubelets and load balancers send to the root.
+/// </summary>
+public static class IssuerPath
+{
+    public static IApplicationBuilder UseIssuerPath(this IApplicationBuilder app)
+    {
+        var issuer = app.ApplicationServices.GetRequiredService<IOptions<ConnectOptions>>().Value.Issuer;
+        var path = Of(issuer);
+        if (!path.HasValue)
+        {
+            return app;
+        }
+
+        return app.Use((context, next) =>
+        {
+            var request = context.Request;
+            // Probes stay at the root; a trusted proxy that stripped the path has said so in X-Forwarded-Prefix.
+            if (TransportSecurity.IsProbe(request) || request.PathBase.Equals(path, StringComparison.Ordinal))
+            {
+                return next(context);
+            }
+
+            if (!request.PathBase.HasValue && request.Path.StartsWithSegments(path, StringComparison.Ordinal, out var remaining))
+            {
+                request.PathBase = path;
+                request.Path = remaining;
+                return next(context);
+            }
+
+            // Not this issuer's: no page and no cookie for another path, but a word for whoever typed the address.
+            return Results.Problem(
+                statusCode: StatusCodes.Status404NotFound,
+                title: "Not found.",
+                detail: $"This server answers under {path}.").ExecuteAsync(context);
+        });
+    }
+
+    /// <summary>The issuer's path without its trailing slash; empty for an issuer that is an origin (or none).</summary>
+    public static PathString Of(Uri? issuer) =>
+        issuer is null || issuer.AbsolutePath == "/" ? PathString.Empty : new PathString(issuer.AbsolutePath.TrimEnd('/'));
+}
