@@ -21,8 +21,9 @@ internal sealed class ClientCorsPolicyProvider(ApplicationDbContext db) : ICorsP
 {
     private static readonly PathString[] CrossOriginPaths =
     [
-        "/.well-known/openid-configuration",
-        "/.well-known/jwks",
+        ConnectPaths.OpenIdConfiguration,
+        ConnectPaths.AuthorizationServerMetadata,
+        ConnectPaths.Jwks,
         ConnectPaths.Token,
         ConnectPaths.UserInfo,
         ConnectPaths.Revoke,

@@ -43,7 +43,9 @@ public static class ConnectExtensions
                     .SetUserInfoEndpointUris(ConnectPaths.UserInfo[1..])
                     .SetIntrospectionEndpointUris(ConnectPaths.Introspect[1..])
                     .SetRevocationEndpointUris(ConnectPaths.Revoke[1..])
-                    .SetEndSessionEndpointUris(ConnectPaths.EndSession[1..]);
+                    .SetEndSessionEndpointUris(ConnectPaths.EndSession[1..])
+                    .SetConfigurationEndpointUris(ConnectPaths.OpenIdConfiguration[1..], ConnectPaths.AuthorizationServerMetadata[1..])
+                    .SetJsonWebKeySetEndpointUris(ConnectPaths.Jwks[1..]);
 
                 server.AllowAuthorizationCodeFlow()
                     .AllowRefreshTokenFlow()

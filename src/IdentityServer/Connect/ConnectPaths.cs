@@ -12,4 +12,14 @@ public static class ConnectPaths
     public const string Introspect = "/connect/introspect";
     public const string Revoke = "/connect/revoke";
     public const string EndSession = "/connect/endsession";
+
+    public const string OpenIdConfiguration = "/.well-known/openid-configuration";
+
+    /// <summary>
+    /// RFC 8414's name for the same document, which OAuth-only clients (MCP clients among them) look for first. For an
+    /// issuer with a path it is also found where RFC 8414 puts it, between the host and the path (Hosting/IssuerPath).
+    /// </summary>
+    public const string AuthorizationServerMetadata = "/.well-known/oauth-authorization-server";
+
+    public const string Jwks = "/.well-known/jwks";
 }

@@ -21,6 +21,7 @@ public static class IssuerPath
             return app;
         }
 
+        var metadataAtTheRoot = new PathString(ConnectPaths.AuthorizationServerMetadata).Add(path);
         return app.Use((context, next) =>
         {
             var request = context.Request;
@@ -34,6 +35,14 @@ public static class IssuerPath
             {
                 request.PathBase = path;
                 request.Path = remaining;
+                return next(context);
+            }
+
+            // RFC 8414 3: the metadata of https://example.com/id is at https://example.com/.well-known/oauth-authorization-server/id.
+            if (!request.PathBase.HasValue && request.Path.Equals(metadataAtTheRoot, StringComparison.Ordinal))
+            {
+                request.PathBase = path;
+                request.Path = ConnectPaths.AuthorizationServerMetadata;
                 return next(context);
             }
 

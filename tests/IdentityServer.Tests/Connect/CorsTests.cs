@@ -33,6 +33,8 @@ public sealed class CorsTests(IdentityServerFactory factory) : IClassFixture<Ide
     [InlineData("/connect/revoke")]
     [InlineData("/connect/introspect")]
     [InlineData("/.well-known/openid-configuration")]
+    [InlineData("/.well-known/oauth-authorization-server")]
+    [InlineData("/.well-known/jwks")]
     public async Task A_browser_app_from_a_registered_origin_passes_the_preflight(string path)
     {
         var origin = "http://127.0.0.1:5173";

@@ -33,8 +33,20 @@ public sealed class DiscoveryAndAccessTokenTests(IdentityServerFactory factory) 
         Assert.Equal(["S256"], List("code_challenge_methods_supported"));
     }
 
+    [Fact]
+    public async Task OAuth_clients_find_the_same_metadata_at_the_rfc_8414_address()
+    {
+        var openId = await TokenClient.ReadJsonAsync(await tokens.Http.GetAsync("/.well-known/openid-configuration"));
+        using var response = await tokens.Http.GetAsync("/.well-known/oauth-authorization-server");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var metadata = await TokenClient.ReadJsonAsync(response);
+        Assert.Equal(openId.GetRawText(), metadata.GetRawText());
+    }
+
     [Theory]
     [InlineData("/.well-known/openid-configuration")]
+    [InlineData("/.well-known/oauth-authorization-server")]
     [InlineData("/.well-known/jwks")]
     public async Task Discovery_and_the_jwks_answer_head_like_get_and_other_methods_with_405(string path)
     {

@@ -40,7 +40,22 @@ public sealed class IssuerPathTests(IssuerUnderAPathFactory factory) : IClassFix
     }
 
     [Theory]
+    [InlineData("/.well-known/oauth-authorization-server/id")]
+    [InlineData("/id/.well-known/oauth-authorization-server")]
+    public async Task OAuth_clients_find_the_metadata_where_rfc_8414_puts_it_and_under_the_path(string path)
+    {
+        var metadata = await GetJsonAsync(path);
+
+        Assert.Equal(Issuer, metadata.GetProperty("issuer").GetString());
+        Assert.Equal(Issuer + "/connect/token", metadata.GetProperty("token_endpoint").GetString());
+        Assert.Equal(Issuer + "/.well-known/jwks", metadata.GetProperty("jwks_uri").GetString());
+    }
+
+    [Theory]
     [InlineData("/.well-known/openid-configuration")]
+    [InlineData("/.well-known/oauth-authorization-server")]
+    [InlineData("/.well-known/oauth-authorization-server/idx")]
+    [InlineData("/.well-known/openid-configuration/id")]
     [InlineData("/connect/authorize?client_id=x")]
     [InlineData("/account/login")]
     [InlineData("/admin/clients")]
