@@ -82,6 +82,8 @@ public sealed partial class TokenPruner(
 
     public static readonly TimeSpan FirstPassAfter = TimeSpan.FromMinutes(2);
 
+    public const int AuditBatchSize = 1_000;
+
     /// <summary>One prune pass with the threshold taken from the clock now.</summary>
     public async Task<PruneResult> PruneOnceAsync(CancellationToken cancellationToken)
     {
@@ -95,8 +97,21 @@ public sealed partial class TokenPruner(
             .PruneAsync(cookies.Get(IdentityConstants.ApplicationScheme).ExpireTimeSpan, cancellationToken);
         var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
         var auditThreshold = now - options.Value.AuditRetainFor;
-        var auditEvents = await SqliteWriteGate.WriteAsync(db, aborted =>
-            db.AuditEvents.Where(audit => audit.OccurredAt < auditThreshold).ExecuteDeleteAsync(aborted), cancellationToken);
+        // In batches, as OpenIddict prunes tokens: the first pass after an upgrade may meet a year of sign-ins, and one
+        // DELETE of them all would hold the database's write lock (SQLite) or one long transaction meanwhile.
+        long auditEvents = 0;
+        int deleted;
+        do
+        {
+            deleted = await SqliteWriteGate.WriteAsync(db, aborted => db.AuditEvents
+                .Where(audit => audit.OccurredAt < auditThreshold)
+                .OrderBy(audit => audit.Id)
+                .Take(AuditBatchSize)
+                .ExecuteDeleteAsync(aborted), cancellationToken);
+            auditEvents += deleted;
+        }
+        while (deleted == AuditBatchSize);
+
         LogPruned(logger, tokens, authorizations, sessions, threshold, auditEvents, auditThreshold);
         return new PruneResult(threshold, tokens, authorizations, sessions, auditEvents);
     }

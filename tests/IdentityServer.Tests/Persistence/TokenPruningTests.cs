@@ -87,6 +87,30 @@ public sealed class TokenPruningTests(TokenPruningTests.PruningFactory factory) 
         }
     }
 
+    [Fact]
+    public async Task A_backlog_of_audit_events_is_deleted_in_batches_so_sign_ins_can_write_between_them()
+    {
+        var now = factory.Time.GetUtcNow();
+        var expired = now - new PruningOptions().AuditRetainFor - TimeSpan.FromDays(1);
+        var backlog = $"backlog-{Guid.NewGuid():N}";
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
+            db.AuditEvents.AddRange(Enumerable.Range(0, (2 * TokenPruner.AuditBatchSize) + 10).Select(_ =>
+                new IdentityServer.Admin.AuditEvent { OccurredAt = expired, Actor = "anonymous", Action = "login.failed", Target = backlog }));
+            await db.SaveChangesAsync();
+        }
+
+        using var counter = new DatabaseCommandCounter(factory);
+        var commands = await counter.RecordAsync(() => factory.Services.GetRequiredService<TokenPruner>().PruneOnceAsync(CancellationToken.None));
+
+        Assert.True(commands.Count(command => command.Contains("DELETE FROM \"AuditEvents\"", StringComparison.Ordinal)) >= 3, string.Join("\n", commands));
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            Assert.False(await scope.ServiceProvider.GetRequiredService<ApplicationDbContext>().AuditEvents.AnyAsync(e => e.Target == backlog));
+        }
+    }
+
     private async Task<int> CountAsync(System.Linq.Expressions.Expression<Func<OpenIddictEntityFrameworkCoreToken, bool>>? predicate = null)
     {
         await using var scope = factory.Services.CreateAsyncScope();
