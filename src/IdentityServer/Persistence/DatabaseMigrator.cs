@@ -72,11 +72,12 @@ internal sealed partial class DatabaseMigrator(
             await creator.CreateAsync(cancellationToken);
         }
 
-        if (db.Database.IsNpgsql() && (created || !await creator.HasTablesAsync(cancellationToken)))
+        if (db.Database.IsNpgsql() && (created || !await HasHistoryTableAsync(db, cancellationToken)))
         {
-            // Npgsql's Migrate reads its history table without looking first and logs the "does not exist" of an
-            // empty database as an Error (npgsql/efcore.pg#3407); the table made here, as Migrate would, spares that.
-            // Only on an empty database: a database user without CREATE rights may run a schema a DBA applied.
+            // Npgsql's Migrate reads its history table without looking first and logs the "does not exist" of a
+            // database without one (new, or holding other tables) as an Error (npgsql/efcore.pg#3407); the table made
+            // here, as Migrate would, spares that. Only when it is missing: a database user without CREATE rights may
+            // run a schema a DBA applied (deploy/sql makes the history table too).
             await db.Database.ExecuteSqlRawAsync(
                 db.GetService<IHistoryRepository>().GetCreateIfNotExistsScript(), cancellationToken);
         }
@@ -90,6 +91,13 @@ internal sealed partial class DatabaseMigrator(
 
         return (await db.Database.GetAppliedMigrationsAsync(cancellationToken)).LastOrDefault() ?? "(none)";
     }
+
+    // Asked of the catalog (on the search path, as Migrate looks): Npgsql's own ExistsAsync tries the table and logs
+    // the failure as an Error.
+    private static async Task<bool> HasHistoryTableAsync(ApplicationDbContext db, CancellationToken cancellationToken) =>
+        await db.Database.SqlQuery<bool>(
+                $"SELECT to_regclass({"\"" + HistoryRepository.DefaultTableName + "\""}) IS NOT NULL AS \"Value\"")
+            .SingleAsync(cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The database schema is up to date at migration {Latest} ({Provider}).")]
     private static partial void LogMigrated(ILogger logger, DatabaseProvider provider, string latest);

@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using IdentityServer.Persistence;
 using IdentityServer.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace IdentityServer.Tests.Persistence;
 
@@ -28,6 +30,35 @@ public sealed class MigrateCommandTests
         {
             Assert.Equal(db.Database.GetMigrations(), await db.Database.GetAppliedMigrationsAsync());
             Assert.Empty(await db.Database.GetPendingMigrationsAsync());
+        }
+        finally
+        {
+            if (IdentityServerFactory.Provider == DatabaseProvider.PostgreSql)
+            {
+                await db.Database.EnsureDeletedAsync();
+            }
+
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        }
+    }
+
+    [Fact]
+    public async Task Migrate_into_a_database_that_already_holds_another_apps_tables_applies_every_migration_without_an_error()
+    {
+        await using var target = new IdentityServerFactory();
+        await using var db = CreateContext(target.ConnectionString);
+        try
+        {
+            // A database shared with another app: it exists and has tables, none of them ours.
+            await db.GetService<IRelationalDatabaseCreator>().CreateAsync();
+            await db.Database.ExecuteSqlRawAsync("CREATE TABLE other_app_orders (id integer PRIMARY KEY)");
+
+            var (exitCode, output) = await RunMigrateAsync(IdentityServerFactory.Provider.ToString(), target.ConnectionString);
+
+            Assert.True(exitCode == 0, $"exit code {exitCode}: {output}");
+            Assert.DoesNotContain("\"LogLevel\":\"Error\"", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("fail:", output, StringComparison.Ordinal);
+            Assert.Equal(db.Database.GetMigrations(), await db.Database.GetAppliedMigrationsAsync());
         }
         finally
         {
