@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using IdentityServer.Admin;
+using IdentityServer.Persistence;
 using IdentityServer.Users;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
@@ -8,6 +9,7 @@ using Microsoft.AspNetCore.Http.Extensions;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Primitives;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
@@ -30,6 +32,7 @@ public sealed partial class AuthorizeModel(
     IAntiforgery antiforgery,
     TimeProvider time,
     AuditTrail audit,
+    ApplicationDbContext db,
     ILogger<AuthorizeModel> logger) : PageModel
 {
     private const string ConsentField = "consent";
@@ -127,8 +130,12 @@ public sealed partial class AuthorizeModel(
                 ReturnUrlWithout([PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true, hint)));
         }
 
-        var application = await applications.FindByClientIdAsync(request.ClientId!, cancellationToken)
-            ?? throw new InvalidOperationException("The client was validated by OpenIddict but cannot be found.");
+        // Validated by OpenIddict a moment ago, but an admin may have deleted it since.
+        if (await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is not { } application)
+        {
+            return ClientGone();
+        }
+
         var applicationId = await applications.GetIdAsync(application, cancellationToken);
 
         var requestedScopes = request.GetScopes();
@@ -181,17 +188,63 @@ public sealed partial class AuthorizeModel(
 
         // A permanent authorization remembers the consent the user just gave to a client that asks for it (once: asked
         // again by prompt=consent for scopes already consented to, the user adds no second one).
-        if (needsConsent && remembersConsent && !consentGiven)
+        if (needsConsent && remembersConsent && !consentGiven
+            && await CreateAuthorizationAsync(identity, user.Id, applicationId!, AuthorizationTypes.Permanent, cancellationToken) is null)
         {
-            await authorizations.CreateAsync(identity, user.Id, applicationId!, AuthorizationTypes.Permanent, identity.GetScopes(), cancellationToken);
+            return ClientGone();
         }
 
         // Every grant gets an ad-hoc authorization of its own: it ties the code and the tokens redeemed from it into one
         // chain, so a replayed code or refresh token revokes this login's tokens and not the user's other sessions.
-        var grant = await authorizations.CreateAsync(identity, user.Id, applicationId!, AuthorizationTypes.AdHoc, identity.GetScopes(), cancellationToken);
+        if (await CreateAuthorizationAsync(identity, user.Id, applicationId!, AuthorizationTypes.AdHoc, cancellationToken) is not { } grant)
+        {
+            return ClientGone();
+        }
+
         identity.SetAuthorizationId(await authorizations.GetIdAsync(grant, cancellationToken));
 
         return SignIn(new ClaimsPrincipal(identity), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>
+    /// The user's authorization of the client (a grant, or a remembered consent); null if an admin deleted the client
+    /// since it was read: OpenIddict's store then finds no client to link it to and saves the row without one, or the
+    /// row breaks a foreign key (the deletion landed between that lookup and the INSERT).
+    /// </summary>
+    private async Task<object?> CreateAuthorizationAsync(
+        ClaimsIdentity identity, string subject, string applicationId, string type, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var authorization = await authorizations.CreateAsync(identity, subject, applicationId, type, identity.GetScopes(), cancellationToken);
+            if (await authorizations.GetApplicationIdAsync(authorization, cancellationToken) is null)
+            {
+                // A consent or grant of no client: removed rather than left valid.
+                await authorizations.DeleteAsync(authorization, CancellationToken.None);
+                return null;
+            }
+
+            return authorization;
+        }
+        catch (Exception exception) when (exception is DbUpdateException or InvalidOperationException)
+        {
+            // Nothing was written, and nothing else this request saves may write it after all. Cleared first, or the
+            // lookup below would answer with the client still tracked since it was read.
+            db.ChangeTracker.Clear();
+            if (await applications.FindStoredByClientIdAsync(HttpContext.GetOpenIddictServerRequest()!.ClientId!, cancellationToken) is not null)
+            {
+                throw;
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>What a request for a client that does not exist gets (see <see cref="RefuseDeletedClient"/>).</summary>
+    private ForbidResult ClientGone()
+    {
+        RefuseDeletedClient.MarkGone(HttpContext);
+        return Refuse(Errors.InvalidClient, RefuseDeletedClient.Description);
     }
 
     private ForbidResult Refuse(string error, string description) =>

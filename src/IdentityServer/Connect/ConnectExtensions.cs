@@ -71,6 +71,7 @@ public static class ConnectExtensions
                 server.AddEventHandler(TokenWrites.Commit.Descriptor);
                 server.AddEventHandler(TokenWrites.Abandon.Descriptor);
                 server.AddEventHandler(RefuseDeletedClient.Descriptor);
+                server.AddEventHandler(RefuseDeletedClient.AnswerAsUnknownClient.Descriptor);
                 // Revoking a refresh token ends its whole grant, access tokens included.
                 server.AddEventHandler(EndGrantOnRefreshTokenRevocation.Descriptor);
                 server.RemoveEventHandler(IntrospectionByConfidentialClients.AuthorizedParty.Replaced);

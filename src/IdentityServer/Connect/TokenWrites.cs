@@ -125,13 +125,20 @@ internal sealed class TokenWrites
             }
             catch (DbUpdateException) when (writes.Redeeming is null && context.ClientId is { Length: > 0 })
             {
-                // A password grant whose client an admin deleted while it ran: its rows name the deleted client and
-                // broke a foreign key, so nothing was written. Refused as a refresh is in that case, not a 500.
+                // A password grant or an authorization request whose client an admin deleted while it ran: its rows
+                // name the deleted client and broke a foreign key, so nothing was written. Refused as a refresh is in
+                // that case (an authorization request as for an unknown client), not a 500.
                 database.ChangeTracker.Clear();
                 if (await services.GetRequiredService<IOpenIddictApplicationManager>()
                         .FindStoredByClientIdAsync(context.ClientId, context.CancellationToken) is not null)
                 {
                     throw;
+                }
+
+                if (context.EndpointType is OpenIddictServerEndpointType.Authorization)
+                {
+                    RefuseDeletedClient.Refuse(context);
+                    return;
                 }
 
                 context.Reject(OpenIddictConstants.Errors.InvalidGrant, "The client was deleted while this request was being handled.");
