@@ -33,10 +33,11 @@ internal sealed class TokenWrites
     internal sealed record Redemption(string TokenId, string? AuthorizationId, bool IsCode);
 
     /// <summary>
-    /// The user a <c>password</c> grant found allowed to sign in, read again once its tokens are saved. That grant
-    /// redeems no row an admin's revocation would also touch, so a revocation that ran between the check and the save
-    /// misses its tokens; the admin API revokes once more after committing a change, so of the two reads here and
-    /// there, one sees the other's write.
+    /// The user a <c>password</c> grant found allowed to sign in (or a code or refresh redemption issuing an admin
+    /// token), read again once its tokens are saved. That grant redeems no row an admin's revocation would also touch
+    /// (nor does removing the admin role touch the code or refresh token redeemed), so a revocation that ran between
+    /// the check and the save misses its tokens; the admin API revokes once more after committing a change, so of the
+    /// two reads here and there, one sees the other's write.
     /// </summary>
     public Users.UserWithRoles? CheckedUser { get; set; }
 

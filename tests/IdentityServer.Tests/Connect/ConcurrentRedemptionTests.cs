@@ -180,6 +180,39 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
         await AssertNoValidTokenAsync(userId);
     }
 
+    [Theory]
+    [InlineData("refresh")]
+    [InlineData("code")]
+    public async Task A_redemption_that_read_the_admin_role_before_an_admin_removed_it_keeps_no_admin_token(string grant)
+    {
+        var client = await tokens.RegisterCodeClientAsync($"race-demote-{grant}", scopes: "openid offline_access admin");
+        var username = $"racer-demote-{grant}";
+        var userId = await tokens.RegisterUserAsync(username, username + "-password", null, "admin");
+        var pkce = Pkce.Create();
+        var code = await OAuthFlows.CodeFromAsync(await new BrowserSession(factory).SignInAsync(
+            OAuthFlows.AuthorizeUrl(client, pkce, "openid offline_access admin"), username, username + "-password"), client);
+        Func<Task<(HttpStatusCode Status, JsonElement Body)>> redeem = () => tokens.RedeemCodeAsync(client, code, pkce);
+        if (grant == "refresh")
+        {
+            var (redeemed, first) = await redeem();
+            Assert.True(redeemed == HttpStatusCode.OK, first.ToString());
+            Assert.Contains("admin", first.Token("scope").Split(' '));
+            redeem = () => tokens.RefreshAsync(client, first.Token("refresh_token"));
+        }
+
+        // The redemption has read the user (still an admin) and made its tokens; the role goes, and the admin API
+        // revokes the user's access tokens, before they are saved.
+        var (status, body) = await factory.BeforeSave.AroundAsync(redeem, async () =>
+        {
+            var (demoted, demotedBody) = await tokens.AdminAsync(HttpMethod.Put, $"/admin/users/{userId}", new { roles = Array.Empty<string>() });
+            Assert.True(demoted == HttpStatusCode.OK, demotedBody.ToString());
+        });
+
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {body}");
+        Assert.Equal(Errors.InvalidGrant, body.GetProperty("error").GetString());
+        await AssertNoValidTokenAsync(userId);
+    }
+
     private async Task<HttpResponseMessage> RevokeAsync(TestClient client, string token)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/revoke")
@@ -359,7 +392,8 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
                     .SetType(OpenIddictServerHandlerType.Custom))
                 .AddEventHandler<OpenIddictServerEvents.ProcessSignInContext>(handler => handler
                     .UseInlineHandler(context => context.EndpointType == OpenIddictServerEndpointType.Token
-                        && (context.Request.IsRefreshTokenGrantType() || context.Request.IsPasswordGrantType()) ? new ValueTask(BeforeSave.ArriveAsync()) : default)
+                        && (context.Request.IsRefreshTokenGrantType() || context.Request.IsPasswordGrantType()
+                            || context.Request.IsAuthorizationCodeGrantType()) ? new ValueTask(BeforeSave.ArriveAsync()) : default)
                     .SetOrder(IdentityServer.Connect.TokenWrites.Commit.Descriptor.Order - 1)
                     .SetType(OpenIddictServerHandlerType.Custom))
                 .AddEventHandler<OpenIddictServerEvents.HandleTokenRequestContext>(handler => handler
