@@ -12,7 +12,29 @@ internal static class ReturnUrls
     /// beyond ASCII (in a link someone wrote by hand) are percent-encoded: the URL ends up in a Location header.
     /// </summary>
     public static string Local(IUrlHelper url, string? returnUrl) =>
-        !string.IsNullOrEmpty(returnUrl) && url.IsLocalUrl(returnUrl) ? PercentEncodeUnsafe(returnUrl) : url.Content("~/");
+        !string.IsNullOrEmpty(returnUrl) && url.IsLocalUrl(returnUrl) && UnderPathBase(url.ActionContext.HttpContext.Request.PathBase, returnUrl)
+            ? PercentEncodeUnsafe(returnUrl)
+            : url.Content("~/");
+
+    /// <summary>
+    /// Under an issuer with a path (Hosting/IssuerPath) the host is shared: local means under that path, with no dot
+    /// segment (browsers also read <c>%2e%2e</c> and a backslash) that would climb out of it to another app.
+    /// </summary>
+    private static bool UnderPathBase(PathString pathBase, string returnUrl)
+    {
+        if (!pathBase.HasValue)
+        {
+            return true;
+        }
+
+        var path = returnUrl.AsSpan(0, returnUrl.AsSpan().IndexOfAny('?', '#') is var end and >= 0 ? end : returnUrl.Length).ToString();
+        if (!path.StartsWith(pathBase.Value + "/", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        return !path.Split('/', '\\').Any(segment => Uri.UnescapeDataString(segment) is "." or "..");
+    }
 
     private static string PercentEncodeUnsafe(string returnUrl)
     {

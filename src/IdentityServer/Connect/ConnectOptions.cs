@@ -45,13 +45,26 @@ public sealed partial class ConnectOptions : IValidatableObject
         {
             yield return new ValidationResult("IdentityServer:Issuer may use plain HTTP only on a loopback address; use https.", [nameof(Issuer)]);
         }
-        else if (!PlainPath().IsMatch(Issuer.AbsolutePath))
+        else if (!string.IsNullOrEmpty(Issuer.UserInfo))
+        {
+            yield return new ValidationResult("IdentityServer:Issuer must not hold a user name or password.", [nameof(Issuer)]);
+        }
+        else if (!PlainPath().IsMatch(Issuer.AbsolutePath) || !PlainPath().IsMatch(WrittenPath(Issuer.OriginalString)))
         {
             // The path becomes the PathBase of every page, cookie and endpoint (Hosting/IssuerPath): plain segments only.
             yield return new ValidationResult(
                 "IdentityServer:Issuer's path must be made of plain segments (letters, digits, '-', '.', '_', '~'), such as https://example.com/id.",
                 [nameof(Issuer)]);
         }
+    }
+
+    // The path as the operator wrote it: Uri has already resolved "/id/../x" to "/x" and turned a backslash into "/",
+    // and the issuer is published as written.
+    private static string WrittenPath(string issuer)
+    {
+        var afterScheme = issuer.IndexOf("://", StringComparison.Ordinal) is var scheme and >= 0 ? scheme + 3 : 0;
+        var pathStart = issuer.AsSpan(afterScheme).IndexOfAny('/', '\\');
+        return pathStart < 0 ? "/" : issuer[(afterScheme + pathStart)..];
     }
 
     [GeneratedRegex(@"^(/|(/(?!\.{1,2}(/|$))[A-Za-z0-9._~-]+)+/?)$")]

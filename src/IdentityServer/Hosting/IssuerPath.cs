@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using IdentityServer.Connect;
 using Microsoft.Extensions.Options;
 
@@ -25,9 +26,15 @@ public static class IssuerPath
         return app.Use((context, next) =>
         {
             var request = context.Request;
-            // Probes stay at the root; a trusted proxy that stripped the path has said so in X-Forwarded-Prefix.
-            if (TransportSecurity.IsProbe(request) || request.PathBase.Equals(path, StringComparison.Ordinal))
+            if (TransportSecurity.IsProbe(request))
             {
+                return next(context);
+            }
+
+            // A trusted proxy that stripped the path has said so in X-Forwarded-Prefix (with a trailing slash or not).
+            if (request.PathBase.HasValue && request.PathBase.Value!.TrimEnd('/') == path.Value)
+            {
+                request.PathBase = path;
                 return next(context);
             }
 
@@ -46,12 +53,28 @@ public static class IssuerPath
                 return next(context);
             }
 
-            // Not this issuer's: no page and no cookie for another path, but a word for whoever typed the address.
-            return Results.Problem(
-                statusCode: StatusCodes.Status404NotFound,
-                title: "Not found.",
-                detail: $"This server answers under {path}.").ExecuteAsync(context);
+            return NotHereAsync(context, path);
         });
+    }
+
+    // Not this issuer's: no page and no cookie for another path, but a word for whoever typed the address.
+    private static Task NotHereAsync(HttpContext context, PathString path)
+    {
+        if (HttpMethods.IsGet(context.Request.Method) && StatusCodePages.AsksForHtml(context.Request))
+        {
+            // The page's stylesheet and home link are the issuer's.
+            context.Request.PathBase = path;
+            var under = HtmlEncoder.Default.Encode(path + "/");
+            return PlainPage.WriteAsync(context.Response, StatusCodes.Status404NotFound, "Page not found", $"""
+                        <h1>Page not found</h1>
+                        <p class="muted" id="not-found">This server answers under <a href="{under}">{under}</a>.</p>
+            """, context.RequestAborted);
+        }
+
+        return Results.Problem(
+            statusCode: StatusCodes.Status404NotFound,
+            title: "Not found.",
+            detail: $"This server answers under {path}.").ExecuteAsync(context);
     }
 
     /// <summary>The issuer's path without its trailing slash; empty for an issuer that is an origin (or none).</summary>

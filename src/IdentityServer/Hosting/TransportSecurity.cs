@@ -1,3 +1,4 @@
+using IdentityServer.Connect;
 using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -30,7 +31,7 @@ public static partial class TransportSecurity
         builder.Services.AddSingleton<IValidateOptions<ProxyOptions>, ProxyOptions.Validation>();
 
         builder.Services.AddOptions<ForwardedHeadersOptions>()
-            .Configure<IOptions<ProxyOptions>>((forwarded, proxies) =>
+            .Configure<IOptions<ProxyOptions>, IOptions<ConnectOptions>>((forwarded, proxies, connect) =>
             {
                 forwarded.KnownProxies.Clear();
                 forwarded.KnownIPNetworks.Clear();
@@ -42,9 +43,14 @@ public static partial class TransportSecurity
                     return;
                 }
 
-                // X-Forwarded-Prefix: a proxy that serves an issuer with a path (see IssuerPath) may strip it.
-                forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto
-                    | ForwardedHeaders.XForwardedHost | ForwardedHeaders.XForwardedPrefix;
+                forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
+                if (IssuerPath.Of(connect.Value.Issuer).HasValue)
+                {
+                    // A proxy serving an issuer with a path may strip it and say so; IssuerPath accepts that path alone.
+                    // Without one the header is not read: a proxy that does not clear it would let any client pick the
+                    // base of every link, redirect and cookie.
+                    forwarded.ForwardedHeaders |= ForwardedHeaders.XForwardedPrefix;
+                }
                 // Behind a chain of proxies (a load balancer, then an ingress) the client is several hops back; each
                 // hop read must be a known proxy, and its X-Forwarded-Host and -Proto are believed too, so the count
                 // is the operator's to raise (ASP.NET Core's default is one).
@@ -100,7 +106,8 @@ public static partial class TransportSecurity
     // Kubelets and load balancers probe the pod's own address over plain HTTP; the probes answer only
     // "Healthy" or "Unhealthy", so nothing is exposed by letting them through.
     internal static bool IsProbe(HttpRequest request) =>
-        HttpMethods.IsGet(request.Method) && (request.Path == "/health/live" || request.Path == "/health/ready");
+        (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
+        && (request.Path == "/health/live" || request.Path == "/health/ready");
 
     private static string[] OneValueList(string? value) =>
         value?.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];

@@ -70,14 +70,49 @@ public sealed class IssuerPathTests(IssuerUnderAPathFactory factory) : IClassFix
     }
 
     [Theory]
-    [InlineData("/health/live")]
-    [InlineData("/health/ready")]
-    [InlineData("/id/health/ready")]
-    public async Task The_health_probes_answer_at_the_root_and_under_the_path(string path)
+    [InlineData("GET", "/health/live")]
+    [InlineData("GET", "/health/ready")]
+    [InlineData("HEAD", "/health/live")]
+    [InlineData("HEAD", "/health/ready")]
+    [InlineData("GET", "/id/health/ready")]
+    public async Task The_health_probes_answer_at_the_root_and_under_the_path(string method, string path)
     {
-        using var response = await http.GetAsync(path);
+        using var response = await http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_browser_outside_the_issuer_path_gets_a_page_pointing_to_it()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Accept.ParseAdd("text/html");
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        var page = await response.Content.ReadAsStringAsync();
+        Assert.Contains("<a href=\"/id/\">/id/</a>", page, StringComparison.Ordinal);
+        Assert.Contains("href=\"/id/css/site.css\"", page, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/other-app/page")]
+    [InlineData("/id/../other-app/page")]
+    [InlineData("/id/%2e%2e/other-app/page")]
+    [InlineData("/id/..\\other-app/page")]
+    [InlineData("/idx/page")]
+    public async Task After_signing_in_the_browser_is_not_sent_out_of_the_issuer_path(string returnUrl)
+    {
+        var admin = await ClientCredentialsAsync(IdentityServerFactory.AdminClientId, IdentityServerFactory.AdminClientSecret, "admin");
+        var username = "wanderer-" + Guid.NewGuid().ToString("N")[..8];
+        (await AdminPostAsync(admin, "/id/admin/users", new { username, email = $"{username}@example.test", password = "wanderer-password-1", roles = Array.Empty<string>() })).Dispose();
+        var browser = new BrowserSession(factory);
+        await browser.GoAsync("/id/account/login?ReturnUrl=" + Uri.EscapeDataString(returnUrl));
+
+        var answer = await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = username, ["password"] = "wanderer-password-1" });
+
+        Assert.True("/id/" == browser.PageUri!.AbsolutePath, $"{(int)answer.StatusCode} {browser.PageUri} {answer.Headers.Location} {browser.Page?.Body?.TextContent}");
     }
 
     [Fact]

@@ -93,9 +93,12 @@ public sealed class StartupRefusalTests : IDisposable
     }
 
     [Theory]
-    [InlineData("https://example.test/my%20id")]
-    [InlineData("https://example.test/id//realm")]
-    public async Task An_issuer_whose_path_is_not_plain_segments_stops_the_server(string issuer)
+    [InlineData("https://example.test/my%20id", "IdentityServer:Issuer's path must be made of plain segments")]
+    [InlineData("https://example.test/id//realm", "IdentityServer:Issuer's path must be made of plain segments")]
+    [InlineData("https://example.test/id/../x", "IdentityServer:Issuer's path must be made of plain segments")]
+    [InlineData("https://example.test/id\\x", "IdentityServer:Issuer's path must be made of plain segments")]
+    [InlineData("https://user:secret@example.test/id", "IdentityServer:Issuer must not hold a user name or password")]
+    public async Task An_issuer_whose_path_is_not_plain_segments_stops_the_server(string issuer, string message)
     {
         var (exitCode, _, error) = await ServerProcess.RunToExitAsync([], new Dictionary<string, string>
         {
@@ -104,7 +107,7 @@ public sealed class StartupRefusalTests : IDisposable
         });
 
         Assert.Equal(1, exitCode);
-        Assert.Contains("IdentityServer:Issuer's path must be made of plain segments", error, StringComparison.Ordinal);
+        Assert.Contains(message, error, StringComparison.Ordinal);
     }
 
     [Fact]
