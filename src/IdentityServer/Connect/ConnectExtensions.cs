@@ -104,6 +104,7 @@ public static class ConnectExtensions
                 server.AddEventHandler(DiscoveryMethods<OpenIddictServerEvents.ExtractJsonWebKeySetRequestContext>.Descriptor);
                 server.RemoveEventHandler(UserInfoEndpoint.ExtractRequest.Replaced);
                 server.AddEventHandler(UserInfoEndpoint.ExtractRequest.Descriptor);
+                server.AddEventHandler(DiscoveryFollowsTheIssuer.Descriptor);
                 foreach (var handler in IssuerAsAnOrigin.Descriptors)
                 {
                     server.AddEventHandler(handler);

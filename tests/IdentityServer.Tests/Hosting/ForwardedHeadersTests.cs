@@ -131,6 +131,26 @@ public sealed class ForwardedHeadersTests(ProxiedServerFactory factory) : IClass
     }
 
     [Fact]
+    public async Task With_a_configured_issuer_discovery_names_its_endpoints_under_it_whatever_host_the_request_named()
+    {
+        await using var proxied = new ProxiedServerFactory();
+        proxied.With("IdentityServer:Issuer", "https://id.example.com");
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/.well-known/openid-configuration");
+        request.Headers.Add(ProxiedServerFactory.RemoteIpHeader, ProxiedServerFactory.TrustedProxy);
+        request.Headers.Add("X-Forwarded-Proto", "https");
+        request.Headers.Add("X-Forwarded-Host", "upstream.internal:8080");
+
+        using var response = await proxied.CreateClient().SendAsync(request);
+        var discovery = await TokenClient.ReadJsonAsync(response);
+
+        Assert.Equal("https://id.example.com", discovery.GetProperty("issuer").GetString());
+        foreach (var endpoint in new[] { "authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint", "end_session_endpoint", "introspection_endpoint", "revocation_endpoint" })
+        {
+            Assert.StartsWith("https://id.example.com/", discovery.GetProperty(endpoint).GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Forwarded_headers_from_an_untrusted_address_are_ignored()
     {
         var discovery = await DiscoveryAsync(factory, "192.0.2.99", prefix: "/auth");
