@@ -27,13 +27,10 @@ internal static class ReturnUrls
             return true;
         }
 
-        var path = returnUrl.AsSpan(0, returnUrl.AsSpan().IndexOfAny('?', '#') is var end and >= 0 ? end : returnUrl.Length).ToString();
-        if (!path.StartsWith(pathBase.Value + "/", StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        return !path.Split('/', '\\').Any(segment => Uri.UnescapeDataString(segment) is "." or "..");
+        // Decoded first: a proxy in front may decode %2F and %5C into separators before resolving dot segments.
+        var path = Uri.UnescapeDataString(returnUrl[..(returnUrl.AsSpan().IndexOfAny('?', '#') is var end and >= 0 ? end : returnUrl.Length)]);
+        return path.StartsWith(pathBase.Value + "/", StringComparison.Ordinal)
+            && !path.Split('/', '\\').Any(segment => segment is "." or "..");
     }
 
     private static string PercentEncodeUnsafe(string returnUrl)

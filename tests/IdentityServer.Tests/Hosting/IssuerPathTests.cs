@@ -101,6 +101,8 @@ public sealed class IssuerPathTests(IssuerUnderAPathFactory factory) : IClassFix
     [InlineData("/id/../other-app/page")]
     [InlineData("/id/%2e%2e/other-app/page")]
     [InlineData("/id/..\\other-app/page")]
+    [InlineData("/id/..%2fother-app/page")]
+    [InlineData("/id/..%5Cother-app/page")]
     [InlineData("/idx/page")]
     public async Task After_signing_in_the_browser_is_not_sent_out_of_the_issuer_path(string returnUrl)
     {
