@@ -42,6 +42,9 @@ internal static class UsersEndpoints
         users.MapPost("/{id}/password", ResetPasswordAsync).WithName("ResetUserPassword")
             .Produces(StatusCodes.Status204NoContent).ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
+        users.MapPost("/{id}/logout", LogOutEverywhereAsync).WithName("LogOutUser")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return admin;
     }
 
@@ -320,6 +323,36 @@ internal static class UsersEndpoints
         await tokens.RevokeBySubjectAsync(user.Id, CancellationToken.None);
 
         await audit.RecordAsync(actor, "user.password_reset", user.Id, null);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// Signs the user out everywhere, as Keycloak's logout of a user does: for a lost device or a session the user does
+    /// not recognise, without disabling the account or changing its password. Consents stay.
+    /// </summary>
+    private static async Task<IResult> LogOutEverywhereAsync(
+        string id, UserManager<ApplicationUser> users, IOpenIddictTokenManager tokens, AuditTrail audit, ClaimsPrincipal actor,
+        CancellationToken cancellationToken)
+    {
+        var user = await users.FindByIdAsync(id);
+        if (user is null)
+        {
+            return AdminProblems.NotFound("User", id);
+        }
+
+        // A new security stamp ends the browser sessions (checked at every authorization request) and the refresh
+        // tokens (checked at every refresh, against the stamp they carry).
+        var updated = await users.UpdateSecurityStampAsync(user);
+        if (!updated.Succeeded)
+        {
+            return IdentityProblem(updated);
+        }
+
+        // The access tokens stop at once too (introspection, userinfo, the admin API). Saved: the caller hanging up now
+        // must not leave them working.
+        await tokens.RevokeBySubjectAsync(user.Id, CancellationToken.None);
+
+        await audit.RecordAsync(actor, "user.logged_out", user.Id, null);
         return TypedResults.NoContent();
     }
 

@@ -24,6 +24,7 @@ public sealed class OpenApiTests(IdentityServerFactory factory) : IClassFixture<
     [InlineData("/admin/users", "get post")]
     [InlineData("/admin/users/{id}", "get put delete")]
     [InlineData("/admin/users/{id}/password", "post")]
+    [InlineData("/admin/users/{id}/logout", "post")]
     public async Task The_openapi_document_describes_every_admin_path_and_method(string path, string methods)
     {
         var document = await DocumentAsync();
@@ -42,6 +43,7 @@ public sealed class OpenApiTests(IdentityServerFactory factory) : IClassFixture<
     [InlineData("/admin/scopes/{name}", "put", "200 400 401 403 404 409")]
     [InlineData("/admin/users", "get", "200 400 401 403")]
     [InlineData("/admin/users/{id}/password", "post", "204 400 401 403 404 409")]
+    [InlineData("/admin/users/{id}/logout", "post", "204 401 403 404 409")]
     public async Task The_openapi_document_lists_the_answers_an_admin_call_can_get(string path, string method, string statuses)
     {
         var document = await DocumentAsync();

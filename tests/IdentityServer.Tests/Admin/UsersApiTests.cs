@@ -473,11 +473,12 @@ public sealed class UsersApiTests(IdentityServerFactory factory) : IClassFixture
         var (id, _) = await CreateAsync(username);
         await admin.PutAsync($"/admin/users/{id}", Profile(username, email: $"{username}@moved.example", roles: ["auditor"]));
         await admin.PostAsync($"/admin/users/{id}/password", new { password = "another-password-9" });
+        await admin.PostAsync($"/admin/users/{id}/logout", new { });
         await admin.DeleteAsync($"/admin/users/{id}");
 
         var audit = await admin.AuditAsync(id);
 
-        Assert.Equal(["user.created", "user.updated", "user.password_reset", "user.deleted"], audit.Select(a => a.Action));
+        Assert.Equal(["user.created", "user.updated", "user.password_reset", "user.logged_out", "user.deleted"], audit.Select(a => a.Action));
         Assert.All(audit, a => Assert.Equal(IdentityServerFactory.AdminClientId, a.Actor));
         // The email is a sign-in name: where it was pointed is part of the record.
         Assert.Contains($"{username}@moved.example", audit[1].Details, StringComparison.Ordinal);

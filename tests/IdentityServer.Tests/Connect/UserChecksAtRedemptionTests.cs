@@ -65,6 +65,28 @@ public sealed class UserChecksAtRedemptionTests(IdentityServerFactory factory) :
     }
 
     [Fact]
+    public async Task A_user_an_admin_logs_out_everywhere_loses_sessions_and_tokens_but_keeps_the_password()
+    {
+        var client = await tokens.RegisterCodeClientAsync("logout-everywhere-app");
+        var userId = await tokens.RegisterUserAsync("lost-phone", "lost-phone-password-1");
+        var browser = new BrowserSession(factory);
+        var body = await tokens.LogInAndRedeemAsync(browser, client, "lost-phone", "lost-phone-password-1");
+
+        var (status, _) = await tokens.AdminAsync(HttpMethod.Post, $"/admin/users/{userId}/logout");
+
+        Assert.Equal(HttpStatusCode.NoContent, status);
+        ProtocolHelpers.AssertOAuthError(await tokens.RefreshAsync(client, body.Token("refresh_token")), HttpStatusCode.BadRequest, "invalid_grant");
+        Assert.False((await tokens.IntrospectAsync(body.Token("access_token"), client.ClientId, client.Secret!)).GetProperty("active").GetBoolean());
+        // The browser that was signed in meets the login page again, where the same password still works.
+        var again = await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create()));
+        Assert.Null(again.Headers.Location);
+        Assert.NotNull(browser.Page!.GetElementById("login"));
+        var fresh = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "lost-phone", "lost-phone-password-1");
+        Assert.Equal(HttpStatusCode.OK, (await tokens.RefreshAsync(client, fresh.Token("refresh_token"))).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await tokens.AdminAsync(HttpMethod.Post, $"/admin/users/{Guid.NewGuid()}/logout")).Status);
+    }
+
+    [Fact]
     public async Task Changing_a_users_profile_does_not_end_their_refresh_tokens()
     {
         var (client, userId, refreshToken) = await LoggedInAsync("profile-refresh");
