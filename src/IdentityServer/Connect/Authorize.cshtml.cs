@@ -226,7 +226,7 @@ public sealed partial class AuthorizeModel(
 
             return authorization;
         }
-        catch (Exception exception) when (exception is DbUpdateException or InvalidOperationException)
+        catch (DbUpdateException)
         {
             // Nothing was written, and nothing else this request saves may write it after all. Cleared first, or the
             // lookup below would answer with the client still tracked since it was read.

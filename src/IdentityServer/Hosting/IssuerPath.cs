@@ -45,8 +45,10 @@ public static class IssuerPath
                 return next(context);
             }
 
-            // RFC 8414 3: the metadata of https://example.com/id is at https://example.com/.well-known/oauth-authorization-server/id.
-            if (!request.PathBase.HasValue && request.Path.Equals(metadataAtTheRoot, StringComparison.Ordinal))
+            // RFC 8414 3: the metadata of https://example.com/id is at https://example.com/.well-known/oauth-authorization-server/id
+            // (with the issuer's trailing slash, if it is written with one).
+            if (!request.PathBase.HasValue
+                && (request.Path.Equals(metadataAtTheRoot, StringComparison.Ordinal) || request.Path.Equals(metadataAtTheRoot + "/", StringComparison.Ordinal)))
             {
                 request.PathBase = path;
                 request.Path = ConnectPaths.AuthorizationServerMetadata;

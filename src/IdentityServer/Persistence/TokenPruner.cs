@@ -105,7 +105,8 @@ public sealed partial class TokenPruner(
         {
             deleted = await SqliteWriteGate.WriteAsync(db, aborted => db.AuditEvents
                 .Where(audit => audit.OccurredAt < auditThreshold)
-                .OrderBy(audit => audit.Id)
+                // The index that finds them also gives their order: no sort of the whole backlog for each batch.
+                .OrderBy(audit => audit.OccurredAt)
                 .Take(AuditBatchSize)
                 .ExecuteDeleteAsync(aborted), cancellationToken);
             auditEvents += deleted;

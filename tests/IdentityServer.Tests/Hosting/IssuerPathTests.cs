@@ -41,6 +41,7 @@ public sealed class IssuerPathTests(IssuerUnderAPathFactory factory) : IClassFix
 
     [Theory]
     [InlineData("/.well-known/oauth-authorization-server/id")]
+    [InlineData("/.well-known/oauth-authorization-server/id/")]
     [InlineData("/id/.well-known/oauth-authorization-server")]
     public async Task OAuth_clients_find_the_metadata_where_rfc_8414_puts_it_and_under_the_path(string path)
     {
