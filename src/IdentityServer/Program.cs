@@ -32,12 +32,13 @@ StartupFailure.WatchStart(app.Lifetime);
 if (await app.TryRunMigrateCommandAsync(args)) return Environment.ExitCode;   // `migrate`: update the schema and exit
 
 app.UseTransportSecurity();
-app.UseIssuerPath();          // an issuer with a path (https://example.com/id) is served under it
 app.UseSecurityHeaders();
 if (!app.Environment.IsDevelopment())
 {
     app.UseHsts();
 }
+
+app.UseIssuerPath();          // an issuer with a path (https://example.com/id) is served under it
 
 app.UseExceptionHandler();
 app.UseRejectMalformedRequests();

@@ -92,6 +92,7 @@ public sealed class IssuerPathTests(IssuerUnderAPathFactory factory) : IClassFix
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
         var page = await response.Content.ReadAsStringAsync();
         Assert.Contains("<a href=\"/id/\">/id/</a>", page, StringComparison.Ordinal);
         Assert.Contains("href=\"/id/css/site.css\"", page, StringComparison.Ordinal);
