@@ -8,6 +8,7 @@ using IdentityServer.Persistence;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
+using OpenIddict.EntityFrameworkCore.Models;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace IdentityServer.Admin;
@@ -96,8 +97,9 @@ internal static partial class ClientsEndpoints
 
         var descriptor = new OpenIddictApplicationDescriptor { ClientId = request.ClientId };
         var secret = Describe(descriptor, request);
+        object? application = null;
         if (await AdminProblems.ConflictIfCreatedMeanwhileAsync(
-                async () => await applications.CreateAsync(descriptor, cancellationToken),
+                async () => application = await applications.CreateAsync(descriptor, cancellationToken),
                 async () => await applications.FindStoredByClientIdAsync(request.ClientId!, CancellationToken.None) is not null,
                 taken,
                 cancellationToken) is { } conflict)
@@ -105,6 +107,7 @@ internal static partial class ClientsEndpoints
             return conflict;
         }
 
+        await DropScopesDeletedMeanwhileAsync(application!, descriptor, request.Scopes, applications, db);
         var created = ToResponse(descriptor) with { ClientSecret = secret };
         await audit.RecordAsync(user, "client.created", request.ClientId!, ClientAudit.Of(created, secretSet: descriptor.ClientSecret is not null));
 
@@ -129,7 +132,7 @@ internal static partial class ClientsEndpoints
 
     private static async Task<IResult> UpdateAsync(
         string clientId, ClientRequest request, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
-        IOpenIddictTokenManager tokens, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+        IOpenIddictTokenManager tokens, ApplicationDbContext db, AuditTrail audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var application = await applications.FindStoredByClientIdAsync(clientId, cancellationToken);
         if (application is null)
@@ -164,6 +167,7 @@ internal static partial class ClientsEndpoints
         var hadAdmin = HasOwnAdminAccess(descriptor);
         var newSecret = Describe(descriptor, request, keepSecret);
         await applications.UpdateAsync(application, descriptor, cancellationToken);
+        await DropScopesDeletedMeanwhileAsync(application, descriptor, asSent.Scopes, applications, db);
         if (hadAdmin && !HasOwnAdminAccess(descriptor))
         {
             // Its admin-scope access tokens would keep opening the admin API until they expire (the API checks the
@@ -227,6 +231,53 @@ internal static partial class ClientsEndpoints
         public static ClientAudit Of(ClientResponse client, bool secretSet) =>
             new(client.ClientType, client.GrantTypes, client.Scopes, client.RedirectUris, client.PostLogoutRedirectUris,
                 client.AllowedCorsOrigins, client.ConsentType, secretSet);
+    }
+
+    /// <summary>
+    /// A scope the request named and that was deleted while the client was being saved with it: the delete took the scope
+    /// from the clients that had it when it looked, which can be before this save. The names are read again from the
+    /// database now (the check before the save may have read them from memory) and any gone loses its permission, so the
+    /// client does not keep a scope that no longer exists, nor regain it if one of that name is created again. Of the two
+    /// reads, one sees the other's write: the save counts up the registration version once it is stored, which waits for
+    /// a delete holding that row in its transaction, so this read comes after the delete's commit; or the count came
+    /// first, and the delete's read of the clients, after it takes the row, sees the save. Not cancelled by the caller:
+    /// the save is made. The descriptor is left as stored, for the response and the audit.
+    /// </summary>
+    private static async Task DropScopesDeletedMeanwhileAsync(
+        object application, OpenIddictApplicationDescriptor descriptor, IReadOnlyList<string>? named,
+        IOpenIddictApplicationManager applications, ApplicationDbContext db)
+    {
+        var names = Normalize(named).Where(name => !StandardScopes.Registered.Contains(name)).ToList();
+        if (names.Count == 0)
+        {
+            return;
+        }
+
+        var stored = await db.Set<OpenIddictEntityFrameworkCoreScope>().AsNoTracking()
+            .Where(scope => names.Contains(scope.Name!))
+            .Select(scope => scope.Name!)
+            .ToListAsync(CancellationToken.None);
+        var gone = names.Where(name => !stored.Contains(name, StringComparer.Ordinal)).Select(name => Permissions.Prefixes.Scope + name).ToList();
+        if (gone.Count == 0)
+        {
+            return;
+        }
+
+        // Read again: the delete may have taken the scope from this row itself, after the save. A client deleted
+        // meanwhile is left gone.
+        var entry = db.Entry((OpenIddictEntityFrameworkCoreApplication)application);
+        await entry.ReloadAsync(CancellationToken.None);
+        if (entry.State == EntityState.Detached)
+        {
+            return;
+        }
+
+        await applications.PopulateAsync(descriptor, application, CancellationToken.None);
+        if (gone.Any(descriptor.Permissions.Contains))
+        {
+            descriptor.Permissions.ExceptWith(gone);
+            await applications.UpdateAsync(application, descriptor, CancellationToken.None);
+        }
     }
 
     private static bool HasOwnAdminAccess(OpenIddictApplicationDescriptor descriptor) =>

@@ -17,7 +17,8 @@ namespace IdentityServer.Tests.Admin;
 /// Two admin writes at once, forced by holding each write until the other has arrived. Two identical creates both pass
 /// the "already exists" check before either writes: the loser gets the 409 the check would have given. Two changes of
 /// one client, scope or user both read it before either writes: the one that finds it changed is done again on a
-/// fresh read, so both succeed and both changes stay (each PUT changes only the fields it names).
+/// fresh read, so both succeed and both changes stay (each PUT changes only the fields it names). A client saved with a
+/// scope is held between its check that the scope exists and its save while the scope is deleted.
 /// </summary>
 public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFactory factory) : IClassFixture<ConcurrentAdminWritesTests.RaceFactory>
 {
@@ -187,6 +188,51 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
         Assert.True(await users.CheckPasswordAsync((await users.FindByIdAsync(userId))!, "second-password-2"));
     }
 
+    [Fact]
+    public async Task A_client_updated_to_use_a_scope_while_it_is_deleted_does_not_keep_it_nor_regain_it_when_the_scope_is_created_again()
+    {
+        var admin = await tokens.AdminTokenAsync();
+        await tokens.RegisterScopeAsync("fleeting-scope", "fleeting-api");
+        var secret = await tokens.RegisterClientAsync(new { clientId = "scope-racer", clientType = "confidential", grantTypes = new[] { "client_credentials" } });
+
+        // The PUT has checked that the scope exists and is held before it saves; the delete runs meanwhile, when the
+        // client does not have the scope yet, so there is nothing for it to take.
+        var (updated, body) = await factory.ClientSaveHold.AroundAsync(
+            () => tokens.AdminAsync(HttpMethod.Put, "/admin/clients/scope-racer", new { scopes = new[] { "fleeting-scope" } }, admin),
+            async () => Assert.Equal(HttpStatusCode.NoContent, (await tokens.AdminAsync(HttpMethod.Delete, "/admin/scopes/fleeting-scope", token: admin)).Status));
+
+        Assert.True(updated == HttpStatusCode.OK, $"{(int)updated} {body}");
+        Assert.Empty(body.GetProperty("scopes").EnumerateArray());
+        await tokens.RegisterScopeAsync("fleeting-scope", "fleeting-api");
+        var (_, stored) = await tokens.AdminAsync(HttpMethod.Get, "/admin/clients/scope-racer", token: admin);
+        Assert.Empty(stored.GetProperty("scopes").EnumerateArray());
+        var (status, token) = await tokens.TokenAsync(
+            new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "fleeting-scope" }, "scope-racer", secret!);
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {token}");
+    }
+
+    [Fact]
+    public async Task A_client_registered_with_a_scope_while_it_is_deleted_does_not_keep_it_nor_regain_it_when_the_scope_is_created_again()
+    {
+        var admin = await tokens.AdminTokenAsync();
+        await tokens.RegisterScopeAsync("short-lived-scope", "short-lived-api");
+
+        var (created, body) = await factory.ClientSaveHold.AroundAsync(
+            () => tokens.AdminAsync(HttpMethod.Post, "/admin/clients",
+                new { clientId = "born-racing", clientType = "confidential", grantTypes = new[] { "client_credentials" }, scopes = new[] { "short-lived-scope" } }, admin),
+            async () => Assert.Equal(HttpStatusCode.NoContent, (await tokens.AdminAsync(HttpMethod.Delete, "/admin/scopes/short-lived-scope", token: admin)).Status));
+
+        Assert.True(created == HttpStatusCode.Created, $"{(int)created} {body}");
+        Assert.Empty(body.GetProperty("scopes").EnumerateArray());
+        await tokens.RegisterScopeAsync("short-lived-scope", "short-lived-api");
+        var (_, stored) = await tokens.AdminAsync(HttpMethod.Get, "/admin/clients/born-racing", token: admin);
+        Assert.Empty(stored.GetProperty("scopes").EnumerateArray());
+        var (status, token) = await tokens.TokenAsync(
+            new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "short-lived-scope" },
+            "born-racing", body.GetProperty("clientSecret").GetString()!);
+        Assert.True(status == HttpStatusCode.BadRequest, $"{(int)status} {token}");
+    }
+
     private static void AssertOneCreatedOneConflict((HttpStatusCode Status, System.Text.Json.JsonElement Body)[] results, Rendezvous rendezvous)
     {
         var summary = string.Join(" | ", results.Select(r => $"{(int)r.Status} {r.Body}"));
@@ -211,6 +257,9 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
 
         public Rendezvous BeforeClientDelete { get; } = new();
 
+        /// <summary>A client's create or update, after its checks and before its save.</summary>
+        public ServerHold ClientSaveHold { get; } = new();
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
@@ -218,7 +267,7 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
             {
                 services.AddScoped<IOpenIddictApplicationStore<OpenIddictEntityFrameworkCoreApplication>>(provider => new HeldApplicationStore(
                     provider.GetRequiredService<IMemoryCache>(), provider.GetRequiredService<IOpenIddictEntityFrameworkCoreContext>(),
-                    provider.GetRequiredService<IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions>>(), BeforeClientWrite, BeforeClientUpdate, BeforeClientDelete));
+                    provider.GetRequiredService<IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions>>(), BeforeClientWrite, BeforeClientUpdate, BeforeClientDelete, ClientSaveHold));
                 services.AddScoped<IOpenIddictScopeStore<OpenIddictEntityFrameworkCoreScope>>(provider => new HeldScopeStore(
                     provider.GetRequiredService<IMemoryCache>(), provider.GetRequiredService<IOpenIddictEntityFrameworkCoreContext>(),
                     provider.GetRequiredService<IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions>>(), BeforeScopeWrite, BeforeScopeUpdate));
@@ -230,7 +279,7 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
 
     private sealed class HeldApplicationStore(
         IMemoryCache cache, IOpenIddictEntityFrameworkCoreContext context, IOptionsMonitor<OpenIddictEntityFrameworkCoreOptions> options,
-        Rendezvous beforeCreate, Rendezvous beforeUpdate, Rendezvous beforeDelete)
+        Rendezvous beforeCreate, Rendezvous beforeUpdate, Rendezvous beforeDelete, ServerHold beforeSave)
         : OpenIddictEntityFrameworkCoreApplicationStore(cache, context, options)
     {
         public override async ValueTask DeleteAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken)
@@ -242,12 +291,14 @@ public sealed class ConcurrentAdminWritesTests(ConcurrentAdminWritesTests.RaceFa
         public override async ValueTask CreateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken)
         {
             await beforeCreate.ArriveAsync();
+            await beforeSave.ArriveAsync();
             await base.CreateAsync(application, cancellationToken);
         }
 
         public override async ValueTask UpdateAsync(OpenIddictEntityFrameworkCoreApplication application, CancellationToken cancellationToken)
         {
             await beforeUpdate.ArriveAsync();
+            await beforeSave.ArriveAsync();
             await base.UpdateAsync(application, cancellationToken);
         }
     }
