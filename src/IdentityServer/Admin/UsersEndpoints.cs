@@ -45,6 +45,7 @@ internal static class UsersEndpoints
         users.MapPost("/{id}/logout", LogOutEverywhereAsync).WithName("LogOutUser")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
+        users.MapUserConsents();
         return admin;
     }
 

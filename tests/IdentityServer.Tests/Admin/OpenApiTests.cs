@@ -25,6 +25,8 @@ public sealed class OpenApiTests(IdentityServerFactory factory) : IClassFixture<
     [InlineData("/admin/users/{id}", "get put delete")]
     [InlineData("/admin/users/{id}/password", "post")]
     [InlineData("/admin/users/{id}/logout", "post")]
+    [InlineData("/admin/users/{id}/consents", "get")]
+    [InlineData("/admin/users/{id}/consents/{clientId}", "delete")]
     public async Task The_openapi_document_describes_every_admin_path_and_method(string path, string methods)
     {
         var document = await DocumentAsync();
