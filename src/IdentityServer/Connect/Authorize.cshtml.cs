@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Security.Claims;
 using IdentityServer.Admin;
 using IdentityServer.Persistence;
@@ -188,10 +189,14 @@ public sealed partial class AuthorizeModel(
 
         // A permanent authorization remembers the consent the user just gave to a client that asks for it (once: asked
         // again by prompt=consent for scopes already consented to, the user adds no second one).
-        if (needsConsent && remembersConsent && !consentGiven
-            && await CreateAuthorizationAsync(identity, user.Id, applicationId!, AuthorizationTypes.Permanent, cancellationToken) is null)
+        if (needsConsent && remembersConsent && !consentGiven)
         {
-            return ClientGone();
+            if (await CreateAuthorizationAsync(identity, user.Id, applicationId!, AuthorizationTypes.Permanent, cancellationToken) is null)
+            {
+                return ClientGone();
+            }
+
+            await KeepOneRememberedConsentAsync(user.Id, applicationId!, identity.GetScopes(), cancellationToken);
         }
 
         // Every grant gets an ad-hoc authorization of its own: it ties the code and the tokens redeemed from it into one
@@ -237,6 +242,31 @@ public sealed partial class AuthorizeModel(
             }
 
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Two tabs (or browsers) accepting the same consent at once both find none remembered and both store one. Each,
+    /// once its own is saved, keeps the first of those with the same scopes (the lowest id) and revokes the others: the
+    /// one that looks last sees both, whichever order they were saved in. A revocation the other request made first
+    /// changes nothing (the row's concurrency token).
+    /// </summary>
+    private async Task KeepOneRememberedConsentAsync(
+        string subject, string applicationId, ImmutableArray<string> scopes, CancellationToken cancellationToken)
+    {
+        var same = new List<(string Id, object Consent)>();
+        await foreach (var consent in authorizations.FindAsync(
+            subject, applicationId, Statuses.Valid, AuthorizationTypes.Permanent, scopes, cancellationToken))
+        {
+            if ((await authorizations.GetScopesAsync(consent, cancellationToken)).ToHashSet(StringComparer.Ordinal).SetEquals(scopes))
+            {
+                same.Add(((await authorizations.GetIdAsync(consent, cancellationToken))!, consent));
+            }
+        }
+
+        foreach (var (_, extra) in same.OrderBy(consent => consent.Id, StringComparer.Ordinal).Skip(1))
+        {
+            await authorizations.TryRevokeAsync(extra, CancellationToken.None);
         }
     }
 
