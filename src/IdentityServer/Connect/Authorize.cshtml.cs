@@ -233,10 +233,7 @@ public sealed partial class AuthorizeModel(
         }
         catch (DbUpdateException)
         {
-            // Nothing was written, and nothing else this request saves may write it after all. Cleared first, or the
-            // lookup below would answer with the client still tracked since it was read.
-            db.ChangeTracker.Clear();
-            if (await applications.FindStoredByClientIdAsync(HttpContext.GetOpenIddictServerRequest()!.ClientId!, cancellationToken) is not null)
+            if (!await applications.WasDeletedAfterRefusedSaveAsync(db, HttpContext.GetOpenIddictServerRequest()!.ClientId!, cancellationToken))
             {
                 throw;
             }

@@ -171,4 +171,16 @@ public static class ApplicationManagerExtensions
     public static async ValueTask<object?> FindStoredByClientIdAsync(
         this IOpenIddictApplicationManager applications, string clientId, CancellationToken cancellationToken) =>
         await ((ClientApplicationManager)applications).FindByClientIdUncachedAsync(clientId, cancellationToken);
+
+    /// <summary>
+    /// Whether a save the database refused failed because the client was deleted meanwhile (its rows named it). The
+    /// refused rows are dropped first, so that nothing saved later in the request writes them, and the client is then
+    /// looked for in the database, not among the entities the request still tracks.
+    /// </summary>
+    public static async ValueTask<bool> WasDeletedAfterRefusedSaveAsync(
+        this IOpenIddictApplicationManager applications, DbContext database, string clientId, CancellationToken cancellationToken)
+    {
+        database.ChangeTracker.Clear();
+        return await applications.FindStoredByClientIdAsync(clientId, cancellationToken) is null;
+    }
 }

@@ -12,6 +12,12 @@ namespace IdentityServer.Connect;
 /// </summary>
 internal sealed class DiscoveryFollowsTheIssuer(IOptions<ConnectOptions> options) : IOpenIddictServerHandler<HandleConfigurationRequestContext>
 {
+    // Relative endpoint paths resolve under the issuer's own path only with a trailing slash. Made once: the handler is
+    // a singleton and the issuer is fixed at start.
+    private readonly Uri? baseUri = options.Value.Issuer is { } issuer
+        ? issuer.AbsoluteUri.EndsWith('/') ? issuer : new Uri(issuer.AbsoluteUri + "/")
+        : null;
+
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
         OpenIddictServerHandlerDescriptor.CreateBuilder<HandleConfigurationRequestContext>()
             .UseSingletonHandler<DiscoveryFollowsTheIssuer>()
@@ -22,10 +28,9 @@ internal sealed class DiscoveryFollowsTheIssuer(IOptions<ConnectOptions> options
 
     public ValueTask HandleAsync(HandleConfigurationRequestContext context)
     {
-        if (options.Value.Issuer is { } issuer)
+        if (baseUri is not null)
         {
-            // Relative endpoint paths resolve under the issuer's own path only with a trailing slash.
-            context.BaseUri = issuer.AbsoluteUri.EndsWith('/') ? issuer : new Uri(issuer.AbsoluteUri + "/");
+            context.BaseUri = baseUri;
         }
 
         return ValueTask.CompletedTask;

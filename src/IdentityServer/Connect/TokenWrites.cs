@@ -129,9 +129,8 @@ internal sealed class TokenWrites
                 // A password grant or an authorization request whose client an admin deleted while it ran: its rows
                 // name the deleted client and broke a foreign key, so nothing was written. Refused as a refresh is in
                 // that case (an authorization request as for an unknown client), not a 500.
-                database.ChangeTracker.Clear();
-                if (await services.GetRequiredService<IOpenIddictApplicationManager>()
-                        .FindStoredByClientIdAsync(context.ClientId, context.CancellationToken) is not null)
+                if (!await services.GetRequiredService<IOpenIddictApplicationManager>()
+                        .WasDeletedAfterRefusedSaveAsync(database, context.ClientId, context.CancellationToken))
                 {
                     throw;
                 }
