@@ -112,7 +112,8 @@ public sealed class ScaleOutTests(Cluster cluster) : IClassFixture<Cluster>, IDi
             await Task.Delay(TimeSpan.FromMilliseconds(100));
         }
 
-        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        // A 500 here was a request that found the client, then found it gone mid-request (ClientDeletedDuringTokenRequestTests).
+        Assert.True(status == HttpStatusCode.Unauthorized, $"{status}{Environment.NewLine}B's log:{Environment.NewLine}{cluster.B.Output}");
     }
 
     public void Dispose() => clients.Dispose();

@@ -24,8 +24,22 @@ public sealed class ClientApplicationManager(
     IOpenIddictApplicationStore<OpenIddictEntityFrameworkCoreApplication> store)
     : OpenIddictApplicationManager<OpenIddictEntityFrameworkCoreApplication>(cache, logger, options, store)
 {
-    /// <summary>A detached copy of the client, from memory when it is there: read it, never update it.</summary>
+    // The client this request found. OpenIddict looks the client up again at nearly every step of a request and throws
+    // when a later step finds nothing where an earlier one found it: a 500, whenever this instance learnt of a deletion
+    // (through RegistrationChanges, from another instance) between two steps. So a request sees one client throughout
+    // (a manager lives for one request), and a deletion meanwhile is noticed by RefuseDeletedClient's look at the
+    // current client, or by the database refusing rows that name it (TokenWrites).
+    private OpenIddictEntityFrameworkCoreApplication? foundThisRequest;
+
+    /// <summary>A detached copy of the client, as this request first found it (from memory when it is there): read it, never update it.</summary>
     public override async ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindByClientIdAsync(
+        string identifier, CancellationToken cancellationToken = default) =>
+        foundThisRequest is { } found && string.Equals(found.ClientId, identifier, StringComparison.Ordinal)
+            ? Copy(found)
+            : await FindCurrentByClientIdAsync(identifier, cancellationToken);
+
+    /// <summary>The client as this instance knows it now (from memory when it is there), which the rest of the request then sees.</summary>
+    public async ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindCurrentByClientIdAsync(
         string identifier, CancellationToken cancellationToken = default)
     {
         if (!clientCache.TryGet(identifier, out var cached))
@@ -36,12 +50,18 @@ public sealed class ClientApplicationManager(
             cached = await ReadStoredAsync(identifier, cancellationToken);
             if (cached is null)
             {
+                if (string.Equals(foundThisRequest?.ClientId, identifier, StringComparison.Ordinal))
+                {
+                    foundThisRequest = null;
+                }
+
                 return null;
             }
 
             clientCache.Set(identifier, cached, version);
         }
 
+        foundThisRequest = cached;
         return Copy(cached);
     }
 
@@ -71,6 +91,7 @@ public sealed class ClientApplicationManager(
         }
 
         clientCache.Set(clientId, stored, version);
+        foundThisRequest = stored;
         return await base.ValidateClientSecretAsync(Copy(stored), secret, cancellationToken);
     }
 
@@ -104,6 +125,7 @@ public sealed class ClientApplicationManager(
     // on the other instances at their next poll (RegistrationChanges).
     private void ClearCaches()
     {
+        foundThisRequest = null;
         clientCache.Clear();
         verifiedSecrets.Clear();
     }
@@ -171,6 +193,11 @@ public static class ApplicationManagerExtensions
     public static async ValueTask<object?> FindStoredByClientIdAsync(
         this IOpenIddictApplicationManager applications, string clientId, CancellationToken cancellationToken) =>
         await ((ClientApplicationManager)applications).FindByClientIdUncachedAsync(clientId, cancellationToken);
+
+    /// <summary>The client as this instance knows it now, not as the request first found it: for a look just before tokens are made.</summary>
+    public static async ValueTask<object?> FindCurrentByClientIdAsync(
+        this IOpenIddictApplicationManager applications, string clientId, CancellationToken cancellationToken) =>
+        await ((ClientApplicationManager)applications).FindCurrentByClientIdAsync(clientId, cancellationToken);
 
     /// <summary>
     /// Whether a save the database refused failed because the client was deleted meanwhile (its rows named it). The

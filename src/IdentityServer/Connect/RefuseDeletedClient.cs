@@ -9,7 +9,8 @@ namespace IdentityServer.Connect;
 /// <summary>
 /// A token or authorization request whose client an admin deletes while it runs (found at its start, gone before its
 /// tokens are made) is refused, not a server error: OpenIddict throws when it cannot find the client to put in the
-/// tokens. Read from the client cache, which a deletion through this instance empties at once. A token request gets
+/// tokens. Read from the client cache, which a deletion through this instance empties at once (and another instance's
+/// at this one's next poll); the steps after it see the client as found here. A token request gets
 /// invalid_client; an authorization request the page an unknown client gets (<see cref="AnswerAsUnknownClient"/>).
 /// </summary>
 internal sealed partial class RefuseDeletedClient(IOpenIddictApplicationManager applications) : IOpenIddictServerHandler<ProcessSignInContext>
@@ -28,7 +29,7 @@ internal sealed partial class RefuseDeletedClient(IOpenIddictApplicationManager 
     {
         if (context.EndpointType is OpenIddictServerEndpointType.Token or OpenIddictServerEndpointType.Authorization
             && !string.IsNullOrEmpty(context.ClientId)
-            && await applications.FindByClientIdAsync(context.ClientId, context.CancellationToken) is null)
+            && await applications.FindCurrentByClientIdAsync(context.ClientId, context.CancellationToken) is null)
         {
             Refuse(context);
         }
