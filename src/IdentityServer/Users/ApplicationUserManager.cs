@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using System.Security.Cryptography;
 using IdentityServer.Persistence;
 using Microsoft.AspNetCore.Identity;
@@ -151,17 +152,17 @@ public sealed class ApplicationUserManager(
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(user);
 
-        // A guess made against an account a parallel attempt has locked meanwhile does not count towards its next lockout.
-        if (await IsLockedOutNowAsync(user))
-        {
-            return IdentityResult.Success;
-        }
-
+        // A guess made against an account a parallel attempt has locked meanwhile does not count towards its next
+        // lockout: the statement itself skips a locked row, so no attempt can lock it between a check and the write.
+        var now = time.GetUtcNow();
         var max = Options.Lockout.MaxFailedAccessAttempts;
-        DateTimeOffset? lockedUntil = time.GetUtcNow().Add(Options.Lockout.DefaultLockoutTimeSpan);
-        await UpdateInOneStatementAsync(user, set => set
-            .SetProperty(u => u.LockoutEnd, u => u.AccessFailedCount + 1 >= max ? lockedUntil : u.LockoutEnd)
-            .SetProperty(u => u.AccessFailedCount, u => u.AccessFailedCount + 1 >= max ? 0 : u.AccessFailedCount + 1));
+        DateTimeOffset? lockedUntil = now.Add(Options.Lockout.DefaultLockoutTimeSpan);
+        await UpdateInOneStatementAsync(
+            user,
+            set => set
+                .SetProperty(u => u.LockoutEnd, u => u.AccessFailedCount + 1 >= max ? lockedUntil : u.LockoutEnd)
+                .SetProperty(u => u.AccessFailedCount, u => u.AccessFailedCount + 1 >= max ? 0 : u.AccessFailedCount + 1),
+            onlyIf: u => !u.LockoutEnabled || u.LockoutEnd == null || u.LockoutEnd < now);
         return IdentityResult.Success;
     }
 
@@ -192,13 +193,20 @@ public sealed class ApplicationUserManager(
     }
 
     /// <summary>
-    /// Writes the user's row in one statement, with a new concurrency stamp as Identity writes at every update (so a
+    /// Writes the user's row in one statement (if it still matches <paramref name="onlyIf"/>), with a new concurrency stamp as Identity writes at every update (so a
     /// change prepared from an earlier read, an admin's PUT, fails its check and is retried on a fresh read instead of
     /// writing back the old lockout), then reads the user again.
     /// </summary>
-    private async Task UpdateInOneStatementAsync(ApplicationUser user, Action<UpdateSettersBuilder<ApplicationUser>> set)
+    private async Task UpdateInOneStatementAsync(
+        ApplicationUser user, Action<UpdateSettersBuilder<ApplicationUser>> set, Expression<Func<ApplicationUser, bool>>? onlyIf = null)
     {
-        await SqliteWriteGate.WriteAsync(db, cancellationToken => db.Users.Where(u => u.Id == user.Id).ExecuteUpdateAsync(setters =>
+        var row = db.Users.Where(u => u.Id == user.Id);
+        if (onlyIf is not null)
+        {
+            row = row.Where(onlyIf);
+        }
+
+        await SqliteWriteGate.WriteAsync(db, cancellationToken => row.ExecuteUpdateAsync(setters =>
         {
             set(setters);
             setters.SetProperty(u => u.ConcurrencyStamp, Guid.NewGuid().ToString());
