@@ -255,3 +255,25 @@ VALUES ('20261127104314_RegistrationVersion', '10.0.15');
 
 COMMIT;
 
+BEGIN TRANSACTION;
+CREATE TABLE "SessionClients" (
+    "SessionId" TEXT NOT NULL,
+    "ApplicationId" TEXT NOT NULL,
+    "Subject" TEXT NOT NULL,
+    "Issuer" TEXT NOT NULL,
+    "SignedInAt" INTEGER NOT NULL,
+    CONSTRAINT "PK_SessionClients" PRIMARY KEY ("SessionId", "ApplicationId"),
+    CONSTRAINT "FK_SessionClients_OpenIddictApplications_ApplicationId" FOREIGN KEY ("ApplicationId") REFERENCES "OpenIddictApplications" ("Id") ON DELETE CASCADE
+);
+
+CREATE INDEX "IX_SessionClients_ApplicationId" ON "SessionClients" ("ApplicationId");
+
+CREATE INDEX "IX_SessionClients_SignedInAt" ON "SessionClients" ("SignedInAt");
+
+CREATE INDEX "IX_SessionClients_Subject" ON "SessionClients" ("Subject");
+
+INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261127180242_SessionClients', '10.0.15');
+
+COMMIT;
+

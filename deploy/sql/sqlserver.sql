@@ -562,3 +562,56 @@ END;
 COMMIT;
 GO
 
+BEGIN TRANSACTION;
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261127180328_SessionClients'
+)
+BEGIN
+    CREATE TABLE [SessionClients] (
+        [SessionId] nvarchar(64) NOT NULL,
+        [ApplicationId] nvarchar(450) NOT NULL,
+        [Subject] nvarchar(450) NOT NULL,
+        [Issuer] nvarchar(2000) NOT NULL,
+        [SignedInAt] datetimeoffset NOT NULL,
+        CONSTRAINT [PK_SessionClients] PRIMARY KEY ([SessionId], [ApplicationId]),
+        CONSTRAINT [FK_SessionClients_OpenIddictApplications_ApplicationId] FOREIGN KEY ([ApplicationId]) REFERENCES [OpenIddictApplications] ([Id]) ON DELETE CASCADE
+    );
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261127180328_SessionClients'
+)
+BEGIN
+    CREATE INDEX [IX_SessionClients_ApplicationId] ON [SessionClients] ([ApplicationId]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261127180328_SessionClients'
+)
+BEGIN
+    CREATE INDEX [IX_SessionClients_SignedInAt] ON [SessionClients] ([SignedInAt]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261127180328_SessionClients'
+)
+BEGIN
+    CREATE INDEX [IX_SessionClients_Subject] ON [SessionClients] ([Subject]);
+END;
+
+IF NOT EXISTS (
+    SELECT * FROM [__EFMigrationsHistory]
+    WHERE [MigrationId] = N'20261127180328_SessionClients'
+)
+BEGIN
+    INSERT INTO [__EFMigrationsHistory] ([MigrationId], [ProductVersion])
+    VALUES (N'20261127180328_SessionClients', N'10.0.15');
+END;
+
+COMMIT;
+GO
+

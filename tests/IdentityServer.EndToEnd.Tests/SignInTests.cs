@@ -179,6 +179,43 @@ public sealed class SignInTests(Deployment deployment) : BrowserTests(deployment
         }
     }
 
+    [Fact]
+    public async Task Signing_out_at_IdentityServer_signs_the_user_out_of_the_app_too()
+    {
+        var username = NewUsername("single-logout");
+        await deployment.CreateUserAsync(username, Password);
+        await SignInAsync(deployment.ClientApp, username, Password);
+        await Page.ClickAsync("button#accept");
+        await Expect(Page.Locator("#username")).ToHaveTextAsync(username);
+
+        // Signed out at IdentityServer itself (from another app, or its own sign-out page), not through this app.
+        await Page.GotoAsync(deployment.ServerUri("/connect/endsession").ToString());
+        await Page.ClickAsync("button#logout");
+        await Expect(Page).ToHaveURLAsync(StartsWith(deployment.IdentityServer, "/account/signed-out"));
+
+        // IdentityServer told the app (back-channel logout): its session is over too.
+        await Page.GotoAsync(deployment.ClientApp.BaseAddress.ToString());
+        await Expect(Page.Locator("#sign-in")).ToBeVisibleAsync();
+        await Expect(Page.Locator("#username")).ToHaveCountAsync(0);
+    }
+
+    [Fact]
+    public async Task A_user_an_admin_logs_out_everywhere_is_signed_out_of_the_app()
+    {
+        var username = NewUsername("lost-phone");
+        await deployment.CreateUserAsync(username, Password);
+        await SignInAsync(deployment.ClientApp, username, Password);
+        await Page.ClickAsync("button#accept");
+        await Expect(Page.Locator("#username")).ToHaveTextAsync(username);
+        var userId = await Page.Locator("#claims tr[data-claim=sub] td").Nth(1).TextContentAsync();
+
+        await deployment.AdminPostAsync($"/admin/users/{userId!.Trim()}/logout");
+
+        await Page.ReloadAsync();
+        await Expect(Page.Locator("#sign-in")).ToBeVisibleAsync();
+        await Expect(Page.Locator("#username")).ToHaveCountAsync(0);
+    }
+
     private async Task SignInAsync(HostProcess app, string username, string password)
     {
         await Page.GotoAsync(app.BaseAddress.ToString());

@@ -23,7 +23,8 @@ public sealed record ClientRequest(
     IReadOnlyList<string>? GrantTypes,
     IReadOnlyList<string>? Scopes,
     string? ConsentType,
-    IReadOnlyList<string>? AllowedCorsOrigins);
+    IReadOnlyList<string>? AllowedCorsOrigins,
+    string? BackChannelLogoutUri = null);
 
 public sealed record ClientResponse(
     string ClientId,
@@ -34,7 +35,8 @@ public sealed record ClientResponse(
     IReadOnlyList<string> GrantTypes,
     IReadOnlyList<string> Scopes,
     string ConsentType,
-    IReadOnlyList<string> AllowedCorsOrigins)
+    IReadOnlyList<string> AllowedCorsOrigins,
+    string? BackChannelLogoutUri)
 {
     /// <summary>Present only in the response that created or rotated it: the secret is stored hashed.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
@@ -153,6 +155,7 @@ internal static partial class ClientsEndpoints
             Scopes = request.Scopes ?? current.Scopes,
             ConsentType = request.ConsentType ?? current.ConsentType,
             AllowedCorsOrigins = request.AllowedCorsOrigins ?? current.AllowedCorsOrigins,
+            BackChannelLogoutUri = request.BackChannelLogoutUri ?? current.BackChannelLogoutUri,
         };
 
         var errors = await ValidateAsync(request, clientId, isCreate: false, scopes, cancellationToken, asSent);
@@ -226,11 +229,12 @@ internal static partial class ClientsEndpoints
     /// </summary>
     private sealed record ClientAudit(
         string ClientType, IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, IReadOnlyList<string> RedirectUris,
-        IReadOnlyList<string> PostLogoutRedirectUris, IReadOnlyList<string> AllowedCorsOrigins, string ConsentType, bool SecretSet)
+        IReadOnlyList<string> PostLogoutRedirectUris, IReadOnlyList<string> AllowedCorsOrigins, string ConsentType, bool SecretSet,
+        string? BackChannelLogoutUri)
     {
         public static ClientAudit Of(ClientResponse client, bool secretSet) =>
             new(client.ClientType, client.GrantTypes, client.Scopes, client.RedirectUris, client.PostLogoutRedirectUris,
-                client.AllowedCorsOrigins, client.ConsentType, secretSet);
+                client.AllowedCorsOrigins, client.ConsentType, secretSet, client.BackChannelLogoutUri);
     }
 
     /// <summary>
@@ -345,6 +349,16 @@ internal static partial class ClientsEndpoints
         descriptor.Properties[CorsOriginsProperty] = JsonSerializer.SerializeToElement(
             Normalize(request.AllowedCorsOrigins).Select(SerializedOrigin).Distinct(StringComparer.Ordinal).ToList());
 
+        // An empty one removes it.
+        if (string.IsNullOrWhiteSpace(request.BackChannelLogoutUri))
+        {
+            descriptor.Properties.Remove(BackChannelLogout.UriProperty);
+        }
+        else
+        {
+            descriptor.Properties[BackChannelLogout.UriProperty] = JsonSerializer.SerializeToElement(request.BackChannelLogoutUri.Trim());
+        }
+
         if (clientType == ClientTypes.Public)
         {
             descriptor.ClientSecret = null;
@@ -385,7 +399,8 @@ internal static partial class ClientsEndpoints
             [.. permissions.Where(p => p.StartsWith(Permissions.Prefixes.GrantType, StringComparison.Ordinal)).Select(p => p[Permissions.Prefixes.GrantType.Length..])],
             [.. permissions.Where(p => p.StartsWith(Permissions.Prefixes.Scope, StringComparison.Ordinal)).Select(p => p[Permissions.Prefixes.Scope.Length..])],
             descriptor.ConsentType ?? ConsentTypes.Implicit,
-            CorsOrigins(descriptor));
+            CorsOrigins(descriptor),
+            BackChannelLogout.UriOf(descriptor.Properties));
     }
 
     public static List<string> CorsOrigins(OpenIddictApplicationDescriptor descriptor) =>
@@ -517,6 +532,20 @@ internal static partial class ClientsEndpoints
                 || uri.AbsolutePath != "/" || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo))
             {
                 errors.Add("allowedCorsOrigins", $"'{origin}' is not an origin (scheme://host[:port]).");
+            }
+        }
+
+        // Back-Channel Logout 1.0, 2.2: an absolute URI, with no fragment; https but on loopback, as redirect URIs. The
+        // server itself posts to it, so it is never a private-use scheme.
+        if (Named(asSent?.BackChannelLogoutUri) && !string.IsNullOrWhiteSpace(request.BackChannelLogoutUri))
+        {
+            if (request.BackChannelLogoutUri.Trim().Length > 2000)
+            {
+                errors.Add("backChannelLogoutUri", "At most 2000 characters.");
+            }
+            else
+            {
+                ValidateUris(errors, "backChannelLogoutUri", [request.BackChannelLogoutUri.Trim()], isPublic: false);
             }
         }
 

@@ -166,7 +166,8 @@ internal static class UsersEndpoints
 
     private static async Task<IResult> UpdateAsync(
         string id, UserRequest request, UserManager<ApplicationUser> users, RoleManager<IdentityRole> roles, ApplicationDbContext db,
-        IOpenIddictTokenManager tokens, TimeProvider time, AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
+        IOpenIddictTokenManager tokens, BackChannelLogout backChannelLogout, TimeProvider time, AuditTrail audit, ClaimsPrincipal actor,
+        CancellationToken cancellationToken)
     {
         var user = await users.FindByIdAsync(id);
         if (user is null)
@@ -244,6 +245,10 @@ internal static class UsersEndpoints
         // Once more now that the change is visible: a password grant that checked the user before it saves its tokens
         // after the revocation above, and then reads the user again and finds the change, or its tokens are here.
         await RevokeWhatTheUpdateEndsAsync(tokens, user, removedAdmin, CancellationToken.None);
+        if (!user.Enabled)
+        {
+            await backChannelLogout.SessionsOfUserEndedAsync(user.Id);
+        }
 
         await audit.RecordAsync(actor, "user.updated", user.Id, new { user.UserName, user.Email, request.Roles, user.Enabled });
         return TypedResults.Ok(await ToResponseAsync(users, user, time));
@@ -268,7 +273,7 @@ internal static class UsersEndpoints
 
     private static async Task<IResult> DeleteAsync(
         string id, UserManager<ApplicationUser> users, IOpenIddictAuthorizationManager authorizations, IOpenIddictTokenManager tokens,
-        AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
+        BackChannelLogout backChannelLogout, AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
     {
         var user = await users.FindByIdAsync(id);
         if (user is null)
@@ -287,14 +292,15 @@ internal static class UsersEndpoints
 
         // Once more: a sign-in that checked the user before the revocation above may have saved tokens since.
         await tokens.RevokeBySubjectAsync(user.Id, CancellationToken.None);
+        await backChannelLogout.SessionsOfUserEndedAsync(user.Id);
 
         await audit.RecordAsync(actor, "user.deleted", id, null);
         return TypedResults.NoContent();
     }
 
     private static async Task<IResult> ResetPasswordAsync(
-        string id, PasswordResetRequest request, UserManager<ApplicationUser> users, IOpenIddictTokenManager tokens, AuditTrail audit,
-        ClaimsPrincipal actor, CancellationToken cancellationToken)
+        string id, PasswordResetRequest request, UserManager<ApplicationUser> users, IOpenIddictTokenManager tokens,
+        BackChannelLogout backChannelLogout, AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
     {
         var user = await users.FindByIdAsync(id);
         if (user is null)
@@ -322,6 +328,7 @@ internal static class UsersEndpoints
         // (introspection, userinfo, the admin API), as when the user is disabled. Consents stay. The reset is saved: the
         // caller hanging up now must not leave them working.
         await tokens.RevokeBySubjectAsync(user.Id, CancellationToken.None);
+        await backChannelLogout.SessionsOfUserEndedAsync(user.Id);
 
         await audit.RecordAsync(actor, "user.password_reset", user.Id, null);
         return TypedResults.NoContent();
@@ -332,8 +339,8 @@ internal static class UsersEndpoints
     /// not recognise, without disabling the account or changing its password. Consents stay.
     /// </summary>
     private static async Task<IResult> LogOutEverywhereAsync(
-        string id, UserManager<ApplicationUser> users, IOpenIddictTokenManager tokens, AuditTrail audit, ClaimsPrincipal actor,
-        CancellationToken cancellationToken)
+        string id, UserManager<ApplicationUser> users, IOpenIddictTokenManager tokens, BackChannelLogout backChannelLogout, AuditTrail audit,
+        ClaimsPrincipal actor, CancellationToken cancellationToken)
     {
         var user = await users.FindByIdAsync(id);
         if (user is null)
@@ -352,6 +359,7 @@ internal static class UsersEndpoints
         // The access tokens stop at once too (introspection, userinfo, the admin API). Saved: the caller hanging up now
         // must not leave them working.
         await tokens.RevokeBySubjectAsync(user.Id, CancellationToken.None);
+        await backChannelLogout.SessionsOfUserEndedAsync(user.Id);
 
         await audit.RecordAsync(actor, "user.logged_out", user.Id, null);
         return TypedResults.NoContent();

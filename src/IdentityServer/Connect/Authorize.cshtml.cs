@@ -34,6 +34,8 @@ public sealed partial class AuthorizeModel(
     TimeProvider time,
     AuditTrail audit,
     ApplicationDbContext db,
+    BackChannelLogout backChannelLogout,
+    IssuerAsAnOrigin issuers,
     ILogger<AuthorizeModel> logger) : PageModel
 {
     private const string ConsentField = "consent";
@@ -179,7 +181,8 @@ public sealed partial class AuthorizeModel(
             await audit.RecordAsync(user.Id, "consent.granted", request.ClientId!);
         }
 
-        var identity = await principals.CreateAsync(user, requestedScopes, authTime ?? time.GetUtcNow(), cancellationToken);
+        var sessionId = BrowserSessions.SessionId(session.Principal);
+        var identity = await principals.CreateAsync(user, requestedScopes, authTime ?? time.GetUtcNow(), cancellationToken, sessionId);
         if (UserPrincipalFactory.GrantsNoneRequested(identity, requestedScopes))
         {
             return Refuse(Errors.InvalidScope, UserPrincipalFactory.NoRequestedScopeGrantable);
@@ -207,6 +210,10 @@ public sealed partial class AuthorizeModel(
         }
 
         identity.SetAuthorizationId(await authorizations.GetIdAsync(grant, cancellationToken));
+        if (BackChannelLogout.UriOf(await applications.GetPropertiesAsync(application, cancellationToken)) is not null)
+        {
+            await backChannelLogout.RecordSignInAsync(sessionId, user.Id, applicationId!, issuers.OfRequest(HttpContext), cancellationToken);
+        }
 
         return SignIn(new ClaimsPrincipal(identity), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }

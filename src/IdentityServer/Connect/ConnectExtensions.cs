@@ -14,6 +14,10 @@ public static class ConnectExtensions
         builder.AddValidatedOptions<ConnectOptions>(ConnectOptions.SectionName);
 
         builder.Services.AddScoped<UserPrincipalFactory>();
+        builder.Services.AddScoped<BackChannelLogout>();
+        // Bounded by BackChannelLogout itself (on the server's clock), not by HttpClient's 100 s; no redirects or cookies.
+        builder.Services.AddHttpClient(BackChannelLogout.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
         builder.Services.AddScoped<TokenWrites>();
         builder.Services.AddSingleton(typeof(MetadataCache<>));
         // One instance, reachable both as a hosted service and by type (the caches subscribe to it, the tests wait on it).
@@ -56,7 +60,7 @@ public static class ConnectExtensions
                 server.RegisterScopes([.. StandardScopes.Registered]);
                 server.RegisterClaims(
                     Claims.Subject, Claims.Name, Claims.PreferredUsername, Claims.Email, Claims.EmailVerified,
-                    Claims.Role, Claims.AuthenticationTime);
+                    Claims.Role, Claims.AuthenticationTime, Users.BrowserSessions.SessionIdClaim);
                 server.RegisterPromptValues(PromptValues.Create);
 
                 // Resource APIs validate access tokens themselves from the JWKS: signed, never encrypted.
@@ -70,6 +74,7 @@ public static class ConnectExtensions
                 server.AddEventHandler(TokenWrites.Begin.Descriptor);
                 server.AddEventHandler(TokenWrites.Commit.Descriptor);
                 server.AddEventHandler(TokenWrites.Abandon.Descriptor);
+                server.AddEventHandler(BackChannelLogout.Advertise.Descriptor);
                 server.AddEventHandler(RefuseDeletedClient.Descriptor);
                 server.AddEventHandler(RefuseDeletedClient.AnswerAsUnknownClient.Descriptor);
                 // Revoking a refresh token ends its whole grant, access tokens included.

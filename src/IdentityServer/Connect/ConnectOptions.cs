@@ -30,6 +30,10 @@ public sealed partial class ConnectOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan MetadataCacheDuration { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long an app has to answer a back-channel logout; the request that ended the session waits that long at most.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:01:00")]
+    public TimeSpan BackChannelLogoutTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (Issuer is null)

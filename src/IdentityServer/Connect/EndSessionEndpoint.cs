@@ -29,7 +29,8 @@ public static partial class EndSessionEndpoint
     internal static void MapEndSessionEndpoint(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapMethods(ConnectPaths.EndSession, [HttpMethods.Get, HttpMethods.Post], (Delegate)EndSessionAsync).ExcludeFromDescription();
 
-    private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions, IAntiforgery antiforgery, ILoggerFactory loggers)
+    private static async Task<IResult> EndSessionAsync(
+        HttpContext context, BrowserSessions sessions, BackChannelLogout backChannelLogout, IAntiforgery antiforgery, ILoggerFactory loggers)
     {
         // RP-Initiated Logout 1.0, 2: the server validates that it issued the hint. One it cannot (tampered, or from keys
         // retired since) does not vouch for the request: the user is asked as without a hint and, once they confirm,
@@ -61,6 +62,11 @@ public static partial class EndSessionEndpoint
         // Ended on the server too, so that a copy of the cookie signs nobody in either.
         await sessions.EndAsync(session.Principal, context.RequestAborted);
         await context.SignOutAsync(IdentityConstants.ApplicationScheme);
+        // ...and in the apps it signed in to that asked to hear of it, before the browser goes back to one of them.
+        if (BrowserSessions.SessionId(session.Principal) is { } ended)
+        {
+            await backChannelLogout.SessionEndedAsync(ended);
+        }
 
         if (hint.Unverifiable)
         {

@@ -14,7 +14,7 @@ namespace IdentityServer.Connect;
 /// <c>iss</c>, in the <c>iss</c> authorization response parameter and in introspection answers. OpenIddict accepts both
 /// spellings in the tokens it validates (refresh tokens, codes, id_token_hint, the admin API's bearer tokens).
 /// </summary>
-internal sealed class IssuerAsAnOrigin(IOptions<ConnectOptions> options)
+public sealed class IssuerAsAnOrigin(IOptions<ConnectOptions> options)
 {
     public static IEnumerable<OpenIddictServerHandlerDescriptor> Descriptors =>
     [
@@ -41,6 +41,17 @@ internal sealed class IssuerAsAnOrigin(IOptions<ConnectOptions> options)
         return configured is null || (configured.AbsolutePath == "/" && !configured.OriginalString.EndsWith('/'))
             ? issuer[..^1]
             : issuer;
+    }
+
+    /// <summary>The <c>iss</c> of the tokens issued to an OpenIddict request now being handled, as published.</summary>
+    public string OfRequest(HttpContext http)
+    {
+        var transaction = http.Features.Get<OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreFeature>()?.Transaction
+            ?? throw new InvalidOperationException("The OpenIddict server transaction cannot be retrieved.");
+        // As OpenIddict names the issuer in each token it generates.
+        var issuer = transaction.Options.Issuer ?? transaction.BaseUri
+            ?? throw new InvalidOperationException("The request has no base address.");
+        return Published(issuer.AbsoluteUri)!;
     }
 
     private sealed class InTokens(IssuerAsAnOrigin issuer) : IOpenIddictServerHandler<GenerateTokenContext>

@@ -25,7 +25,8 @@ public sealed partial class UserPrincipalFactory(
         ApplicationUser user,
         IEnumerable<string> requestedScopes,
         DateTimeOffset authTime,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        string? browserSessionId = null)
     {
         var identity = new ClaimsIdentity(
             authenticationType: TokenValidationParameters.DefaultAuthenticationType,
@@ -36,6 +37,7 @@ public sealed partial class UserPrincipalFactory(
         identity.SetScopes(FilterScopes(requestedScopes, roles));
         identity.SetResources(await StandardScopes.ResourcesAsync(scopeManager, identity.GetScopes(), cancellationToken));
         identity.SetClaim(Claims.AuthenticationTime, authTime.ToUnixTimeSeconds());
+        identity.SetClaim(BrowserSessions.SessionIdClaim, browserSessionId);
         RefreshUserClaims(identity, user, roles);
         return identity;
     }
@@ -148,7 +150,8 @@ public sealed partial class UserPrincipalFactory(
 
                 yield break;
 
-            case Claims.AuthenticationTime:
+            // The browser session (Back-Channel Logout 1.0, 2.1): an app matches a logout token's sid to it.
+            case Claims.AuthenticationTime or BrowserSessions.SessionIdClaim:
                 yield return Destinations.IdentityToken;
                 yield break;
 

@@ -23,6 +23,8 @@ public abstract class ApplicationDbContext(DbContextOptions options)
 
     public DbSet<EndedSession> EndedSessions { get; set; } = null!;
 
+    public DbSet<SessionClient> SessionClients { get; set; } = null!;
+
     public DbSet<Connect.RegistrationVersion> RegistrationVersions { get; set; } = null!;
 
     protected override void OnModelCreating(ModelBuilder builder)
@@ -53,6 +55,20 @@ public abstract class ApplicationDbContext(DbContextOptions options)
             session.HasKey(s => s.Id);
             session.Property(s => s.Id).HasMaxLength(64);
             session.HasIndex(s => s.EndedAt);
+        });
+
+        builder.Entity<SessionClient>(signedIn =>
+        {
+            signedIn.ToTable("SessionClients");
+            signedIn.HasKey(s => new { s.SessionId, s.ApplicationId });
+            signedIn.Property(s => s.SessionId).HasMaxLength(64);
+            signedIn.Property(s => s.Subject).HasMaxLength(450);
+            signedIn.Property(s => s.Issuer).HasMaxLength(2000);
+            // A deleted client has no one left to tell.
+            signedIn.HasOne<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication>().WithMany()
+                .HasForeignKey(s => s.ApplicationId).OnDelete(DeleteBehavior.Cascade);
+            signedIn.HasIndex(s => s.Subject);
+            signedIn.HasIndex(s => s.SignedInAt);
         });
 
         builder.Entity<SigningKey>(key =>

@@ -100,6 +100,7 @@ public sealed class BrowserSessions(ApplicationDbContext db, TimeProvider time)
     private Task<bool> IsRecordedAsync(string id, CancellationToken cancellationToken) =>
         db.EndedSessions.AnyAsync(ended => ended.Id == id, cancellationToken);
 
-    private static string? SessionId(ClaimsPrincipal? session) =>
+    /// <summary>The session id a sign-in cookie carries.</summary>
+    public static string? SessionId(ClaimsPrincipal? session) =>
         session?.FindFirst(SessionIdClaim)?.Value is { Length: > 0 and <= 64 } id ? id : null;
 }

@@ -28,6 +28,8 @@ builder.Services.AddAuthentication(options =>
         cookie.Cookie.Name = "clientapp.session";
         cookie.Cookie.SameSite = SameSiteMode.Lax;
         cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+        // Signed out at IdentityServer meanwhile (back-channel logout): this session ends too.
+        cookie.Events.OnValidatePrincipal = BackChannelLogout.EndIfLoggedOutAsync;
     })
     .AddOpenIdConnect();
 
@@ -93,6 +95,7 @@ builder.Services.AddHttpClient(AccessTokens.HttpClientName);
 builder.Services.AddHttpClient("ResourceApi", (services, http) =>
     http.BaseAddress = services.GetRequiredService<IOptions<ResourceApiOptions>>().Value.BaseUrl);
 builder.Services.AddScoped<AccessTokens>();
+builder.Services.AddSingleton<EndedSessions>();
 
 var app = builder.Build();
 
@@ -104,6 +107,7 @@ app.UseAuthorization();
 
 app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
 app.MapRazorPages();
+app.MapBackChannelLogout();
 
 app.Run();
 

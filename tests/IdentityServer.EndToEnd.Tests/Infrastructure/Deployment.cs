@@ -117,6 +117,8 @@ public class Deployment : IAsyncLifetime
             grantTypes = new[] { "authorization_code", "refresh_token" },
             scopes = new[] { "openid", "profile", "email", "offline_access", ApiScope },
             consentType = "explicit",
+            // One address per client: the first instance hears of every session of the client that ends.
+            backChannelLogoutUri = $"http://127.0.0.1:{clientAppPort}/backchannel-logout",
         });
         WorkerClientSecret = await RegisterAsync("/admin/clients", new
         {
@@ -201,6 +203,15 @@ public class Deployment : IAsyncLifetime
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.Created, $"POST {path} failed: {(int)response.StatusCode} {text}");
         return JsonDocument.Parse(text).RootElement.TryGetProperty("clientSecret", out var secret) ? secret.GetString()! : string.Empty;
+    }
+
+    /// <summary>POSTs to the admin API an action without a body (a user's logout); expects 204.</summary>
+    public async Task AdminPostAsync(string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, ServerUri(path));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await AdminTokenAsync());
+        using var response = await Http.SendAsync(request);
+        Assert.True(response.StatusCode == HttpStatusCode.NoContent, $"POST {path} failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
     private async Task<IBrowser> LaunchBrowserAsync()

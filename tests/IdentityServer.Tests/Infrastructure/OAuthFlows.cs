@@ -12,7 +12,8 @@ public static class OAuthFlows
 {
     public static async Task<TestClient> RegisterCodeClientAsync(
         this TokenClient tokens, string clientId, bool isPublic = false, string consentType = "implicit",
-        string scopes = "openid profile email roles offline_access", IEnumerable<string>? extraGrantTypes = null)
+        string scopes = "openid profile email roles offline_access", IEnumerable<string>? extraGrantTypes = null,
+        string? backChannelLogoutUri = null)
     {
         var redirectUri = $"http://127.0.0.1:7000/{clientId}/callback";
         var postLogout = $"http://127.0.0.1:7000/{clientId}/signed-out";
@@ -26,6 +27,7 @@ public static class OAuthFlows
             grantTypes = new[] { "authorization_code", "refresh_token" }.Concat(extraGrantTypes ?? []).ToArray(),
             scopes = scopes.Split(' '),
             consentType,
+            backChannelLogoutUri,
         });
         return new TestClient(clientId, secret, redirectUri, postLogout);
     }

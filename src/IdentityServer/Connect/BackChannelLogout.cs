@@ -1,0 +1,201 @@
+using System.Text.Json;
+using IdentityServer.Keys;
+using IdentityServer.Persistence;
+using IdentityServer.Users;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using OpenIddict.EntityFrameworkCore.Models;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// OpenID Connect Back-Channel Logout 1.0, as Keycloak and Duende send it. When a browser session ends here (end
+/// session, or an admin logging a user out, disabling, deleting them or resetting their password), each client with a
+/// back-channel logout URI that the session signed in to gets a POST of a logout token: a JWT signed like the ID tokens,
+/// naming the user (<c>sub</c>) and the session (<c>sid</c>, as in the session's ID tokens), so that the app ends its
+/// own session for them. The request that ended the session waits for the answers (in parallel, each for at most
+/// <see cref="ConnectOptions.BackChannelLogoutTimeout"/>), so the app has signed the user out by the time the browser
+/// comes back to it; an app that does not answer 2xx in time is logged, not retried.
+/// </summary>
+public sealed partial class BackChannelLogout(
+    ApplicationDbContext db,
+    IHttpClientFactory httpClients,
+    KeyRing keys,
+    TimeProvider time,
+    IOptions<ConnectOptions> options,
+    ILogger<BackChannelLogout> logger)
+{
+    /// <summary>Where a client keeps its back-channel logout URI: among its properties, as its CORS origins.</summary>
+    public const string UriProperty = "backchannel_logout_uri";
+
+    public const string HttpClientName = "backchannel-logout";
+
+    public const string LogoutEvent = "http://schemas.openid.net/event/backchannel-logout";
+
+    /// <summary>Back-Channel Logout 1.0, 2.4: explicitly typed, so that it cannot pass for an ID token.</summary>
+    public const string LogoutTokenType = "logout+jwt";
+
+    private static readonly TimeSpan LogoutTokenLifetime = TimeSpan.FromMinutes(2);
+
+    public static string? UriOf(IReadOnlyDictionary<string, JsonElement> properties) =>
+        properties.TryGetValue(UriProperty, out var uri) && uri.ValueKind == JsonValueKind.String ? uri.GetString() : null;
+
+    /// <summary>From a client row's properties as stored (a JSON object).</summary>
+    private static string? UriOf(string? properties)
+    {
+        if (string.IsNullOrEmpty(properties))
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(properties);
+        return document.RootElement.ValueKind == JsonValueKind.Object
+            && document.RootElement.TryGetProperty(UriProperty, out var uri) && uri.ValueKind == JsonValueKind.String
+                ? uri.GetString()
+                : null;
+    }
+
+    /// <summary>
+    /// Remembers that a session signed in to a client that wants to hear of its end (others cost nothing). A second
+    /// sign-in of the same session to the same client (another tab, a silent renewal) finds the row there.
+    /// </summary>
+    public async Task RecordSignInAsync(
+        string? sessionId, string subject, string applicationId, string issuer, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(sessionId)
+            || await db.SessionClients.AnyAsync(s => s.SessionId == sessionId && s.ApplicationId == applicationId, cancellationToken))
+        {
+            return;
+        }
+
+        var entry = db.SessionClients.Add(new SessionClient
+        {
+            SessionId = sessionId, ApplicationId = applicationId, Subject = subject, Issuer = issuer, SignedInAt = time.GetUtcNow(),
+        });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException)
+        {
+            entry.State = EntityState.Detached;
+            // Two tabs signing in to the client at once (the other one recorded it), or the client deleted meanwhile
+            // (its sign-in then fails on its own). Anything else is a real failure.
+            if (!await db.SessionClients.AnyAsync(s => s.SessionId == sessionId && s.ApplicationId == applicationId, cancellationToken)
+                && await db.Set<OpenIddictEntityFrameworkCoreApplication>().AnyAsync(a => a.Id == applicationId, cancellationToken))
+            {
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Tells the clients a session signed in to that it has ended.</summary>
+    public Task SessionEndedAsync(string sessionId) => NotifyAsync(db.SessionClients.Where(s => s.SessionId == sessionId));
+
+    /// <summary>Tells the clients every session of the user signed in to that those sessions have ended.</summary>
+    public Task SessionsOfUserEndedAsync(string subject) => NotifyAsync(db.SessionClients.Where(s => s.Subject == subject));
+
+    /// <summary>
+    /// Not cancelled with the request: the session has ended whether or not the caller stays for the answer, and the
+    /// apps should hear of it.
+    /// </summary>
+    private async Task NotifyAsync(IQueryable<SessionClient> ended)
+    {
+        var signedIn = await ended
+            .Join(db.Set<OpenIddictEntityFrameworkCoreApplication>(), s => s.ApplicationId, a => a.Id,
+                (s, a) => new { s.SessionId, s.Subject, s.Issuer, a.ClientId, a.Properties })
+            .AsNoTracking()
+            .ToListAsync(CancellationToken.None);
+        if (signedIn.Count == 0)
+        {
+            return;
+        }
+
+        // Forgotten first: a session ended twice at once (two tabs) is announced once. By session id, so that a session
+        // of the same user that starts meanwhile keeps its rows.
+        List<string> sessions = [.. signedIn.Select(s => s.SessionId).Distinct(StringComparer.Ordinal)];
+        await SqliteWriteGate.WriteAsync(
+            db, aborted => ended.Where(s => sessions.Contains(s.SessionId)).ExecuteDeleteAsync(aborted), CancellationToken.None);
+
+        var signing = keys.ActiveAt(time.GetUtcNow()).PublicSigning;
+        await Task.WhenAll(signedIn
+            .Select(s => (s.SessionId, s.Subject, s.Issuer, s.ClientId, Uri: UriOf(s.Properties)))
+            .Where(s => s.ClientId is not null && s.Uri is not null)
+            .Select(s => SendAsync(s.Uri!, s.ClientId!, LogoutToken(signing, s.Issuer, s.ClientId!, s.Subject, s.SessionId))));
+    }
+
+    private string LogoutToken(SigningCredentials signing, string issuer, string clientId, string subject, string sessionId)
+    {
+        var now = time.GetUtcNow();
+        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = issuer,
+            Audience = clientId,
+            IssuedAt = now.UtcDateTime,
+            Expires = (now + LogoutTokenLifetime).UtcDateTime,
+            TokenType = LogoutTokenType,
+            SigningCredentials = signing,
+            Claims = new Dictionary<string, object>
+            {
+                [Claims.Subject] = subject,
+                [BrowserSessions.SessionIdClaim] = sessionId,
+                [Claims.JwtId] = Guid.NewGuid().ToString("N"),
+                ["events"] = new Dictionary<string, object> { [LogoutEvent] = new Dictionary<string, object>() },
+            },
+        });
+    }
+
+    private async Task SendAsync(string uri, string clientId, string logoutToken)
+    {
+        using var timeout = new CancellationTokenSource(options.Value.BackChannelLogoutTimeout, time);
+        try
+        {
+            using var content = new FormUrlEncodedContent([KeyValuePair.Create("logout_token", logoutToken)]);
+            using var response = await httpClients.CreateClient(HttpClientName).PostAsync(uri, content, timeout.Token);
+            if (response.IsSuccessStatusCode)
+            {
+                LogSent(logger, clientId);
+            }
+            else
+            {
+                LogRefused(logger, clientId, uri, (int)response.StatusCode);
+            }
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
+        {
+            LogUnreachable(logger, clientId, uri, exception.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Back-channel logout sent to client {ClientId}.")]
+    private static partial void LogSent(ILogger logger, string clientId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Back-channel logout to client {ClientId} at {Uri} was answered {Status}; the app may still hold the session.")]
+    private static partial void LogRefused(ILogger logger, string clientId, string uri, int status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Back-channel logout to client {ClientId} at {Uri} failed ({Reason}); the app may still hold the session.")]
+    private static partial void LogUnreachable(ILogger logger, string clientId, string uri, string reason);
+
+    /// <summary>Discovery says so (Back-Channel Logout 1.0, 2.1): with <c>sid</c> in ID tokens and logout tokens.</summary>
+    internal sealed class Advertise : IOpenIddictServerHandler<HandleConfigurationRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
+            OpenIddictServerHandlerDescriptor.CreateBuilder<HandleConfigurationRequestContext>()
+                .UseSingletonHandler<Advertise>()
+                .SetOrder(int.MaxValue - 100_000)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(HandleConfigurationRequestContext context)
+        {
+            context.Metadata["backchannel_logout_supported"] = true;
+            context.Metadata["backchannel_logout_session_supported"] = true;
+            return default;
+        }
+    }
+}

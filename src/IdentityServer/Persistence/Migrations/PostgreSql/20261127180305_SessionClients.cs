@@ -1,0 +1,58 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace IdentityServer.Persistence.Migrations.PostgreSql
+{
+    /// <inheritdoc />
+    public partial class SessionClients : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "SessionClients",
+                columns: table => new
+                {
+                    SessionId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    ApplicationId = table.Column<string>(type: "text", nullable: false),
+                    Subject = table.Column<string>(type: "character varying(450)", maxLength: 450, nullable: false),
+                    Issuer = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: false),
+                    SignedInAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_SessionClients", x => new { x.SessionId, x.ApplicationId });
+                    table.ForeignKey(
+                        name: "FK_SessionClients_OpenIddictApplications_ApplicationId",
+                        column: x => x.ApplicationId,
+                        principalTable: "OpenIddictApplications",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_SessionClients_ApplicationId",
+                table: "SessionClients",
+                column: "ApplicationId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_SessionClients_SignedInAt",
+                table: "SessionClients",
+                column: "SignedInAt");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_SessionClients_Subject",
+                table: "SessionClients",
+                column: "Subject");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "SessionClients");
+        }
+    }
+}
