@@ -139,12 +139,7 @@ public sealed class SignInTests(Deployment deployment) : BrowserTests(deployment
     [Fact]
     public async Task A_second_login_for_the_same_user_skips_consent()
     {
-        var username = NewUsername("regular");
-        await deployment.CreateUserAsync(username, Password);
-
-        await SignInAsync(deployment.ClientApp, username, Password);
-        await Page.ClickAsync("button#accept");
-        await Expect(Page.Locator("#username")).ToHaveTextAsync(username);
+        var username = await NewUserSignedInAsync(deployment.ClientApp, "regular");
 
         // Another browser, no cookies at all: the user signs in again, and consent is remembered by the server.
         await StartAFreshBrowserAsync();
@@ -161,13 +156,8 @@ public sealed class SignInTests(Deployment deployment) : BrowserTests(deployment
     [Fact]
     public async Task The_app_renews_an_expiring_access_token_with_the_refresh_token()
     {
-        var username = NewUsername("longstay");
-        await deployment.CreateUserAsync(username, Password);
-
         // This instance treats every access token as about to expire, so each API call first redeems the refresh token.
-        await SignInAsync(deployment.RenewingClientApp, username, Password);
-        await Page.ClickAsync("button#accept");
-        await Expect(Page.Locator("#username")).ToHaveTextAsync(username);
+        var username = await NewUserSignedInAsync(deployment.RenewingClientApp, "longstay");
 
         for (var call = 1; call <= 2; call++)
         {
@@ -182,11 +172,7 @@ public sealed class SignInTests(Deployment deployment) : BrowserTests(deployment
     [Fact]
     public async Task Signing_out_at_IdentityServer_signs_the_user_out_of_the_app_too()
     {
-        var username = NewUsername("single-logout");
-        await deployment.CreateUserAsync(username, Password);
-        await SignInAsync(deployment.ClientApp, username, Password);
-        await Page.ClickAsync("button#accept");
-        await Expect(Page.Locator("#username")).ToHaveTextAsync(username);
+        await NewUserSignedInAsync(deployment.ClientApp, "single-logout");
 
         // Signed out at IdentityServer itself (from another app, or its own sign-out page), not through this app.
         await Page.GotoAsync(deployment.ServerUri("/connect/endsession").ToString());
@@ -202,11 +188,7 @@ public sealed class SignInTests(Deployment deployment) : BrowserTests(deployment
     [Fact]
     public async Task A_user_an_admin_logs_out_everywhere_is_signed_out_of_the_app()
     {
-        var username = NewUsername("lost-phone");
-        await deployment.CreateUserAsync(username, Password);
-        await SignInAsync(deployment.ClientApp, username, Password);
-        await Page.ClickAsync("button#accept");
-        await Expect(Page.Locator("#username")).ToHaveTextAsync(username);
+        await NewUserSignedInAsync(deployment.ClientApp, "lost-phone");
         var userId = await Page.Locator("#claims tr[data-claim=sub] td").Nth(1).TextContentAsync();
 
         await deployment.AdminPostAsync($"/admin/users/{userId!.Trim()}/logout");
@@ -214,6 +196,17 @@ public sealed class SignInTests(Deployment deployment) : BrowserTests(deployment
         await Page.ReloadAsync();
         await Expect(Page.Locator("#sign-in")).ToBeVisibleAsync();
         await Expect(Page.Locator("#username")).ToHaveCountAsync(0);
+    }
+
+    /// <summary>A new user, signed in to the app for the first time (consent given); their username.</summary>
+    private async Task<string> NewUserSignedInAsync(HostProcess app, string prefix)
+    {
+        var username = NewUsername(prefix);
+        await deployment.CreateUserAsync(username, Password);
+        await SignInAsync(app, username, Password);
+        await Page.ClickAsync("button#accept");
+        await Expect(Page.Locator("#username")).ToHaveTextAsync(username);
+        return username;
     }
 
     private async Task SignInAsync(HostProcess app, string username, string password)
