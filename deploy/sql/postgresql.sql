@@ -506,13 +506,13 @@ START TRANSACTION;
 
 DO $EF$
 BEGIN
-    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127180305_SessionClients') THEN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127182932_SessionClients') THEN
     CREATE TABLE "SessionClients" (
         "SessionId" character varying(64) NOT NULL,
         "ApplicationId" text NOT NULL,
         "Subject" character varying(450) NOT NULL,
         "Issuer" character varying(2000) NOT NULL,
-        "SignedInAt" timestamp with time zone NOT NULL,
+        "LastSeenAt" timestamp with time zone NOT NULL,
         CONSTRAINT "PK_SessionClients" PRIMARY KEY ("SessionId", "ApplicationId"),
         CONSTRAINT "FK_SessionClients_OpenIddictApplications_ApplicationId" FOREIGN KEY ("ApplicationId") REFERENCES "OpenIddictApplications" ("Id") ON DELETE CASCADE
     );
@@ -521,30 +521,30 @@ END $EF$;
 
 DO $EF$
 BEGIN
-    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127180305_SessionClients') THEN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127182932_SessionClients') THEN
     CREATE INDEX "IX_SessionClients_ApplicationId" ON "SessionClients" ("ApplicationId");
     END IF;
 END $EF$;
 
 DO $EF$
 BEGIN
-    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127180305_SessionClients') THEN
-    CREATE INDEX "IX_SessionClients_SignedInAt" ON "SessionClients" ("SignedInAt");
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127182932_SessionClients') THEN
+    CREATE INDEX "IX_SessionClients_LastSeenAt" ON "SessionClients" ("LastSeenAt");
     END IF;
 END $EF$;
 
 DO $EF$
 BEGIN
-    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127180305_SessionClients') THEN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127182932_SessionClients') THEN
     CREATE INDEX "IX_SessionClients_Subject" ON "SessionClients" ("Subject");
     END IF;
 END $EF$;
 
 DO $EF$
 BEGIN
-    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127180305_SessionClients') THEN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261127182932_SessionClients') THEN
     INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
-    VALUES ('20261127180305_SessionClients', '10.0.15');
+    VALUES ('20261127182932_SessionClients', '10.0.15');
     END IF;
 END $EF$;
 COMMIT;

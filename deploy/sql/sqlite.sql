@@ -261,19 +261,19 @@ CREATE TABLE "SessionClients" (
     "ApplicationId" TEXT NOT NULL,
     "Subject" TEXT NOT NULL,
     "Issuer" TEXT NOT NULL,
-    "SignedInAt" INTEGER NOT NULL,
+    "LastSeenAt" INTEGER NOT NULL,
     CONSTRAINT "PK_SessionClients" PRIMARY KEY ("SessionId", "ApplicationId"),
     CONSTRAINT "FK_SessionClients_OpenIddictApplications_ApplicationId" FOREIGN KEY ("ApplicationId") REFERENCES "OpenIddictApplications" ("Id") ON DELETE CASCADE
 );
 
 CREATE INDEX "IX_SessionClients_ApplicationId" ON "SessionClients" ("ApplicationId");
 
-CREATE INDEX "IX_SessionClients_SignedInAt" ON "SessionClients" ("SignedInAt");
+CREATE INDEX "IX_SessionClients_LastSeenAt" ON "SessionClients" ("LastSeenAt");
 
 CREATE INDEX "IX_SessionClients_Subject" ON "SessionClients" ("Subject");
 
 INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
-VALUES ('20261127180242_SessionClients', '10.0.15');
+VALUES ('20261127182908_SessionClients', '10.0.15');
 
 COMMIT;
 

@@ -565,7 +565,7 @@ GO
 BEGIN TRANSACTION;
 IF NOT EXISTS (
     SELECT * FROM [__EFMigrationsHistory]
-    WHERE [MigrationId] = N'20261127180328_SessionClients'
+    WHERE [MigrationId] = N'20261127182954_SessionClients'
 )
 BEGIN
     CREATE TABLE [SessionClients] (
@@ -573,15 +573,15 @@ BEGIN
         [ApplicationId] nvarchar(450) NOT NULL,
         [Subject] nvarchar(450) NOT NULL,
         [Issuer] nvarchar(2000) NOT NULL,
-        [SignedInAt] datetimeoffset NOT NULL,
-        CONSTRAINT [PK_SessionClients] PRIMARY KEY ([SessionId], [ApplicationId]),
+        [LastSeenAt] datetimeoffset NOT NULL,
+        CONSTRAINT [PK_SessionClients] PRIMARY KEY NONCLUSTERED ([SessionId], [ApplicationId]),
         CONSTRAINT [FK_SessionClients_OpenIddictApplications_ApplicationId] FOREIGN KEY ([ApplicationId]) REFERENCES [OpenIddictApplications] ([Id]) ON DELETE CASCADE
     );
 END;
 
 IF NOT EXISTS (
     SELECT * FROM [__EFMigrationsHistory]
-    WHERE [MigrationId] = N'20261127180328_SessionClients'
+    WHERE [MigrationId] = N'20261127182954_SessionClients'
 )
 BEGIN
     CREATE INDEX [IX_SessionClients_ApplicationId] ON [SessionClients] ([ApplicationId]);
@@ -589,15 +589,15 @@ END;
 
 IF NOT EXISTS (
     SELECT * FROM [__EFMigrationsHistory]
-    WHERE [MigrationId] = N'20261127180328_SessionClients'
+    WHERE [MigrationId] = N'20261127182954_SessionClients'
 )
 BEGIN
-    CREATE INDEX [IX_SessionClients_SignedInAt] ON [SessionClients] ([SignedInAt]);
+    CREATE INDEX [IX_SessionClients_LastSeenAt] ON [SessionClients] ([LastSeenAt]);
 END;
 
 IF NOT EXISTS (
     SELECT * FROM [__EFMigrationsHistory]
-    WHERE [MigrationId] = N'20261127180328_SessionClients'
+    WHERE [MigrationId] = N'20261127182954_SessionClients'
 )
 BEGIN
     CREATE INDEX [IX_SessionClients_Subject] ON [SessionClients] ([Subject]);
@@ -605,11 +605,11 @@ END;
 
 IF NOT EXISTS (
     SELECT * FROM [__EFMigrationsHistory]
-    WHERE [MigrationId] = N'20261127180328_SessionClients'
+    WHERE [MigrationId] = N'20261127182954_SessionClients'
 )
 BEGIN
     INSERT INTO [__EFMigrationsHistory] ([MigrationId], [ProductVersion])
-    VALUES (N'20261127180328_SessionClients', N'10.0.15');
+    VALUES (N'20261127182954_SessionClients', N'10.0.15');
 END;
 
 COMMIT;

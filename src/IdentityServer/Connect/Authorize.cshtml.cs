@@ -35,6 +35,7 @@ public sealed partial class AuthorizeModel(
     AuditTrail audit,
     ApplicationDbContext db,
     BackChannelLogout backChannelLogout,
+    BrowserSessions browserSessions,
     IssuerAsAnOrigin issuers,
     ILogger<AuthorizeModel> logger) : PageModel
 {
@@ -213,6 +214,12 @@ public sealed partial class AuthorizeModel(
         if (BackChannelLogout.UriOf(await applications.GetPropertiesAsync(application, cancellationToken)) is not null)
         {
             await backChannelLogout.RecordSignInAsync(sessionId, user.Id, applicationId!, issuers.OfRequest(HttpContext), cancellationToken);
+            // A sign-out of this session that ran since its cookie was checked found no row for this app to announce:
+            // of the two, whichever looks last sees the other (the row, or the ended session), so this one stops here.
+            if (await browserSessions.HasEndedAsync(session.Principal!, cancellationToken))
+            {
+                return Refuse(Errors.LoginRequired, "The session ended while this request was handled.");
+            }
         }
 
         return SignIn(new ClaimsPrincipal(identity), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);

@@ -42,6 +42,9 @@ public sealed partial class BackChannelLogout(
 
     private static readonly TimeSpan LogoutTokenLifetime = TimeSpan.FromMinutes(2);
 
+    // Bounds what an admin's logout of a user with many sessions sends at once (to one app, often).
+    private const int MaxConcurrentNotifications = 4;
+
     public static string? UriOf(IReadOnlyDictionary<string, JsonElement> properties) =>
         properties.TryGetValue(UriProperty, out var uri) && uri.ValueKind == JsonValueKind.String ? uri.GetString() : null;
 
@@ -60,22 +63,31 @@ public sealed partial class BackChannelLogout(
                 : null;
     }
 
+    /// <summary>How stale a row's <see cref="SessionClient.LastSeenAt"/> may get before a use of the session writes it again.</summary>
+    public static readonly TimeSpan SeenAgainAfter = TimeSpan.FromHours(1);
+
     /// <summary>
     /// Remembers that a session signed in to a client that wants to hear of its end (others cost nothing). A second
-    /// sign-in of the same session to the same client (another tab, a silent renewal) finds the row there.
+    /// sign-in of the same session to the same client (another tab, a silent renewal) finds the row there and only
+    /// marks it seen.
     /// </summary>
     public async Task RecordSignInAsync(
         string? sessionId, string subject, string applicationId, string issuer, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(sessionId)
-            || await db.SessionClients.AnyAsync(s => s.SessionId == sessionId && s.ApplicationId == applicationId, cancellationToken))
+        if (string.IsNullOrEmpty(sessionId))
         {
+            return;
+        }
+
+        if (await db.SessionClients.AnyAsync(s => s.SessionId == sessionId && s.ApplicationId == applicationId, cancellationToken))
+        {
+            await SeenAsync(sessionId, applicationId, cancellationToken);
             return;
         }
 
         var entry = db.SessionClients.Add(new SessionClient
         {
-            SessionId = sessionId, ApplicationId = applicationId, Subject = subject, Issuer = issuer, SignedInAt = time.GetUtcNow(),
+            SessionId = sessionId, ApplicationId = applicationId, Subject = subject, Issuer = issuer, LastSeenAt = time.GetUtcNow(),
         });
         try
         {
@@ -94,6 +106,19 @@ public sealed partial class BackChannelLogout(
         }
     }
 
+    /// <summary>
+    /// The session is still in use by the client (a sign-in, a refresh): its row is kept from pruning, written at most
+    /// once per <see cref="SeenAgainAfter"/>. An app's session may live on refresh tokens for weeks after the sign-in.
+    /// </summary>
+    public async Task SeenAsync(string sessionId, string applicationId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var stale = now - SeenAgainAfter;
+        await SqliteWriteGate.WriteAsync(db, aborted => db.SessionClients
+            .Where(s => s.SessionId == sessionId && s.ApplicationId == applicationId && s.LastSeenAt < stale)
+            .ExecuteUpdateAsync(set => set.SetProperty(s => s.LastSeenAt, now), aborted), cancellationToken);
+    }
+
     /// <summary>Tells the clients a session signed in to that it has ended.</summary>
     public Task SessionEndedAsync(string sessionId) => NotifyAsync(db.SessionClients.Where(s => s.SessionId == sessionId));
 
@@ -102,31 +127,47 @@ public sealed partial class BackChannelLogout(
 
     /// <summary>
     /// Not cancelled with the request: the session has ended whether or not the caller stays for the answer, and the
-    /// apps should hear of it.
+    /// apps should hear of it. Never fails the action that ended the session (a sign-out, an admin's change, both
+    /// already done): a failure here is logged.
     /// </summary>
     private async Task NotifyAsync(IQueryable<SessionClient> ended)
     {
-        var signedIn = await ended
-            .Join(db.Set<OpenIddictEntityFrameworkCoreApplication>(), s => s.ApplicationId, a => a.Id,
-                (s, a) => new { s.SessionId, s.Subject, s.Issuer, a.ClientId, a.Properties })
-            .AsNoTracking()
-            .ToListAsync(CancellationToken.None);
-        if (signedIn.Count == 0)
+        try
         {
-            return;
+            var signedIn = await ended
+                .Join(db.Set<OpenIddictEntityFrameworkCoreApplication>(), s => s.ApplicationId, a => a.Id,
+                    (s, a) => new { s.SessionId, s.ApplicationId, s.Subject, s.Issuer, a.ClientId, a.Properties })
+                .AsNoTracking()
+                .ToListAsync(CancellationToken.None);
+            if (signedIn.Count == 0)
+            {
+                return;
+            }
+
+            // Each row is claimed by deleting it, and announced only by the request whose DELETE took it: a session
+            // ended twice at once (two tabs, a sign-out and an admin's logout) is announced once.
+            var claimed = new List<(string Uri, string ClientId, string Issuer, string Subject, string SessionId)>();
+            foreach (var session in signedIn)
+            {
+                var deleted = await SqliteWriteGate.WriteAsync(db, aborted => db.SessionClients
+                    .Where(s => s.SessionId == session.SessionId && s.ApplicationId == session.ApplicationId)
+                    .ExecuteDeleteAsync(aborted), CancellationToken.None);
+                if (deleted == 1 && UriOf(session.Properties) is { } uri && session.ClientId is { } clientId)
+                {
+                    claimed.Add((uri, clientId, session.Issuer, session.Subject, session.SessionId));
+                }
+            }
+
+            var signing = keys.ActiveAt(time.GetUtcNow()).PublicSigning;
+            await Parallel.ForEachAsync(
+                claimed,
+                new ParallelOptions { MaxDegreeOfParallelism = MaxConcurrentNotifications },
+                async (app, _) => await SendAsync(app.Uri, app.ClientId, LogoutToken(signing, app.Issuer, app.ClientId, app.Subject, app.SessionId)));
         }
-
-        // Forgotten first: a session ended twice at once (two tabs) is announced once. By session id, so that a session
-        // of the same user that starts meanwhile keeps its rows.
-        List<string> sessions = [.. signedIn.Select(s => s.SessionId).Distinct(StringComparer.Ordinal)];
-        await SqliteWriteGate.WriteAsync(
-            db, aborted => ended.Where(s => sessions.Contains(s.SessionId)).ExecuteDeleteAsync(aborted), CancellationToken.None);
-
-        var signing = keys.ActiveAt(time.GetUtcNow()).PublicSigning;
-        await Task.WhenAll(signedIn
-            .Select(s => (s.SessionId, s.Subject, s.Issuer, s.ClientId, Uri: UriOf(s.Properties)))
-            .Where(s => s.ClientId is not null && s.Uri is not null)
-            .Select(s => SendAsync(s.Uri!, s.ClientId!, LogoutToken(signing, s.Issuer, s.ClientId!, s.Subject, s.SessionId))));
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            LogNotifyFailed(logger, exception);
+        }
     }
 
     private string LogoutToken(SigningCredentials signing, string issuer, string clientId, string subject, string sessionId)
@@ -156,7 +197,10 @@ public sealed partial class BackChannelLogout(
         try
         {
             using var content = new FormUrlEncodedContent([KeyValuePair.Create("logout_token", logoutToken)]);
-            using var response = await httpClients.CreateClient(HttpClientName).PostAsync(uri, content, timeout.Token);
+            using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = content };
+            // The answer's status is all that is read: its body, however large, is not.
+            using var response = await httpClients.CreateClient(HttpClientName)
+                .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             if (response.IsSuccessStatusCode)
             {
                 LogSent(logger, clientId);
@@ -171,6 +215,9 @@ public sealed partial class BackChannelLogout(
             LogUnreachable(logger, clientId, uri, exception.Message);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Back-channel logout could not be sent: the session has ended here, and the apps it signed in to were not told.")]
+    private static partial void LogNotifyFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Back-channel logout sent to client {ClientId}.")]
     private static partial void LogSent(ILogger logger, string clientId);

@@ -29,8 +29,7 @@ public static partial class EndSessionEndpoint
     internal static void MapEndSessionEndpoint(this IEndpointRouteBuilder endpoints) =>
         endpoints.MapMethods(ConnectPaths.EndSession, [HttpMethods.Get, HttpMethods.Post], (Delegate)EndSessionAsync).ExcludeFromDescription();
 
-    private static async Task<IResult> EndSessionAsync(
-        HttpContext context, BrowserSessions sessions, BackChannelLogout backChannelLogout, IAntiforgery antiforgery, ILoggerFactory loggers)
+    private static async Task<IResult> EndSessionAsync(HttpContext context, BrowserSessions sessions, IAntiforgery antiforgery, ILoggerFactory loggers)
     {
         // RP-Initiated Logout 1.0, 2: the server validates that it issued the hint. One it cannot (tampered, or from keys
         // retired since) does not vouch for the request: the user is asked as without a hint and, once they confirm,
@@ -59,14 +58,9 @@ public static partial class EndSessionEndpoint
             return Results.Redirect(context.Request.PathBase + ConfirmationPage + await RequestQueryAsync(context.Request));
         }
 
-        // Ended on the server too, so that a copy of the cookie signs nobody in either.
+        // Ended on the server too, so that a copy of the cookie signs nobody in either (and in the apps that asked).
         await sessions.EndAsync(session.Principal, context.RequestAborted);
         await context.SignOutAsync(IdentityConstants.ApplicationScheme);
-        // ...and in the apps it signed in to that asked to hear of it, before the browser goes back to one of them.
-        if (BrowserSessions.SessionId(session.Principal) is { } ended)
-        {
-            await backChannelLogout.SessionEndedAsync(ended);
-        }
 
         if (hint.Unverifiable)
         {

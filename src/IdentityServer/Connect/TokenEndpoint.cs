@@ -152,6 +152,16 @@ internal static class TokenEndpoint
                 return ClientGone();
             }
 
+            // An app's session may live on its refresh tokens for weeks after the browser signed in: it stays one that
+            // back-channel logout announces (see BackChannelLogout.SeenAsync).
+            if (request.IsRefreshTokenGrantType() && identity.GetClaim(Users.BrowserSessions.SessionIdClaim) is { } sessionId
+                && await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is { } client
+                && BackChannelLogout.UriOf(await applications.GetPropertiesAsync(client, cancellationToken)) is not null)
+            {
+                await context.RequestServices.GetRequiredService<BackChannelLogout>()
+                    .SeenAsync(sessionId, (await applications.GetIdAsync(client, cancellationToken))!, cancellationToken);
+            }
+
             // Audiences follow the scopes the access token will carry. A refresh may ask for fewer than the grant holds:
             // OpenIddict narrows the access token's scopes (and refuses any beyond the grant) but not its audiences. The
             // refresh token keeps every scope, and the next refresh takes its audiences from them again.

@@ -60,7 +60,9 @@ public abstract class ApplicationDbContext(DbContextOptions options)
         builder.Entity<SessionClient>(signedIn =>
         {
             signedIn.ToTable("SessionClients");
-            signedIn.HasKey(s => new { s.SessionId, s.ApplicationId });
+            // Non-clustered on SQL Server: the two columns (the client's id is nvarchar(450), as OpenIddict's key it refers
+            // to) may exceed a clustered key's 900 bytes, though real ids are short.
+            signedIn.HasKey(s => new { s.SessionId, s.ApplicationId }).IsClustered(false);
             signedIn.Property(s => s.SessionId).HasMaxLength(64);
             signedIn.Property(s => s.Subject).HasMaxLength(450);
             signedIn.Property(s => s.Issuer).HasMaxLength(2000);
@@ -68,7 +70,7 @@ public abstract class ApplicationDbContext(DbContextOptions options)
             signedIn.HasOne<OpenIddict.EntityFrameworkCore.Models.OpenIddictEntityFrameworkCoreApplication>().WithMany()
                 .HasForeignKey(s => s.ApplicationId).OnDelete(DeleteBehavior.Cascade);
             signedIn.HasIndex(s => s.Subject);
-            signedIn.HasIndex(s => s.SignedInAt);
+            signedIn.HasIndex(s => s.LastSeenAt);
         });
 
         builder.Entity<SigningKey>(key =>

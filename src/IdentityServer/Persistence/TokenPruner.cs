@@ -1,3 +1,4 @@
+using IdentityServer.Connect;
 using IdentityServer.Users;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Identity;
@@ -21,7 +22,7 @@ public sealed partial class TokenPruner(
     TimeProvider time,
     IOptions<PruningOptions> options,
     IOptionsMonitor<CookieAuthenticationOptions> cookies,
-    IOptions<Connect.ConnectOptions> connect,
+    IOptions<ConnectOptions> connect,
     ILogger<TokenPruner> logger) : BackgroundService
 {
     private TaskCompletionSource<PruneResult> nextRun = NewRun();
@@ -98,10 +99,10 @@ public sealed partial class TokenPruner(
             .PruneAsync(cookies.Get(IdentityConstants.ApplicationScheme).ExpireTimeSpan, cancellationToken);
         var db = scope.ServiceProvider.GetRequiredService<ApplicationDbContext>();
         // Which apps a browser session signed in to (for back-channel logout), for sessions that ended without a sign-out:
-        // kept as long as a refresh token lives, since the apps' own sessions may last that long.
-        var signedInBefore = now - connect.Value.RefreshTokenLifetime;
+        // kept as long as a refresh token lives after the session last signed in to the app or refreshed there.
+        var lastSeenBefore = now - connect.Value.RefreshTokenLifetime - BackChannelLogout.SeenAgainAfter;
         await SqliteWriteGate.WriteAsync(
-            db, aborted => db.SessionClients.Where(s => s.SignedInAt < signedInBefore).ExecuteDeleteAsync(aborted), cancellationToken);
+            db, aborted => db.SessionClients.Where(s => s.LastSeenAt < lastSeenBefore).ExecuteDeleteAsync(aborted), cancellationToken);
         var auditThreshold = now - options.Value.AuditRetainFor;
         // In batches, as OpenIddict prunes tokens: the first pass after an upgrade may meet a year of sign-ins, and one
         // DELETE of them all would hold the database's write lock (SQLite) or one long transaction meanwhile.

@@ -14,15 +14,30 @@ namespace IdentityServer.Users;
 /// random session id; sign-out records it, and every request that presents the cookie checks the record (one
 /// primary-key lookup, only for requests that carry the cookie: the pages and the authorization endpoint).
 /// </summary>
-public sealed class BrowserSessions(ApplicationDbContext db, TimeProvider time)
+public sealed class BrowserSessions(ApplicationDbContext db, Connect.BackChannelLogout backChannelLogout, TimeProvider time)
 {
     public const string SessionIdClaim = "sid";
 
     public static Claim NewSessionId() => new(SessionIdClaim, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)));
 
+    /// <summary>
+    /// Ends the session here, then in the apps it signed in to that asked to hear of it (back-channel logout), before
+    /// the browser goes on to one of them.
+    /// </summary>
     public async Task EndAsync(ClaimsPrincipal? session, CancellationToken cancellationToken)
     {
-        if (SessionId(session) is not { } id || await IsRecordedAsync(id, cancellationToken))
+        if (SessionId(session) is not { } id)
+        {
+            return;
+        }
+
+        await RecordEndedAsync(id, cancellationToken);
+        await backChannelLogout.SessionEndedAsync(id);
+    }
+
+    private async Task RecordEndedAsync(string id, CancellationToken cancellationToken)
+    {
+        if (await IsRecordedAsync(id, cancellationToken))
         {
             return;
         }

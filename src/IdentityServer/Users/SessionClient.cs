@@ -18,5 +18,6 @@ public sealed class SessionClient
     /// <summary>The <c>iss</c> the session's ID tokens carried, which the logout token must carry too.</summary>
     public string Issuer { get; set; } = string.Empty;
 
-    public DateTimeOffset SignedInAt { get; set; }
+    /// <summary>When the session last signed in to the client or refreshed its tokens (written at most hourly), for pruning.</summary>
+    public DateTimeOffset LastSeenAt { get; set; }
 }

@@ -38,14 +38,14 @@ public static class BackChannelLogout
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         var oidc = oidcOptions.Get(OpenIdConnectDefaults.AuthenticationScheme);
-        var configuration = await oidc.ConfigurationManager!.GetConfigurationAsync(http.RequestAborted);
-        var validated = await new JsonWebTokenHandler().ValidateTokenAsync(form["logout_token"].ToString(), new TokenValidationParameters
+        var validated = await ValidateAsync(form["logout_token"].ToString(), oidc, http.RequestAborted);
+        if (validated.Exception is SecurityTokenSignatureKeyNotFoundException)
         {
-            ValidIssuer = configuration.Issuer,
-            ValidAudience = oidc.ClientId,
-            IssuerSigningKeys = configuration.SigningKeys,
-            ValidTypes = ["logout+jwt"],
-        });
+            // Signed with a key published since this app last read the JWKS: read it again, once.
+            oidc.ConfigurationManager!.RequestRefresh();
+            validated = await ValidateAsync(form["logout_token"].ToString(), oidc, http.RequestAborted);
+        }
+
         if (!validated.IsValid || validated.SecurityToken is not JsonWebToken token
             || !HasLogoutEvent(token) || token.TryGetClaim("nonce", out _)
             || !token.TryGetClaim("sid", out var sessionId) || string.IsNullOrEmpty(sessionId.Value))
@@ -55,6 +55,18 @@ public static class BackChannelLogout
 
         ended.Add(sessionId.Value);
         return Results.Ok();
+    }
+
+    private static async Task<TokenValidationResult> ValidateAsync(string logoutToken, OpenIdConnectOptions oidc, CancellationToken cancellationToken)
+    {
+        var configuration = await oidc.ConfigurationManager!.GetConfigurationAsync(cancellationToken);
+        return await new JsonWebTokenHandler().ValidateTokenAsync(logoutToken, new TokenValidationParameters
+        {
+            ValidIssuer = configuration.Issuer,
+            ValidAudience = oidc.ClientId,
+            IssuerSigningKeys = configuration.SigningKeys,
+            ValidTypes = ["logout+jwt"],
+        });
     }
 
     private static bool HasLogoutEvent(JsonWebToken token)

@@ -117,6 +117,48 @@ public sealed class BackChannelLogoutTests(BackChannelLogoutTests.AppsFactory fa
     }
 
     [Fact]
+    public async Task Another_user_signing_in_on_the_same_browser_ends_the_previous_users_session_in_the_app_too()
+    {
+        var client = await tokens.RegisterCodeClientAsync("bcl-switch", backChannelLogoutUri: LogoutUri("bcl-switch"));
+        var firstUser = await tokens.RegisterUserAsync("bcl-switch-1", "bcl-switch-1-password");
+        await tokens.RegisterUserAsync("bcl-switch-2", "bcl-switch-2-password");
+        var browser = new BrowserSession(factory);
+        var firstSession = await SessionIdAsync(browser, client, "bcl-switch-1");
+
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create(), extra: new Dictionary<string, string> { ["prompt"] = "login" }));
+        await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = "bcl-switch-2", ["password"] = "bcl-switch-2-password" });
+
+        var sent = new JsonWebToken(Assert.Single(factory.Apps.ReceivedAt(LogoutUri("bcl-switch"))));
+        Assert.Equal(firstSession, sent.GetClaim("sid").Value);
+        Assert.Equal(firstUser, sent.Subject);
+    }
+
+    [Fact]
+    public async Task A_session_the_app_keeps_refreshing_for_weeks_is_still_announced()
+    {
+        var client = await tokens.RegisterCodeClientAsync("bcl-weeks", backChannelLogoutUri: LogoutUri("bcl-weeks"));
+        var userId = await tokens.RegisterUserAsync("bcl-weeks", "bcl-weeks-password");
+        var signedIn = await tokens.LogInAndRedeemAsync(new BrowserSession(factory), client, "bcl-weeks", "bcl-weeks-password");
+        var refreshToken = signedIn.Token("refresh_token");
+        var pruner = factory.Services.GetRequiredService<IdentityServer.Persistence.TokenPruner>();
+
+        // Three weeks, longer than a refresh token lives unused (14 days), with a refresh every ten days.
+        for (var week = 0; week < 2; week++)
+        {
+            factory.Time.Advance(TimeSpan.FromDays(10));
+            var (status, refreshed) = await tokens.RefreshAsync(client, refreshToken);
+            Assert.True(status == HttpStatusCode.OK, refreshed.ToString());
+            refreshToken = refreshed.Token("refresh_token");
+            await pruner.PruneOnceAsync(CancellationToken.None);
+        }
+
+        var (loggedOut, _) = await tokens.AdminAsync(HttpMethod.Post, $"/admin/users/{userId}/logout");
+
+        Assert.Equal(HttpStatusCode.NoContent, loggedOut);
+        Assert.Equal(userId, new JsonWebToken(Assert.Single(factory.Apps.ReceivedAt(LogoutUri("bcl-weeks")))).Subject);
+    }
+
+    [Fact]
     public async Task An_app_that_never_answers_holds_the_sign_out_back_for_the_timeout_only()
     {
         var client = await tokens.RegisterCodeClientAsync("bcl-silent", backChannelLogoutUri: LogoutUri("bcl-silent"));

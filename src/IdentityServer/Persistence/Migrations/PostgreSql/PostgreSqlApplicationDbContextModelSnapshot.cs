@@ -228,7 +228,7 @@ namespace IdentityServer.Persistence.Migrations.PostgreSql
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)");
 
-                    b.Property<DateTimeOffset>("SignedInAt")
+                    b.Property<DateTimeOffset>("LastSeenAt")
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("Subject")
@@ -236,11 +236,12 @@ namespace IdentityServer.Persistence.Migrations.PostgreSql
                         .HasMaxLength(450)
                         .HasColumnType("character varying(450)");
 
-                    b.HasKey("SessionId", "ApplicationId");
+                    b.HasKey("SessionId", "ApplicationId")
+                        .HasAnnotation("SqlServer:Clustered", false);
 
                     b.HasIndex("ApplicationId");
 
-                    b.HasIndex("SignedInAt");
+                    b.HasIndex("LastSeenAt");
 
                     b.HasIndex("Subject");
 

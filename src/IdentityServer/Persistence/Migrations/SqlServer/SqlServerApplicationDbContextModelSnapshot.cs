@@ -230,7 +230,7 @@ namespace IdentityServer.Persistence.Migrations.SqlServer
                         .HasMaxLength(2000)
                         .HasColumnType("nvarchar(2000)");
 
-                    b.Property<DateTimeOffset>("SignedInAt")
+                    b.Property<DateTimeOffset>("LastSeenAt")
                         .HasColumnType("datetimeoffset");
 
                     b.Property<string>("Subject")
@@ -240,9 +240,11 @@ namespace IdentityServer.Persistence.Migrations.SqlServer
 
                     b.HasKey("SessionId", "ApplicationId");
 
+                    SqlServerKeyBuilderExtensions.IsClustered(b.HasKey("SessionId", "ApplicationId"), false);
+
                     b.HasIndex("ApplicationId");
 
-                    b.HasIndex("SignedInAt");
+                    b.HasIndex("LastSeenAt");
 
                     b.HasIndex("Subject");
 

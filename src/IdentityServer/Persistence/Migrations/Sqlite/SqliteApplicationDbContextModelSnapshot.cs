@@ -221,7 +221,7 @@ namespace IdentityServer.Persistence.Migrations.Sqlite
                         .HasMaxLength(2000)
                         .HasColumnType("TEXT");
 
-                    b.Property<long>("SignedInAt")
+                    b.Property<long>("LastSeenAt")
                         .HasColumnType("INTEGER");
 
                     b.Property<string>("Subject")
@@ -229,11 +229,12 @@ namespace IdentityServer.Persistence.Migrations.Sqlite
                         .HasMaxLength(450)
                         .HasColumnType("TEXT");
 
-                    b.HasKey("SessionId", "ApplicationId");
+                    b.HasKey("SessionId", "ApplicationId")
+                        .HasAnnotation("SqlServer:Clustered", false);
 
                     b.HasIndex("ApplicationId");
 
-                    b.HasIndex("SignedInAt");
+                    b.HasIndex("LastSeenAt");
 
                     b.HasIndex("Subject");
 

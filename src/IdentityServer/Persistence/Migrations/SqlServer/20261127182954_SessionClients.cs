@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace IdentityServer.Persistence.Migrations.PostgreSql
+namespace IdentityServer.Persistence.Migrations.SqlServer
 {
     /// <inheritdoc />
     public partial class SessionClients : Migration
@@ -15,15 +15,16 @@ namespace IdentityServer.Persistence.Migrations.PostgreSql
                 name: "SessionClients",
                 columns: table => new
                 {
-                    SessionId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
-                    ApplicationId = table.Column<string>(type: "text", nullable: false),
-                    Subject = table.Column<string>(type: "character varying(450)", maxLength: 450, nullable: false),
-                    Issuer = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: false),
-                    SignedInAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                    SessionId = table.Column<string>(type: "nvarchar(64)", maxLength: 64, nullable: false),
+                    ApplicationId = table.Column<string>(type: "nvarchar(450)", nullable: false),
+                    Subject = table.Column<string>(type: "nvarchar(450)", maxLength: 450, nullable: false),
+                    Issuer = table.Column<string>(type: "nvarchar(2000)", maxLength: 2000, nullable: false),
+                    LastSeenAt = table.Column<DateTimeOffset>(type: "datetimeoffset", nullable: false)
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_SessionClients", x => new { x.SessionId, x.ApplicationId });
+                    table.PrimaryKey("PK_SessionClients", x => new { x.SessionId, x.ApplicationId })
+                        .Annotation("SqlServer:Clustered", false);
                     table.ForeignKey(
                         name: "FK_SessionClients_OpenIddictApplications_ApplicationId",
                         column: x => x.ApplicationId,
@@ -38,9 +39,9 @@ namespace IdentityServer.Persistence.Migrations.PostgreSql
                 column: "ApplicationId");
 
             migrationBuilder.CreateIndex(
-                name: "IX_SessionClients_SignedInAt",
+                name: "IX_SessionClients_LastSeenAt",
                 table: "SessionClients",
-                column: "SignedInAt");
+                column: "LastSeenAt");
 
             migrationBuilder.CreateIndex(
                 name: "IX_SessionClients_Subject",

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace IdentityServer.Persistence.Migrations.PostgreSql
 {
     [DbContext(typeof(PostgreSqlApplicationDbContext))]
-    [Migration("20261127180305_SessionClients")]
+    [Migration("20261127182932_SessionClients")]
     partial class SessionClients
     {
         /// <inheritdoc />
@@ -231,7 +231,7 @@ namespace IdentityServer.Persistence.Migrations.PostgreSql
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)");
 
-                    b.Property<DateTimeOffset>("SignedInAt")
+                    b.Property<DateTimeOffset>("LastSeenAt")
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("Subject")
@@ -239,11 +239,12 @@ namespace IdentityServer.Persistence.Migrations.PostgreSql
                         .HasMaxLength(450)
                         .HasColumnType("character varying(450)");
 
-                    b.HasKey("SessionId", "ApplicationId");
+                    b.HasKey("SessionId", "ApplicationId")
+                        .HasAnnotation("SqlServer:Clustered", false);
 
                     b.HasIndex("ApplicationId");
 
-                    b.HasIndex("SignedInAt");
+                    b.HasIndex("LastSeenAt");
 
                     b.HasIndex("Subject");
 

@@ -1,9 +1,8 @@
-﻿using System;
-using Microsoft.EntityFrameworkCore.Migrations;
+﻿using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace IdentityServer.Persistence.Migrations.SqlServer
+namespace IdentityServer.Persistence.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class SessionClients : Migration
@@ -15,11 +14,11 @@ namespace IdentityServer.Persistence.Migrations.SqlServer
                 name: "SessionClients",
                 columns: table => new
                 {
-                    SessionId = table.Column<string>(type: "nvarchar(64)", maxLength: 64, nullable: false),
-                    ApplicationId = table.Column<string>(type: "nvarchar(450)", nullable: false),
-                    Subject = table.Column<string>(type: "nvarchar(450)", maxLength: 450, nullable: false),
-                    Issuer = table.Column<string>(type: "nvarchar(2000)", maxLength: 2000, nullable: false),
-                    SignedInAt = table.Column<DateTimeOffset>(type: "datetimeoffset", nullable: false)
+                    SessionId = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    ApplicationId = table.Column<string>(type: "TEXT", nullable: false),
+                    Subject = table.Column<string>(type: "TEXT", maxLength: 450, nullable: false),
+                    Issuer = table.Column<string>(type: "TEXT", maxLength: 2000, nullable: false),
+                    LastSeenAt = table.Column<long>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -38,9 +37,9 @@ namespace IdentityServer.Persistence.Migrations.SqlServer
                 column: "ApplicationId");
 
             migrationBuilder.CreateIndex(
-                name: "IX_SessionClients_SignedInAt",
+                name: "IX_SessionClients_LastSeenAt",
                 table: "SessionClients",
-                column: "SignedInAt");
+                column: "LastSeenAt");
 
             migrationBuilder.CreateIndex(
                 name: "IX_SessionClients_Subject",

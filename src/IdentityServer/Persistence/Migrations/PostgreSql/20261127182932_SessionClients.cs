@@ -1,8 +1,9 @@
-﻿using Microsoft.EntityFrameworkCore.Migrations;
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace IdentityServer.Persistence.Migrations.Sqlite
+namespace IdentityServer.Persistence.Migrations.PostgreSql
 {
     /// <inheritdoc />
     public partial class SessionClients : Migration
@@ -14,11 +15,11 @@ namespace IdentityServer.Persistence.Migrations.Sqlite
                 name: "SessionClients",
                 columns: table => new
                 {
-                    SessionId = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
-                    ApplicationId = table.Column<string>(type: "TEXT", nullable: false),
-                    Subject = table.Column<string>(type: "TEXT", maxLength: 450, nullable: false),
-                    Issuer = table.Column<string>(type: "TEXT", maxLength: 2000, nullable: false),
-                    SignedInAt = table.Column<long>(type: "INTEGER", nullable: false)
+                    SessionId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    ApplicationId = table.Column<string>(type: "text", nullable: false),
+                    Subject = table.Column<string>(type: "character varying(450)", maxLength: 450, nullable: false),
+                    Issuer = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: false),
+                    LastSeenAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -37,9 +38,9 @@ namespace IdentityServer.Persistence.Migrations.Sqlite
                 column: "ApplicationId");
 
             migrationBuilder.CreateIndex(
-                name: "IX_SessionClients_SignedInAt",
+                name: "IX_SessionClients_LastSeenAt",
                 table: "SessionClients",
-                column: "SignedInAt");
+                column: "LastSeenAt");
 
             migrationBuilder.CreateIndex(
                 name: "IX_SessionClients_Subject",
