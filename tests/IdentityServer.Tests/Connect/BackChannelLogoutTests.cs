@@ -1,10 +1,10 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
 using IdentityServer.Connect;
 using IdentityServer.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -244,40 +244,45 @@ public sealed class BackChannelLogoutTests(BackChannelLogoutTests.AppsFactory fa
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
-            builder.ConfigureTestServices(services => services.AddHttpClient(BackChannelLogout.HttpClientName)
-                .ConfigurePrimaryHttpMessageHandler(() => new LogoutEndpointsHandler(Apps)));
+            Apps.Replace(builder);
         }
     }
+}
 
-    public sealed class LogoutEndpoints
+/// <summary>Back-channel logout over a real socket, to an app that answers with a redirect and a cookie.</summary>
+public sealed class BackChannelLogoutOverTheNetworkTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
+{
+    private readonly TokenClient tokens = new(factory);
+
+    [Fact]
+    public async Task The_server_posts_once_to_the_registered_address_following_no_redirect_and_sending_no_cookie()
     {
-        private readonly ConcurrentDictionary<string, ConcurrentQueue<string>> received = new(StringComparer.Ordinal);
-        private readonly ConcurrentDictionary<string, TaskCompletionSource> hanging = new(StringComparer.Ordinal);
-
-        public IReadOnlyList<string> ReceivedAt(string uri) => received.TryGetValue(uri, out var tokens) ? [.. tokens] : [];
-
-        /// <summary>The app at that address takes the request and never answers; completes when it has it.</summary>
-        public Task HangAt(string uri) => hanging.GetOrAdd(uri, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-
-        internal async Task<HttpResponseMessage> AnswerAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        var requests = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var app = builder.Build();
+        app.Use(async (context, next) =>
         {
-            var uri = request.RequestUri!.ToString();
-            var form = QueryHelpers.ParseQuery(await request.Content!.ReadAsStringAsync(cancellationToken));
-            Assert.Equal("application/x-www-form-urlencoded", request.Content.Headers.ContentType?.MediaType);
-            received.GetOrAdd(uri, _ => new()).Enqueue(form["logout_token"].ToString());
-            if (hanging.TryGetValue(uri, out var hang))
-            {
-                hang.TrySetResult();
-                await Task.Delay(Timeout.Infinite, cancellationToken);
-            }
+            requests.Enqueue($"{context.Request.Method} {context.Request.Path} cookie={context.Request.Headers.Cookie}");
+            await next(context);
+        });
+        app.MapPost("/logout", (HttpContext context) =>
+        {
+            context.Response.Cookies.Append("app-session", "x");
+            return Results.Redirect("/landed");
+        });
+        app.Map("/landed", () => Results.Ok());
+        await app.StartAsync();
+        var listening = app.Urls.Single();
 
-            return new HttpResponseMessage(HttpStatusCode.OK);
-        }
-    }
+        var client = await tokens.RegisterCodeClientAsync("bcl-network", backChannelLogoutUri: listening + "/logout");
+        await tokens.RegisterUserAsync("bcl-network", "bcl-network-password");
+        var browser = new BrowserSession(factory);
+        var signedIn = await tokens.LogInAndRedeemAsync(browser, client, "bcl-network", "bcl-network-password");
+        await browser.GoAsync(QueryHelpers.AddQueryString("/connect/endsession", "id_token_hint", signedIn.Token("id_token")));
+        // A second sign-out of the same browser finds nothing more to announce.
+        await browser.GoAsync("/connect/endsession");
 
-    private sealed class LogoutEndpointsHandler(LogoutEndpoints apps) : HttpMessageHandler
-    {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-            apps.AnswerAsync(request, cancellationToken);
+        Assert.Equal(["POST /logout cookie="], requests);
     }
 }

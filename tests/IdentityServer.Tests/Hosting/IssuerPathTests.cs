@@ -16,6 +16,14 @@ public sealed class IssuerUnderAPathFactory : IdentityServerFactory
     public const string Issuer = "http://localhost/id";
 
     public IssuerUnderAPathFactory() => With("IdentityServer:Issuer", Issuer);
+
+    public LogoutEndpoints Apps { get; } = new();
+
+    protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        Apps.Replace(builder);
+    }
 }
 
 public sealed class IssuerPathTests(IssuerUnderAPathFactory factory) : IClassFixture<IssuerUnderAPathFactory>
@@ -134,6 +142,7 @@ public sealed class IssuerPathTests(IssuerUnderAPathFactory factory) : IClassFix
             grantTypes = new[] { "authorization_code", "refresh_token" },
             scopes = new[] { "openid", "profile", "offline_access" },
             consentType = "implicit",
+            backChannelLogoutUri = "http://127.0.0.1:7000/path-app/backchannel-logout",
         });
         Assert.Equal("/id/admin/clients/path-app", created.Headers.Location!.OriginalString);
         var secret = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("clientSecret").GetString()!;
@@ -159,15 +168,7 @@ public sealed class IssuerPathTests(IssuerUnderAPathFactory factory) : IClassFix
         var keys = new JsonWebKeySet((await GetJsonAsync("/id/.well-known/jwks")).GetRawText()).GetSigningKeys();
         foreach (var (name, type) in new[] { ("access_token", "at+jwt"), ("id_token", "JWT") })
         {
-            var validation = await new JsonWebTokenHandler().ValidateTokenAsync(tokens.GetProperty(name).GetString(), new TokenValidationParameters
-            {
-                ValidIssuer = Issuer,
-                IssuerSigningKeys = keys,
-                ValidateAudience = false,
-                ValidTypes = [type],
-                LifetimeValidator = (_, expires, _, _) => expires > factory.Time.GetUtcNow().UtcDateTime,
-            });
-            Assert.True(validation.IsValid, $"{name}: {validation.Exception}");
+            await AssertIssuedUnderThePathAsync(tokens.GetProperty(name).GetString()!, type, keys);
         }
 
         using (var userinfo = new HttpRequestMessage(HttpMethod.Get, "/id/connect/userinfo"))
@@ -187,6 +188,9 @@ public sealed class IssuerPathTests(IssuerUnderAPathFactory factory) : IClassFix
             ["id_token_hint"] = tokens.GetProperty("id_token").GetString(),
         }));
         Assert.StartsWith(client.PostLogoutRedirectUri, signedOut.Headers.Location!.ToString(), StringComparison.Ordinal);
+        // The app heard of it (back-channel logout) from the issuer with its path, as its ID tokens name it.
+        await AssertIssuedUnderThePathAsync(
+            Assert.Single(factory.Apps.ReceivedAt("http://127.0.0.1:7000/path-app/backchannel-logout")), "logout+jwt", keys);
         await browser.GoAsync("/id" + OAuthFlows.AuthorizeUrl(client, Pkce.Create()));
         Assert.Equal("/id/account/login", browser.PageUri!.AbsolutePath);
     }
@@ -208,6 +212,19 @@ public sealed class IssuerPathTests(IssuerUnderAPathFactory factory) : IClassFix
             .ToList();
         Assert.NotEmpty(addresses);
         Assert.All(addresses, address => Assert.True(address.StartsWith("/id/", StringComparison.Ordinal) || address.StartsWith('#') || address.StartsWith("data:", StringComparison.Ordinal), $"{page} links to {address}"));
+    }
+
+    private async Task AssertIssuedUnderThePathAsync(string token, string type, IEnumerable<SecurityKey> keys)
+    {
+        var validation = await new JsonWebTokenHandler().ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            ValidIssuer = Issuer,
+            IssuerSigningKeys = keys,
+            ValidateAudience = false,
+            ValidTypes = [type],
+            LifetimeValidator = (_, expires, _, _) => expires > factory.Time.GetUtcNow().UtcDateTime,
+        });
+        Assert.True(validation.IsValid, $"{type}: {validation.Exception}");
     }
 
     private async Task<JsonElement> GetJsonAsync(string path)
