@@ -58,8 +58,10 @@ public static partial class EndSessionEndpoint
             return Results.Redirect(context.Request.PathBase + ConfirmationPage + await RequestQueryAsync(context.Request));
         }
 
-        // Ended on the server too, so that a copy of the cookie signs nobody in either (and in the apps that asked).
-        await sessions.EndAsync(session.Principal, context.RequestAborted);
+        // Ended on the server too, so that a copy of the cookie signs nobody in either (and in the apps that asked). An app
+        // that names the session with its ID token ends it without the browser's cookie (expired, or another browser),
+        // as in Keycloak: the token is this server's, and the app may sign its user out.
+        await sessions.EndAsync(current is null ? hint.SessionId : BrowserSessions.SessionId(session.Principal), context.RequestAborted);
         await context.SignOutAsync(IdentityConstants.ApplicationScheme);
 
         if (hint.Unverifiable)

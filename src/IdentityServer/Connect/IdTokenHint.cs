@@ -8,9 +8,10 @@ namespace IdentityServer.Connect;
 
 /// <summary>
 /// The <c>id_token_hint</c> of an authorization or end session request: the user it names, or that it was sent and
-/// cannot be validated as an ID token of this server (not ours, not an ID token, tampered; an expired one is valid).
+/// cannot be validated as an ID token of this server (not ours, not an ID token, tampered; an expired one is valid);
+/// and the browser session it was issued in, if any.
 /// </summary>
-internal sealed record IdTokenHint(string? Subject, bool Unverifiable)
+internal sealed record IdTokenHint(string? Subject, bool Unverifiable, string? SessionId = null)
 {
     public const string Invalid = "The id_token_hint is not an ID token issued by this server.";
 
@@ -25,7 +26,8 @@ internal sealed record IdTokenHint(string? Subject, bool Unverifiable)
             return None;
         }
 
-        var subject = (await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal?.GetClaim(Claims.Subject);
-        return new IdTokenHint(subject, Unverifiable: subject is null);
+        var principal = (await context.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
+        var subject = principal?.GetClaim(Claims.Subject);
+        return new IdTokenHint(subject, Unverifiable: subject is null, principal?.GetClaim(Users.BrowserSessions.SessionIdClaim));
     }
 }

@@ -24,9 +24,12 @@ public sealed class BrowserSessions(ApplicationDbContext db, Connect.BackChannel
     /// Ends the session here, then in the apps it signed in to that asked to hear of it (back-channel logout), before
     /// the browser goes on to one of them.
     /// </summary>
-    public async Task EndAsync(ClaimsPrincipal? session, CancellationToken cancellationToken)
+    public Task EndAsync(ClaimsPrincipal? session, CancellationToken cancellationToken) => EndAsync(SessionId(session), cancellationToken);
+
+    /// <inheritdoc cref="EndAsync(ClaimsPrincipal?, CancellationToken)"/>
+    public async Task EndAsync(string? id, CancellationToken cancellationToken)
     {
-        if (SessionId(session) is not { } id)
+        if (id is not { Length: > 0 and <= 64 })
         {
             return;
         }

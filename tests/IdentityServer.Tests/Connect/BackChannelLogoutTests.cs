@@ -134,6 +134,24 @@ public sealed class BackChannelLogoutTests(BackChannelLogoutTests.AppsFactory fa
     }
 
     [Fact]
+    public async Task An_app_signing_its_user_out_without_the_browsers_cookie_ends_the_session_its_id_token_names()
+    {
+        var client = await tokens.RegisterCodeClientAsync("bcl-hint-only", backChannelLogoutUri: LogoutUri("bcl-hint-only"));
+        await tokens.RegisterUserAsync("bcl-hint-only", "bcl-hint-only-password");
+        var browser = new BrowserSession(factory);
+        var signedIn = await tokens.LogInAndRedeemAsync(browser, client, "bcl-hint-only", "bcl-hint-only-password");
+        var sessionId = new JsonWebToken(signedIn.Token("id_token")).GetClaim("sid").Value;
+
+        // Not the browser: no session cookie, only the app's ID token (as Keycloak accepts).
+        using var response = await tokens.Http.GetAsync(EndSessionUrl(client, signedIn.Token("id_token")));
+
+        Assert.Equal(client.PostLogoutRedirectUri, response.Headers.Location!.GetLeftPart(UriPartial.Path));
+        Assert.Equal(sessionId, new JsonWebToken(Assert.Single(factory.Apps.ReceivedAt(LogoutUri("bcl-hint-only")))).GetClaim("sid").Value);
+        await browser.GoAsync(OAuthFlows.AuthorizeUrl(client, Pkce.Create()));
+        Assert.Equal("/account/login", browser.PageUri!.AbsolutePath);
+    }
+
+    [Fact]
     public async Task A_session_the_app_keeps_refreshing_for_weeks_is_still_announced()
     {
         var client = await tokens.RegisterCodeClientAsync("bcl-weeks", backChannelLogoutUri: LogoutUri("bcl-weeks"));
