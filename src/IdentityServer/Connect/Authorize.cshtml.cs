@@ -128,14 +128,11 @@ public sealed partial class AuthorizeModel(
                 await signIn.SignOutAsync();
             }
 
-            // prompt=login and max_age are honoured once: the request the user returns with after signing in no longer
-            // carries them, or max_age=0 (auth_time has whole seconds, so any elapsed time exceeds it) would loop forever.
-            return Redirect(Request.PathBase + "/account/login?ReturnUrl=" + Uri.EscapeDataString(
-                ReturnUrlWithout([PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true, hint)));
+            return ToLoginPage(hint);
         }
 
-        // Validated by OpenIddict a moment ago, but an admin may have deleted it since.
-        if (await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is not { } application)
+        // Validated by OpenIddict a moment ago, but an admin may have deleted it since: the client as known now.
+        if (await applications.FindCurrentByClientIdAsync(request.ClientId!, cancellationToken) is not { } application)
         {
             return ClientGone();
         }
@@ -218,12 +215,20 @@ public sealed partial class AuthorizeModel(
             // of the two, whichever looks last sees the other (the row, or the ended session), so this one stops here.
             if (await browserSessions.HasEndedAsync(session.Principal!, cancellationToken))
             {
-                return Refuse(Errors.LoginRequired, "The session ended while this request was handled.");
+                return request.HasPromptValue(PromptValues.None)
+                    ? Refuse(Errors.LoginRequired, "The session ended while this request was handled.")
+                    : ToLoginPage(hint);
             }
         }
 
         return SignIn(new ClaimsPrincipal(identity), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
+
+    // prompt=login and max_age are honoured once: the request the user returns with after signing in no longer carries
+    // them, or max_age=0 (auth_time has whole seconds, so any elapsed time exceeds it) would loop forever.
+    private RedirectResult ToLoginPage(IdTokenHint hint) =>
+        Redirect(Request.PathBase + "/account/login?ReturnUrl=" + Uri.EscapeDataString(
+            ReturnUrlWithout([PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true, hint)));
 
     /// <summary>
     /// The user's authorization of the client (a grant, or a remembered consent); null if an admin deleted the client

@@ -79,9 +79,9 @@ public sealed partial class BackChannelLogout(
             return;
         }
 
-        if (await db.SessionClients.AnyAsync(s => s.SessionId == sessionId && s.ApplicationId == applicationId, cancellationToken))
+        if (await LastSeenAsync(sessionId, applicationId, cancellationToken) is { } lastSeen)
         {
-            await SeenAsync(sessionId, applicationId, cancellationToken);
+            await SeenAgainAsync(sessionId, applicationId, lastSeen, cancellationToken);
             return;
         }
 
@@ -112,8 +112,34 @@ public sealed partial class BackChannelLogout(
     /// </summary>
     public async Task SeenAsync(string sessionId, string applicationId, CancellationToken cancellationToken)
     {
+        // Bookkeeping: a refresh does not fail for it.
+        try
+        {
+            if (await LastSeenAsync(sessionId, applicationId, cancellationToken) is { } lastSeen)
+            {
+                await SeenAgainAsync(sessionId, applicationId, lastSeen, cancellationToken);
+            }
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            LogSeenFailed(logger, exception);
+        }
+    }
+
+    private Task<DateTimeOffset?> LastSeenAsync(string sessionId, string applicationId, CancellationToken cancellationToken) =>
+        db.SessionClients.Where(s => s.SessionId == sessionId && s.ApplicationId == applicationId)
+            .Select(s => (DateTimeOffset?)s.LastSeenAt).FirstOrDefaultAsync(cancellationToken);
+
+    /// <summary>Written only when stale: most uses of a session read the row and write nothing.</summary>
+    private async Task SeenAgainAsync(string sessionId, string applicationId, DateTimeOffset lastSeen, CancellationToken cancellationToken)
+    {
         var now = time.GetUtcNow();
         var stale = now - SeenAgainAfter;
+        if (lastSeen >= stale)
+        {
+            return;
+        }
+
         await SqliteWriteGate.WriteAsync(db, aborted => db.SessionClients
             .Where(s => s.SessionId == sessionId && s.ApplicationId == applicationId && s.LastSeenAt < stale)
             .ExecuteUpdateAsync(set => set.SetProperty(s => s.LastSeenAt, now), aborted), cancellationToken);
@@ -132,6 +158,7 @@ public sealed partial class BackChannelLogout(
     /// </summary>
     private async Task NotifyAsync(IQueryable<SessionClient> ended)
     {
+        var claimed = new List<(string Uri, string ClientId, string Issuer, string Subject, string SessionId)>();
         try
         {
             var signedIn = await ended
@@ -139,14 +166,9 @@ public sealed partial class BackChannelLogout(
                     (s, a) => new { s.SessionId, s.ApplicationId, s.Subject, s.Issuer, a.ClientId, a.Properties })
                 .AsNoTracking()
                 .ToListAsync(CancellationToken.None);
-            if (signedIn.Count == 0)
-            {
-                return;
-            }
 
             // Each row is claimed by deleting it, and announced only by the request whose DELETE took it: a session
             // ended twice at once (two tabs, a sign-out and an admin's logout) is announced once.
-            var claimed = new List<(string Uri, string ClientId, string Issuer, string Subject, string SessionId)>();
             foreach (var session in signedIn)
             {
                 var deleted = await SqliteWriteGate.WriteAsync(db, aborted => db.SessionClients
@@ -157,7 +179,20 @@ public sealed partial class BackChannelLogout(
                     claimed.Add((uri, clientId, session.Issuer, session.Subject, session.SessionId));
                 }
             }
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // What was claimed before the failure is still sent.
+            LogNotifyFailed(logger, exception);
+        }
 
+        if (claimed.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
             var signing = keys.ActiveAt(time.GetUtcNow()).PublicSigning;
             await Parallel.ForEachAsync(
                 claimed,
@@ -218,6 +253,9 @@ public sealed partial class BackChannelLogout(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Back-channel logout could not be sent: the session has ended here, and the apps it signed in to were not told.")]
     private static partial void LogNotifyFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not mark a browser session as still in use by a client; if this keeps failing, back-channel logout may miss sessions older than the refresh token lifetime.")]
+    private static partial void LogSeenFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Back-channel logout sent to client {ClientId}.")]
     private static partial void LogSent(ILogger logger, string clientId);

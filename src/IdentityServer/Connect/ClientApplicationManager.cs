@@ -24,17 +24,17 @@ public sealed class ClientApplicationManager(
     IOpenIddictApplicationStore<OpenIddictEntityFrameworkCoreApplication> store)
     : OpenIddictApplicationManager<OpenIddictEntityFrameworkCoreApplication>(cache, logger, options, store)
 {
-    // The client this request found. OpenIddict looks the client up again at nearly every step of a request and throws
+    // The clients this request found, by client_id. OpenIddict looks a client up again at nearly every step of a request and throws
     // when a later step finds nothing where an earlier one found it: a 500, whenever this instance learnt of a deletion
-    // (through RegistrationChanges, from another instance) between two steps. So a request sees one client throughout
+    // (through RegistrationChanges, from another instance) between two steps. So a request sees each client as it first found it
     // (a manager lives for one request), and a deletion meanwhile is noticed by RefuseDeletedClient's look at the
     // current client, or by the database refusing rows that name it (TokenWrites).
-    private OpenIddictEntityFrameworkCoreApplication? foundThisRequest;
+    private Dictionary<string, OpenIddictEntityFrameworkCoreApplication>? foundThisRequest;
 
     /// <summary>A detached copy of the client, as this request first found it (from memory when it is there): read it, never update it.</summary>
     public override async ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindByClientIdAsync(
         string identifier, CancellationToken cancellationToken = default) =>
-        foundThisRequest is { } found && string.Equals(found.ClientId, identifier, StringComparison.Ordinal)
+        foundThisRequest?.GetValueOrDefault(identifier) is { } found
             ? Copy(found)
             : await FindCurrentByClientIdAsync(identifier, cancellationToken);
 
@@ -50,18 +50,14 @@ public sealed class ClientApplicationManager(
             cached = await ReadStoredAsync(identifier, cancellationToken);
             if (cached is null)
             {
-                if (string.Equals(foundThisRequest?.ClientId, identifier, StringComparison.Ordinal))
-                {
-                    foundThisRequest = null;
-                }
-
+                foundThisRequest?.Remove(identifier);
                 return null;
             }
 
             clientCache.Set(identifier, cached, version);
         }
 
-        foundThisRequest = cached;
+        (foundThisRequest ??= new(StringComparer.Ordinal))[identifier] = cached;
         return Copy(cached);
     }
 
@@ -91,7 +87,7 @@ public sealed class ClientApplicationManager(
         }
 
         clientCache.Set(clientId, stored, version);
-        foundThisRequest = stored;
+        (foundThisRequest ??= new(StringComparer.Ordinal))[clientId] = stored;
         return await base.ValidateClientSecretAsync(Copy(stored), secret, cancellationToken);
     }
 

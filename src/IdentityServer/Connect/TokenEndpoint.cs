@@ -152,14 +152,25 @@ internal static class TokenEndpoint
                 return ClientGone();
             }
 
-            // An app's session may live on its refresh tokens for weeks after the browser signed in: it stays one that
-            // back-channel logout announces (see BackChannelLogout.SeenAsync).
-            if (request.IsRefreshTokenGrantType() && identity.GetClaim(Users.BrowserSessions.SessionIdClaim) is { } sessionId
-                && await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is { } client
-                && BackChannelLogout.UriOf(await applications.GetPropertiesAsync(client, cancellationToken)) is not null)
+            if (identity.GetClaim(Users.BrowserSessions.SessionIdClaim) is { } sessionId)
             {
-                await context.RequestServices.GetRequiredService<BackChannelLogout>()
-                    .SeenAsync(sessionId, (await applications.GetIdAsync(client, cancellationToken))!, cancellationToken);
+                // A code issued just before its browser session ended, redeemed after: the apps were told of the end
+                // already, so this session must not start in one of them now (as Keycloak refuses it).
+                if (request.IsAuthorizationCodeGrantType()
+                    && await context.RequestServices.GetRequiredService<Users.BrowserSessions>().HasEndedAsync(sessionId, cancellationToken))
+                {
+                    return InvalidGrant("The browser session this code was issued in has ended.");
+                }
+
+                // An app's session may live on its refresh tokens for weeks after the browser signed in: it stays one
+                // that back-channel logout announces (see BackChannelLogout.SeenAsync).
+                if (request.IsRefreshTokenGrantType()
+                    && await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is { } client
+                    && BackChannelLogout.UriOf(await applications.GetPropertiesAsync(client, cancellationToken)) is not null)
+                {
+                    await context.RequestServices.GetRequiredService<BackChannelLogout>()
+                        .SeenAsync(sessionId, (await applications.GetIdAsync(client, cancellationToken))!, cancellationToken);
+                }
             }
 
             // Audiences follow the scopes the access token will carry. A refresh may ask for fewer than the grant holds:

@@ -64,6 +64,8 @@ public sealed class BrowserSessions(ApplicationDbContext db, Connect.BackChannel
     public async Task<bool> HasEndedAsync(ClaimsPrincipal session, CancellationToken cancellationToken) =>
         SessionId(session) is { } id && await IsRecordedAsync(id, cancellationToken);
 
+    public Task<bool> HasEndedAsync(string sessionId, CancellationToken cancellationToken) => IsRecordedAsync(sessionId, cancellationToken);
+
     /// <summary>A record outlives every cookie that carries its id: a cookie is renewed only while its session lives.</summary>
     public Task<int> PruneAsync(TimeSpan cookieLifetime, CancellationToken cancellationToken)
     {

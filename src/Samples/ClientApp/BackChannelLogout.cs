@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 
 namespace ClientApp;
@@ -38,12 +40,16 @@ public static class BackChannelLogout
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         var oidc = oidcOptions.Get(OpenIdConnectDefaults.AuthenticationScheme);
-        var validated = await ValidateAsync(form["logout_token"].ToString(), oidc, http.RequestAborted);
+        var configuration = await oidc.ConfigurationManager!.GetConfigurationAsync(http.RequestAborted);
+        var validated = await ValidateAsync(form["logout_token"].ToString(), oidc, configuration);
         if (validated.Exception is SecurityTokenSignatureKeyNotFoundException)
         {
-            // Signed with a key published since this app last read the JWKS: read it again, once.
-            oidc.ConfigurationManager!.RequestRefresh();
-            validated = await ValidateAsync(form["logout_token"].ToString(), oidc, http.RequestAborted);
+            // Signed with a key published since this app last read the JWKS: read discovery and the JWKS again, once,
+            // now (the manager's own refresh runs in the background), and have the manager catch up for later.
+            oidc.ConfigurationManager.RequestRefresh();
+            var fresh = await OpenIdConnectConfigurationRetriever.GetAsync(
+                oidc.MetadataAddress!, new HttpDocumentRetriever(oidc.Backchannel) { RequireHttps = oidc.RequireHttpsMetadata }, http.RequestAborted);
+            validated = await ValidateAsync(form["logout_token"].ToString(), oidc, fresh);
         }
 
         if (!validated.IsValid || validated.SecurityToken is not JsonWebToken token
@@ -57,17 +63,14 @@ public static class BackChannelLogout
         return Results.Ok();
     }
 
-    private static async Task<TokenValidationResult> ValidateAsync(string logoutToken, OpenIdConnectOptions oidc, CancellationToken cancellationToken)
-    {
-        var configuration = await oidc.ConfigurationManager!.GetConfigurationAsync(cancellationToken);
-        return await new JsonWebTokenHandler().ValidateTokenAsync(logoutToken, new TokenValidationParameters
+    private static Task<TokenValidationResult> ValidateAsync(string logoutToken, OpenIdConnectOptions oidc, OpenIdConnectConfiguration configuration) =>
+        new JsonWebTokenHandler().ValidateTokenAsync(logoutToken, new TokenValidationParameters
         {
             ValidIssuer = configuration.Issuer,
             ValidAudience = oidc.ClientId,
             IssuerSigningKeys = configuration.SigningKeys,
             ValidTypes = ["logout+jwt"],
         });
-    }
 
     private static bool HasLogoutEvent(JsonWebToken token)
     {

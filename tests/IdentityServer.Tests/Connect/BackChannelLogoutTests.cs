@@ -177,6 +177,40 @@ public sealed class BackChannelLogoutTests(BackChannelLogoutTests.AppsFactory fa
     }
 
     [Fact]
+    public async Task A_failure_while_telling_the_apps_does_not_fail_the_sign_out_or_the_admins_logout()
+    {
+        var client = await tokens.RegisterCodeClientAsync("bcl-failing", backChannelLogoutUri: LogoutUri("bcl-failing"));
+        var userId = await tokens.RegisterUserAsync("bcl-failing", "bcl-failing-password");
+        factory.Apps.FailAt(LogoutUri("bcl-failing"));
+        var browser = new BrowserSession(factory);
+        var signedIn = await tokens.LogInAndRedeemAsync(browser, client, "bcl-failing", "bcl-failing-password");
+
+        var response = await browser.GoAsync(EndSessionUrl(client, signedIn.Token("id_token")));
+
+        Assert.Equal(client.PostLogoutRedirectUri, response.Headers.Location!.GetLeftPart(UriPartial.Path));
+        await SessionIdAsync(new BrowserSession(factory), client, "bcl-failing");
+        Assert.Equal(HttpStatusCode.NoContent, (await tokens.AdminAsync(HttpMethod.Post, $"/admin/users/{userId}/logout")).Status);
+    }
+
+    [Fact]
+    public async Task A_code_issued_before_its_session_ended_is_refused_after()
+    {
+        var client = await tokens.RegisterCodeClientAsync("bcl-late-code", backChannelLogoutUri: LogoutUri("bcl-late-code"));
+        await tokens.RegisterUserAsync("bcl-late-code", "bcl-late-code-password");
+        var browser = new BrowserSession(factory);
+        var pkce = Pkce.Create();
+        var code = await OAuthFlows.CodeFromAsync(
+            await browser.SignInAsync(OAuthFlows.AuthorizeUrl(client, pkce), "bcl-late-code", "bcl-late-code-password"), client);
+
+        await browser.GoAsync(EndSessionUrl(client, idTokenHint: null));
+        await browser.ClickAsync("logout");
+        var (status, body) = await tokens.RedeemCodeAsync(client, code, pkce);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("invalid_grant", body.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task An_app_that_never_answers_holds_the_sign_out_back_for_the_timeout_only()
     {
         var client = await tokens.RegisterCodeClientAsync("bcl-silent", backChannelLogoutUri: LogoutUri("bcl-silent"));

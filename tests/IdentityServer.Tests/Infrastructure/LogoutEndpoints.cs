@@ -27,9 +27,19 @@ public sealed class LogoutEndpoints
     /// <summary>The app at that address takes the request and never answers; completes when it has it.</summary>
     public Task HangAt(string uri) => hanging.GetOrAdd(uri, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
+    private readonly ConcurrentDictionary<string, bool> failing = new(StringComparer.Ordinal);
+
+    /// <summary>Sending to that address fails with something other than a network error (a bug, a handler throwing).</summary>
+    public void FailAt(string uri) => failing[uri] = true;
+
     private async Task<HttpResponseMessage> AnswerAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var uri = request.RequestUri!.ToString();
+        if (failing.ContainsKey(uri))
+        {
+            throw new InvalidOperationException("The handler failed.");
+        }
+
         var form = QueryHelpers.ParseQuery(await request.Content!.ReadAsStringAsync(cancellationToken));
         Assert.Equal("application/x-www-form-urlencoded", request.Content.Headers.ContentType?.MediaType);
         received.GetOrAdd(uri, _ => new()).Enqueue(form["logout_token"].ToString());
