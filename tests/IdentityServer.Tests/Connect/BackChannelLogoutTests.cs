@@ -136,10 +136,7 @@ public sealed class BackChannelLogoutTests(BackChannelLogoutTests.AppsFactory fa
     [Fact]
     public async Task An_app_signing_its_user_out_without_the_browsers_cookie_ends_the_session_its_id_token_names()
     {
-        var client = await tokens.RegisterCodeClientAsync("bcl-hint-only", backChannelLogoutUri: LogoutUri("bcl-hint-only"));
-        await tokens.RegisterUserAsync("bcl-hint-only", "bcl-hint-only-password");
-        var browser = new BrowserSession(factory);
-        var signedIn = await tokens.LogInAndRedeemAsync(browser, client, "bcl-hint-only", "bcl-hint-only-password");
+        var (client, _, browser, signedIn) = await SignedInAsync("bcl-hint-only");
         var sessionId = new JsonWebToken(signedIn.Token("id_token")).GetClaim("sid").Value;
 
         // Not the browser: no session cookie, only the app's ID token (as Keycloak accepts).
@@ -179,11 +176,8 @@ public sealed class BackChannelLogoutTests(BackChannelLogoutTests.AppsFactory fa
     [Fact]
     public async Task A_failure_while_telling_the_apps_does_not_fail_the_sign_out_or_the_admins_logout()
     {
-        var client = await tokens.RegisterCodeClientAsync("bcl-failing", backChannelLogoutUri: LogoutUri("bcl-failing"));
-        var userId = await tokens.RegisterUserAsync("bcl-failing", "bcl-failing-password");
+        var (client, userId, browser, signedIn) = await SignedInAsync("bcl-failing");
         factory.Apps.FailAt(LogoutUri("bcl-failing"));
-        var browser = new BrowserSession(factory);
-        var signedIn = await tokens.LogInAndRedeemAsync(browser, client, "bcl-failing", "bcl-failing-password");
 
         var response = await browser.GoAsync(EndSessionUrl(client, signedIn.Token("id_token")));
 
@@ -213,10 +207,7 @@ public sealed class BackChannelLogoutTests(BackChannelLogoutTests.AppsFactory fa
     [Fact]
     public async Task An_app_that_never_answers_holds_the_sign_out_back_for_the_timeout_only()
     {
-        var client = await tokens.RegisterCodeClientAsync("bcl-silent", backChannelLogoutUri: LogoutUri("bcl-silent"));
-        await tokens.RegisterUserAsync("bcl-silent", "bcl-silent-password");
-        var browser = new BrowserSession(factory);
-        var signedIn = await tokens.LogInAndRedeemAsync(browser, client, "bcl-silent", "bcl-silent-password");
+        var (client, _, browser, signedIn) = await SignedInAsync("bcl-silent");
         var reached = factory.Apps.HangAt(LogoutUri("bcl-silent"));
 
         var signingOut = browser.GoAsync(EndSessionUrl(client, signedIn.Token("id_token")));
@@ -269,6 +260,15 @@ public sealed class BackChannelLogoutTests(BackChannelLogoutTests.AppsFactory fa
             ["post_logout_redirect_uri"] = client.PostLogoutRedirectUri,
             ["id_token_hint"] = idTokenHint,
         }.Where(parameter => parameter.Value is not null));
+
+    /// <summary>A new app with a back-channel logout URI and a new user of the same name, signed in to it in a browser.</summary>
+    private async Task<(TestClient Client, string UserId, BrowserSession Browser, JsonElement SignedIn)> SignedInAsync(string name)
+    {
+        var client = await tokens.RegisterCodeClientAsync(name, backChannelLogoutUri: LogoutUri(name));
+        var userId = await tokens.RegisterUserAsync(name, name + "-password");
+        var browser = new BrowserSession(factory);
+        return (client, userId, browser, await tokens.LogInAndRedeemAsync(browser, client, name, name + "-password"));
+    }
 
     /// <summary>Signs the browser in to the app (or, already signed in, only authorizes it); the sid of its ID token.</summary>
     private async Task<string> SessionIdAsync(BrowserSession browser, TestClient client, string username, bool signInAgain = true)
