@@ -53,8 +53,8 @@ internal static class UserConsentsEndpoints
 
     private static async Task<IResult> RevokeAsync(
         string id, string clientId, ApplicationDbContext db, IOpenIddictApplicationManager applications,
-        IOpenIddictAuthorizationManager authorizations, IOpenIddictTokenManager tokens, AuditTrail audit, ClaimsPrincipal actor,
-        CancellationToken cancellationToken)
+        IOpenIddictAuthorizationManager authorizations, IOpenIddictTokenManager tokens, Connect.BackChannelLogout backChannelLogout,
+        AuditTrail audit, ClaimsPrincipal actor, CancellationToken cancellationToken)
     {
         if (!await db.Users.AsNoTracking().AnyAsync(user => user.Id == id, cancellationToken))
         {
@@ -72,6 +72,9 @@ internal static class UserConsentsEndpoints
         var applicationId = await applications.GetIdAsync(application, cancellationToken);
         await authorizations.RevokeAsync(id, applicationId, status: null, type: null, CancellationToken.None);
         await tokens.RevokeAsync(id, applicationId, status: null, type: null, CancellationToken.None);
+        // The app's sessions of the user have nothing left to refresh with: it hears so now (back-channel logout), as
+        // Keycloak ends the client's sessions of the user with the consent.
+        await backChannelLogout.ClientSessionsOfUserEndedAsync(id, applicationId!);
 
         await audit.RecordAsync(actor, "user.consent_revoked", id, new { clientId });
         return TypedResults.NoContent();

@@ -148,6 +148,10 @@ public sealed partial class BackChannelLogout(
     /// <summary>Tells the clients a session signed in to that it has ended.</summary>
     public Task SessionEndedAsync(string sessionId) => NotifyAsync(db.SessionClients.Where(s => s.SessionId == sessionId));
 
+    /// <summary>Tells one client that the user's sessions there have ended (the browser sessions stay).</summary>
+    public Task ClientSessionsOfUserEndedAsync(string subject, string applicationId) =>
+        NotifyAsync(db.SessionClients.Where(s => s.Subject == subject && s.ApplicationId == applicationId));
+
     /// <summary>Tells the clients every session of the user signed in to that those sessions have ended.</summary>
     public Task SessionsOfUserEndedAsync(string subject) => NotifyAsync(db.SessionClients.Where(s => s.Subject == subject));
 

@@ -205,6 +205,21 @@ public sealed class BackChannelLogoutTests(BackChannelLogoutTests.AppsFactory fa
     }
 
     [Fact]
+    public async Task An_admin_revoking_a_users_consent_to_an_app_tells_that_app_alone()
+    {
+        var (client, userId, browser, _) = await SignedInAsync("bcl-consent");
+        var other = await tokens.RegisterCodeClientAsync("bcl-consent-other", backChannelLogoutUri: LogoutUri("bcl-consent-other"));
+        var sessionId = await SessionIdAsync(browser, client, "bcl-consent", signInAgain: false);
+        await SessionIdAsync(browser, other, "bcl-consent", signInAgain: false);
+
+        var (status, _) = await tokens.AdminAsync(HttpMethod.Delete, $"/admin/users/{userId}/consents/{client.ClientId}");
+
+        Assert.Equal(HttpStatusCode.NoContent, status);
+        Assert.Equal(sessionId, new JsonWebToken(Assert.Single(factory.Apps.ReceivedAt(LogoutUri("bcl-consent")))).GetClaim("sid").Value);
+        Assert.Empty(factory.Apps.ReceivedAt(LogoutUri("bcl-consent-other")));
+    }
+
+    [Fact]
     public async Task An_app_that_never_answers_holds_the_sign_out_back_for_the_timeout_only()
     {
         var (client, _, browser, signedIn) = await SignedInAsync("bcl-silent");
