@@ -213,7 +213,7 @@ public sealed partial class AuthorizeModel(
             await backChannelLogout.RecordSignInAsync(sessionId, user.Id, applicationId!, issuers.OfRequest(HttpContext), cancellationToken);
             // A sign-out of this session that ran since its cookie was checked found no row for this app to announce:
             // of the two, whichever looks last sees the other (the row, or the ended session), so this one stops here.
-            if (await browserSessions.HasEndedAsync(session.Principal!, cancellationToken))
+            if (await browserSessions.HasEndedAsync(sessionId, cancellationToken))
             {
                 return request.HasPromptValue(PromptValues.None)
                     ? Refuse(Errors.LoginRequired, "The session ended while this request was handled.")

@@ -57,7 +57,7 @@ public sealed class ClientApplicationManager(
             clientCache.Set(identifier, cached, version);
         }
 
-        (foundThisRequest ??= new(StringComparer.Ordinal))[identifier] = cached;
+        Remember(cached);
         return Copy(cached);
     }
 
@@ -87,9 +87,13 @@ public sealed class ClientApplicationManager(
         }
 
         clientCache.Set(clientId, stored, version);
-        (foundThisRequest ??= new(StringComparer.Ordinal))[clientId] = stored;
+        Remember(stored);
         return await base.ValidateClientSecretAsync(Copy(stored), secret, cancellationToken);
     }
+
+    /// <summary>The rest of this request sees the client as it is now.</summary>
+    private void Remember(OpenIddictEntityFrameworkCoreApplication client) =>
+        (foundThisRequest ??= new(StringComparer.Ordinal))[client.ClientId!] = client;
 
     public async ValueTask<OpenIddictEntityFrameworkCoreApplication?> FindByClientIdUncachedAsync(
         string identifier, CancellationToken cancellationToken = default)

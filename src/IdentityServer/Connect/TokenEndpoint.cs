@@ -147,10 +147,12 @@ internal static class TokenEndpoint
 
             var identity = new ClaimsIdentity(principal.Claims, TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
             UserPrincipalFactory.RefreshUserClaims(identity, active.User, active.Roles);
-            if (!await KeepScopesTheClientStillHasAsync(identity, request.ClientId!, applications, scopes, cancellationToken))
+            if (await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is not { } client)
             {
                 return ClientGone();
             }
+
+            await KeepScopesTheClientStillHasAsync(identity, client, applications, scopes, cancellationToken);
 
             if (identity.GetClaim(Users.BrowserSessions.SessionIdClaim) is { } sessionId)
             {
@@ -165,7 +167,6 @@ internal static class TokenEndpoint
                 // An app's session may live on its refresh tokens for weeks after the browser signed in: it stays one
                 // that back-channel logout announces (see BackChannelLogout.SeenAsync).
                 if (request.IsRefreshTokenGrantType()
-                    && await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is { } client
                     && BackChannelLogout.UriOf(await applications.GetPropertiesAsync(client, cancellationToken)) is not null)
                 {
                     await context.RequestServices.GetRequiredService<BackChannelLogout>()
@@ -236,17 +237,12 @@ internal static class TokenEndpoint
     /// A grant's scopes are checked against the client when it is given; a refresh chain would otherwise keep a
     /// scope an admin has since withdrawn from the client or deleted, and its audience, for as long as it is used.
     /// The new tokens get what the client may have now, as in Keycloak. (OpenIddict checks only a scope parameter.)
-    /// False when the client no longer exists. The caller sets the audiences, from the scopes the access token carries.
+    /// The caller sets the audiences, from the scopes the access token carries.
     /// </summary>
-    private static async Task<bool> KeepScopesTheClientStillHasAsync(
-        ClaimsIdentity identity, string clientId, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
+    private static async Task KeepScopesTheClientStillHasAsync(
+        ClaimsIdentity identity, object application, IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes,
         CancellationToken cancellationToken)
     {
-        if (await applications.FindByClientIdAsync(clientId, cancellationToken) is not { } application)
-        {
-            return false;
-        }
-
         var granted = identity.GetScopes();
         // Read from memory (the scope manager's cache), like every scope check of a token request.
         var stored = new HashSet<string>(StringComparer.Ordinal);
@@ -266,7 +262,6 @@ internal static class TokenEndpoint
         }
 
         identity.SetScopes(kept);
-        return true;
     }
 
     /// <summary>The same answer as <see cref="RefuseDeletedClient"/> gives when the client vanishes a moment later.</summary>

@@ -27,9 +27,9 @@ public sealed class BrowserSessions(ApplicationDbContext db, Connect.BackChannel
     public Task EndAsync(ClaimsPrincipal? session, CancellationToken cancellationToken) => EndAsync(SessionId(session), cancellationToken);
 
     /// <inheritdoc cref="EndAsync(ClaimsPrincipal?, CancellationToken)"/>
-    public async Task EndAsync(string? id, CancellationToken cancellationToken)
+    public async Task EndAsync(string? sessionId, CancellationToken cancellationToken)
     {
-        if (id is not { Length: > 0 and <= 64 })
+        if (Valid(sessionId) is not { } id)
         {
             return;
         }
@@ -61,10 +61,11 @@ public sealed class BrowserSessions(ApplicationDbContext db, Connect.BackChannel
         }
     }
 
-    public async Task<bool> HasEndedAsync(ClaimsPrincipal session, CancellationToken cancellationToken) =>
-        SessionId(session) is { } id && await IsRecordedAsync(id, cancellationToken);
+    public Task<bool> HasEndedAsync(ClaimsPrincipal session, CancellationToken cancellationToken) =>
+        HasEndedAsync(SessionId(session), cancellationToken);
 
-    public Task<bool> HasEndedAsync(string sessionId, CancellationToken cancellationToken) => IsRecordedAsync(sessionId, cancellationToken);
+    public async Task<bool> HasEndedAsync(string? sessionId, CancellationToken cancellationToken) =>
+        Valid(sessionId) is { } id && await IsRecordedAsync(id, cancellationToken);
 
     /// <summary>A record outlives every cookie that carries its id: a cookie is renewed only while its session lives.</summary>
     public Task<int> PruneAsync(TimeSpan cookieLifetime, CancellationToken cancellationToken)
@@ -121,6 +122,8 @@ public sealed class BrowserSessions(ApplicationDbContext db, Connect.BackChannel
         db.EndedSessions.AnyAsync(ended => ended.Id == id, cancellationToken);
 
     /// <summary>The session id a sign-in cookie carries.</summary>
-    public static string? SessionId(ClaimsPrincipal? session) =>
-        session?.FindFirst(SessionIdClaim)?.Value is { Length: > 0 and <= 64 } id ? id : null;
+    public static string? SessionId(ClaimsPrincipal? session) => Valid(session?.FindFirst(SessionIdClaim)?.Value);
+
+    /// <summary>An id as this server makes them, and short enough for its column; anything else names no session.</summary>
+    private static string? Valid(string? sessionId) => sessionId is { Length: > 0 and <= 64 } ? sessionId : null;
 }
