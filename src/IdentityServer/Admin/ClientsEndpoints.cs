@@ -53,7 +53,7 @@ internal static partial class ClientsEndpoints
     public const int MinimumSecretLength = 16;
 
     private static readonly string[] SupportedGrantTypes =
-        [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.ClientCredentials, GrantTypes.Password];
+        [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.ClientCredentials, GrantTypes.Password, GrantTypes.DeviceCode];
 
     public static RouteGroupBuilder MapClientsEndpoints(this RouteGroupBuilder admin)
     {
@@ -328,6 +328,11 @@ internal static partial class ClientsEndpoints
             descriptor.Permissions.Add(Permissions.Endpoints.Authorization);
             descriptor.Permissions.Add(Permissions.Endpoints.EndSession);
             descriptor.Permissions.Add(Permissions.ResponseTypes.Code);
+        }
+
+        if (grantTypes.Contains(GrantTypes.DeviceCode))
+        {
+            descriptor.Permissions.Add(Permissions.Endpoints.DeviceAuthorization);
         }
 
         foreach (var grantType in grantTypes)

@@ -168,7 +168,7 @@ public sealed partial class AuthorizeModel(
             }
 
             ClientName = await applications.GetLocalizedDisplayNameAsync(application, cancellationToken) ?? request.ClientId!;
-            RequestedScopes = await DescribeAsync(requestedScopes, cancellationToken);
+            RequestedScopes = await DescribeAsync(scopes, requestedScopes, cancellationToken);
             RequestParameters = FormParameters();
             return Page();
         }
@@ -230,36 +230,10 @@ public sealed partial class AuthorizeModel(
         Redirect(Request.PathBase + "/account/login?ReturnUrl=" + Uri.EscapeDataString(
             ReturnUrlWithout([PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true, hint)));
 
-    /// <summary>
-    /// The user's authorization of the client (a grant, or a remembered consent); null if an admin deleted the client
-    /// since it was read: OpenIddict's store then finds no client to link it to and saves the row without one, or the
-    /// row breaks a foreign key (the deletion landed between that lookup and the INSERT).
-    /// </summary>
-    private async Task<object?> CreateAuthorizationAsync(
-        ClaimsIdentity identity, string subject, string applicationId, string type, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var authorization = await authorizations.CreateAsync(identity, subject, applicationId, type, identity.GetScopes(), cancellationToken);
-            if (await authorizations.GetApplicationIdAsync(authorization, cancellationToken) is null)
-            {
-                // A consent or grant of no client: removed rather than left valid.
-                await authorizations.DeleteAsync(authorization, CancellationToken.None);
-                return null;
-            }
-
-            return authorization;
-        }
-        catch (DbUpdateException)
-        {
-            if (!await applications.WasDeletedAfterRefusedSaveAsync(db, HttpContext.GetOpenIddictServerRequest()!.ClientId!, cancellationToken))
-            {
-                throw;
-            }
-
-            return null;
-        }
-    }
+    private Task<object?> CreateAuthorizationAsync(
+        ClaimsIdentity identity, string subject, string applicationId, string type, CancellationToken cancellationToken) =>
+        Grants.CreateAsync(authorizations, applications, db, identity, subject, applicationId,
+            HttpContext.GetOpenIddictServerRequest()!.ClientId!, type, cancellationToken);
 
     /// <summary>
     /// Two tabs (or browsers) accepting the same consent at once both find none remembered and both store one. Each,
@@ -355,7 +329,9 @@ public sealed partial class AuthorizeModel(
             .Where(parameter => parameter.Key is not (ConsentField or "__RequestVerificationToken"))
             .SelectMany(parameter => parameter.Value.Select(value => KeyValuePair.Create(parameter.Key, value ?? string.Empty)))];
 
-    private async Task<List<ScopeDescription>> DescribeAsync(IEnumerable<string> names, CancellationToken cancellationToken)
+    /// <summary>What the consent pages (this one and the device's) show for each scope.</summary>
+    internal static async Task<List<ScopeDescription>> DescribeAsync(
+        IOpenIddictScopeManager scopes, IEnumerable<string> names, CancellationToken cancellationToken)
     {
         var described = new List<ScopeDescription>();
         var stored = new Dictionary<string, string?>(StringComparer.Ordinal);

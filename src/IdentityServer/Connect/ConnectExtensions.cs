@@ -48,6 +48,8 @@ public static class ConnectExtensions
                     .SetIntrospectionEndpointUris(ConnectPaths.Introspect[1..])
                     .SetRevocationEndpointUris(ConnectPaths.Revoke[1..])
                     .SetEndSessionEndpointUris(ConnectPaths.EndSession[1..])
+                    .SetDeviceAuthorizationEndpointUris(ConnectPaths.DeviceAuthorization[1..])
+                    .SetEndUserVerificationEndpointUris(ConnectPaths.Verify[1..])
                     .SetConfigurationEndpointUris(ConnectPaths.OpenIdConfiguration[1..], ConnectPaths.AuthorizationServerMetadata[1..])
                     .SetJsonWebKeySetEndpointUris(ConnectPaths.Jwks[1..]);
 
@@ -55,7 +57,9 @@ public static class ConnectExtensions
                     .AllowRefreshTokenFlow()
                     .AllowClientCredentialsFlow()
                     // Enabled server-wide, but a client may use it only when an admin grants it the permission.
-                    .AllowPasswordFlow();
+                    .AllowPasswordFlow()
+                    // Likewise: only clients an admin registers with the device_code grant (see Connect/Verify).
+                    .AllowDeviceAuthorizationFlow();
 
                 server.RegisterScopes([.. StandardScopes.Registered]);
                 server.RegisterClaims(
@@ -124,6 +128,7 @@ public static class ConnectExtensions
                     .EnableTokenEndpointPassthrough()
                     .EnableUserInfoEndpointPassthrough()
                     .EnableEndSessionEndpointPassthrough()
+                    .EnableEndUserVerificationEndpointPassthrough()
                     // Plain HTTP is refused off loopback by TransportSecurity, which knows about trusted proxies.
                     .DisableTransportSecurityRequirement()
                     // RFC 7617 2: a Basic challenge (401 invalid_client) names a realm.

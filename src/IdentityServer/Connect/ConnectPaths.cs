@@ -13,6 +13,12 @@ public static class ConnectPaths
     public const string Revoke = "/connect/revoke";
     public const string EndSession = "/connect/endsession";
 
+    /// <summary>RFC 8628: where a device without a browser (a TV, a command-line tool) asks for a user code.</summary>
+    public const string DeviceAuthorization = "/connect/device";
+
+    /// <summary>RFC 8628: where the user, on another device's browser, enters that code and approves the device.</summary>
+    public const string Verify = "/connect/verify";
+
     public const string OpenIdConfiguration = "/.well-known/openid-configuration";
 
     /// <summary>

@@ -7,8 +7,9 @@ using static OpenIddict.Server.OpenIddictServerEvents;
 namespace IdentityServer.Connect;
 
 /// <summary>
-/// Replaces OpenIddict's <see cref="OpenIddictServerHandlers.RedeemTokenEntry"/> so that an authorization code or a
-/// refresh token is redeemed at most once even when two requests present it at the same moment.
+/// Replaces OpenIddict's <see cref="OpenIddictServerHandlers.RedeemTokenEntry"/> so that an authorization code, a
+/// refresh token, a device code or a user code is redeemed at most once even when two requests present it at the same
+/// moment.
 /// </summary>
 /// <remarks>
 /// Both requests can pass validation (the entry still says "valid") before either marks it redeemed. Marking it is
@@ -35,17 +36,22 @@ internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, To
 
     public async ValueTask HandleAsync(ProcessSignInContext context)
     {
-        if (context.EndpointType is not OpenIddictServerEndpointType.Token
-            || !(context.Request.IsAuthorizationCodeGrantType() || context.Request.IsRefreshTokenGrantType()))
-        {
-            // Device and user codes are not enabled on this server; nothing else is single-use.
-            return;
-        }
-
         var authentication = context.Transaction.GetProperty<ProcessAuthenticationContext>(typeof(ProcessAuthenticationContext).FullName!)
-            ?? throw new InvalidOperationException("The authentication context of the token request is missing.");
-        var isCode = context.Request.IsAuthorizationCodeGrantType();
-        ClaimsPrincipal? principal = isCode ? authentication.AuthorizationCodePrincipal : authentication.RefreshTokenPrincipal;
+            ?? throw new InvalidOperationException("The authentication context of the request is missing.");
+        // Every single-use token a sign-in consumes: a code or refresh token (or a device code, once approved) at the
+        // token endpoint, and the user code a user approves a device with.
+        var (principal, kind) = context.EndpointType switch
+        {
+            OpenIddictServerEndpointType.Token when context.Request.IsAuthorizationCodeGrantType()
+                => (authentication.AuthorizationCodePrincipal, "authorization code"),
+            OpenIddictServerEndpointType.Token when context.Request.IsRefreshTokenGrantType()
+                => (authentication.RefreshTokenPrincipal, "refresh token"),
+            OpenIddictServerEndpointType.Token when context.Request.IsDeviceCodeGrantType()
+                => (authentication.DeviceCodePrincipal, "device code"),
+            OpenIddictServerEndpointType.EndUserVerification => (authentication.UserCodePrincipal, "user code"),
+            _ => (null, string.Empty),
+        };
+
         var identifier = principal?.GetTokenId();
         if (string.IsNullOrEmpty(identifier))
         {
@@ -60,7 +66,7 @@ internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, To
 
         // The status check catches a loser that read the entry after the winner committed; the conditional update
         // (at TokenWrites.Commit, with the new tokens) catches one that read it before.
-        var redemption = new TokenWrites.Redemption(identifier, principal!.GetAuthorizationId(), isCode);
+        var redemption = new TokenWrites.Redemption(identifier, principal!.GetAuthorizationId(), kind);
         if (await tokens.HasStatusAsync(token, Statuses.Valid, context.CancellationToken)
             && await tokens.TryRedeemAsync(token, context.CancellationToken))
         {
@@ -85,10 +91,9 @@ internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, To
         }
 
         context.Reject(
-            error: Errors.InvalidGrant,
-            description: lost.IsCode
-                ? "The specified authorization code was redeemed or revoked by a concurrent request."
-                : "The specified refresh token was redeemed or revoked by a concurrent request.");
+            // A user code is not a grant: the verification page says the code is no longer valid.
+            error: context.EndpointType is OpenIddictServerEndpointType.EndUserVerification ? Errors.InvalidToken : Errors.InvalidGrant,
+            description: $"The specified {lost.Kind} was redeemed or revoked by a concurrent request.");
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Token {TokenId} was redeemed or revoked by a concurrent request; refusing this one and revoking the tokens of authorization {AuthorizationId}.")]

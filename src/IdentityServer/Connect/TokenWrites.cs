@@ -27,10 +27,10 @@ internal sealed class TokenWrites
     // The context holding rows back, once one is: a sign-in that writes no row (client_credentials) rents none.
     private DbContext? holder;
 
-    /// <summary>The code or refresh token this sign-in redeems, if it redeems one.</summary>
+    /// <summary>The code, refresh token, device code or user code this sign-in redeems, if it redeems one.</summary>
     public Redemption? Redeeming { get; set; }
 
-    internal sealed record Redemption(string TokenId, string? AuthorizationId, bool IsCode);
+    internal sealed record Redemption(string TokenId, string? AuthorizationId, string Kind);
 
     /// <summary>
     /// The user a <c>password</c> grant found allowed to sign in (or a code or refresh redemption issuing an admin

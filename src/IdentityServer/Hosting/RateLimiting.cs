@@ -20,12 +20,13 @@ public sealed class RateLimitOptions
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// Login and registration posts per window from one IP address, and failed password grants: the brute-force brake.
+    /// Login and registration posts per window from one IP address, user codes tried on the device verification page,
+    /// and failed password grants: the brute-force brake.
     /// </summary>
     [Range(1, 1_000_000)]
     public int PagePostsPerIp { get; set; } = 20;
 
-    /// <summary>Token, introspection and revocation requests per window from one IP address.</summary>
+    /// <summary>Token, introspection, revocation and device authorization requests per window from one IP address.</summary>
     [Range(1, 10_000_000)]
     public int ProtocolRequestsPerIp { get; set; } = 6000;
 
@@ -42,7 +43,7 @@ public sealed class RateLimitOptions
 public static class RateLimiting
 {
     private static readonly PathString[] PagePosts = ["/account/login", "/account/register"];
-    private static readonly PathString[] ProtocolPaths = [ConnectPaths.Token, ConnectPaths.Introspect, ConnectPaths.Revoke];
+    private static readonly PathString[] ProtocolPaths = [ConnectPaths.Token, ConnectPaths.Introspect, ConnectPaths.Revoke, ConnectPaths.DeviceAuthorization];
 
     public static IHostApplicationBuilder AddRateLimits(this IHostApplicationBuilder builder)
     {
@@ -74,7 +75,9 @@ public static class RateLimiting
         }
 
         var path = LimitedPath(context);
-        if (HttpMethods.IsPost(context.Request.Method) && PagePosts.Contains(path))
+        // A user code looked up on the device verification page is a guess like a password: the same brake.
+        if ((HttpMethods.IsPost(context.Request.Method) && PagePosts.Contains(path))
+            || (path == ConnectPaths.Verify && (HttpMethods.IsPost(context.Request.Method) || context.Request.Query.ContainsKey("user_code"))))
         {
             return Window("page:" + ip, limits.PagePostsPerIp, limits.Window);
         }

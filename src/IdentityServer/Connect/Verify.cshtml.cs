@@ -1,0 +1,212 @@
+using System.Security.Claims;
+using IdentityServer.Admin;
+using IdentityServer.Persistence;
+using IdentityServer.Users;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace IdentityServer.Connect;
+
+/// <summary>
+/// RFC 8628's verification page. A device without a browser (a TV, a command-line tool) got a user code from the
+/// device authorization endpoint; its user opens this page on a phone or computer, signs in, enters the code and
+/// approves or denies the device. The device, polling the token endpoint meanwhile, then gets its tokens or
+/// access_denied. The user always confirms here, whatever the client's consent type: a code can be passed on by
+/// someone else (RFC 8628 5.4), so the page names the app and the code before anything is granted.
+/// </summary>
+// The confirmation's anti-forgery token is checked by hand: a stale one starts the confirmation again.
+[IgnoreAntiforgeryToken]
+public sealed partial class VerifyModel(
+    IOpenIddictApplicationManager applications,
+    IOpenIddictAuthorizationManager authorizations,
+    IOpenIddictScopeManager scopes,
+    SignInManager<ApplicationUser> signIn,
+    UserPrincipalFactory principals,
+    IAntiforgery antiforgery,
+    TimeProvider time,
+    AuditTrail audit,
+    ApplicationDbContext db,
+    ILogger<VerifyModel> logger) : PageModel
+{
+    private const string OutcomeField = "outcome";
+    private const string DecisionField = "decision";
+
+    public enum Steps { EnterCode, Confirm, Approved, Denied }
+
+    public Steps Step { get; private set; }
+
+    public string? ErrorMessage { get; private set; }
+
+    public string ClientName { get; private set; } = string.Empty;
+
+    public string? UserCode { get; private set; }
+
+    public IReadOnlyList<AuthorizeModel.ScopeDescription> RequestedScopes { get; private set; } = [];
+
+    public async Task<IActionResult> OnGetAsync()
+    {
+        // Where the approval or denial sends the browser: nothing to sign in for.
+        switch (Request.Query[OutcomeField].ToString())
+        {
+            case "approved":
+                Step = Steps.Approved;
+                return Page();
+            case "denied":
+                Step = Steps.Denied;
+                return Page();
+        }
+
+        if (await SignedInUserAsync() is null)
+        {
+            return ToLoginPage(Request.QueryString.Value);
+        }
+
+        if (string.IsNullOrEmpty(OpenIddictRequest().UserCode))
+        {
+            return Page();
+        }
+
+        if (await DeviceRequestAsync() is not { } device)
+        {
+            return CodeNotValid();
+        }
+
+        return await ConfirmAsync(device);
+    }
+
+    public async Task<IActionResult> OnPostAsync()
+    {
+        var cancellationToken = HttpContext.RequestAborted;
+        var userCode = OpenIddictRequest().UserCode;
+        var again = string.IsNullOrEmpty(userCode) ? string.Empty : "?user_code=" + Uri.EscapeDataString(userCode);
+        if (!await antiforgery.IsRequestValidAsync(HttpContext))
+        {
+            // A stale form (another tab signed in since) or a forged post: nothing is granted or refused, and the
+            // browser asks again.
+            return Redirect(Request.PathBase + ConnectPaths.Verify + again);
+        }
+
+        if (await SignedInUserAsync() is not { } signedIn)
+        {
+            return ToLoginPage(again);
+        }
+
+        var (user, authTime) = signedIn;
+        if (await DeviceRequestAsync() is not { } device)
+        {
+            return CodeNotValid();
+        }
+
+        switch (Request.Form[DecisionField].ToString())
+        {
+            case "deny":
+                LogDecision(logger, user.Id, device.ClientId, "denied");
+                await audit.RecordAsync(user.Id, "device.denied", device.ClientId);
+                // OpenIddict marks the device code rejected: the device's next poll gets access_denied.
+                return Forbid(Outcome("denied"), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+
+            case "accept":
+                var requested = device.Principal.GetScopes();
+                var identity = await principals.CreateAsync(user, requested, authTime ?? time.GetUtcNow(), cancellationToken);
+                if (UserPrincipalFactory.GrantsNoneRequested(identity, requested))
+                {
+                    ErrorMessage = "None of what the device asks for can be granted to your account.";
+                    return Page();
+                }
+
+                // Its own grant, as a browser sign-in gets: the device's tokens form one chain, which a replayed
+                // refresh token revokes, and which the user's grants list (and an admin revokes) like any other.
+                if (await Grants.CreateAsync(authorizations, applications, db, identity, user.Id, device.ApplicationId,
+                        device.ClientId, AuthorizationTypes.AdHoc, cancellationToken) is not { } grant)
+                {
+                    return CodeNotValid();
+                }
+
+                identity.SetAuthorizationId(await authorizations.GetIdAsync(grant, cancellationToken));
+                LogDecision(logger, user.Id, device.ClientId, "approved");
+                await audit.RecordAsync(user.Id, "device.approved", device.ClientId);
+                return SignIn(new ClaimsPrincipal(identity), Outcome("approved"), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+
+            default:
+                return await ConfirmAsync(device);
+        }
+    }
+
+    private async Task<IActionResult> ConfirmAsync(DeviceRequest device)
+    {
+        Step = Steps.Confirm;
+        UserCode = OpenIddictRequest().UserCode;
+        ClientName = await applications.GetLocalizedDisplayNameAsync(device.Application, HttpContext.RequestAborted) ?? device.ClientId;
+        RequestedScopes = await AuthorizeModel.DescribeAsync(scopes, device.Principal.GetScopes(), HttpContext.RequestAborted);
+        return Page();
+    }
+
+    private PageResult CodeNotValid()
+    {
+        Step = Steps.EnterCode;
+        ErrorMessage = "That code is not valid. It may have expired or been used already: check the code on your device, or start again there.";
+        return Page();
+    }
+
+    private sealed record DeviceRequest(ClaimsPrincipal Principal, object Application, string ApplicationId, string ClientId);
+
+    /// <summary>The device authorization the user code stands for (OpenIddict checks the code), with its client as now.</summary>
+    private async Task<DeviceRequest?> DeviceRequestAsync()
+    {
+        var cancellationToken = HttpContext.RequestAborted;
+        var result = await HttpContext.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        if (result.Principal is not { } principal
+            || principal.GetClaim(Claims.ClientId) is not { Length: > 0 } clientId
+            // An admin may have deleted the client since the device asked.
+            || await applications.FindCurrentByClientIdAsync(clientId, cancellationToken) is not { } application)
+        {
+            return null;
+        }
+
+        return new DeviceRequest(principal, application, (await applications.GetIdAsync(application, cancellationToken))!, clientId);
+    }
+
+    /// <summary>
+    /// The signed-in user, checked as the authorization endpoint checks them (security stamp, still allowed to sign
+    /// in), with the time they signed in; null when they must sign in.
+    /// </summary>
+    private async Task<(ApplicationUser User, DateTimeOffset? AuthTime)?> SignedInUserAsync()
+    {
+        var session = await HttpContext.AuthenticateAsync(IdentityConstants.ApplicationScheme);
+        var user = session.Succeeded ? await signIn.ValidateSecurityStampAsync(session.Principal) : null;
+        if (user is null)
+        {
+            return null;
+        }
+
+        if (!await signIn.CanSignInAsync(user))
+        {
+            await signIn.SignOutAsync();
+            return null;
+        }
+
+        return (user, long.TryParse(session.Principal?.FindFirst(Claims.AuthenticationTime)?.Value, out var seconds)
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null);
+    }
+
+    private RedirectResult ToLoginPage(string? query) =>
+        Redirect(Request.PathBase + "/account/login?ReturnUrl=" + Uri.EscapeDataString(Request.PathBase + ConnectPaths.Verify + query));
+
+    /// <summary>Where OpenIddict sends the browser once it has recorded the user's decision.</summary>
+    private AuthenticationProperties Outcome(string outcome) =>
+        new() { RedirectUri = Request.PathBase + ConnectPaths.Verify + "?" + OutcomeField + "=" + outcome };
+
+    private OpenIddictRequest OpenIddictRequest() =>
+        HttpContext.GetOpenIddictServerRequest() ?? throw new InvalidOperationException("The OpenIddict server request cannot be retrieved.");
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "User {UserId} {Decision} a device of client {ClientId}.")]
+    private static partial void LogDecision(ILogger logger, string userId, string clientId, string decision);
+}
