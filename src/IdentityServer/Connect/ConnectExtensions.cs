@@ -24,6 +24,7 @@ public static class ConnectExtensions
         builder.Services.AddSingleton<RegistrationChanges>();
         builder.Services.AddHostedService(services => services.GetRequiredService<RegistrationChanges>());
         builder.Services.AddSingleton<VerifiedClientSecrets>();
+        builder.Services.AddSingleton<DevicePolling>();
         builder.Services.AddCors();
         builder.Services.AddScoped<Microsoft.AspNetCore.Cors.Infrastructure.ICorsPolicyProvider, ClientCorsPolicyProvider>();
 
@@ -101,6 +102,8 @@ public static class ConnectExtensions
                 }
 
                 server.AddEventHandler(FormPostPage.Descriptor);
+                server.AddEventHandler(DevicePolling.SlowDown.Descriptor);
+                server.AddEventHandler(DevicePolling.AdvertiseInterval.Descriptor);
 
                 foreach (var handler in WellFormedRequests.Descriptors)
                 {

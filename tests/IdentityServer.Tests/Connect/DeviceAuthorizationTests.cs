@@ -59,6 +59,223 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
         Assert.Equal("invalid_grant", againBody.GetProperty("error").GetString());
     }
 
+    [Fact]
+    public async Task A_device_that_polls_faster_than_the_interval_it_was_given_is_told_to_slow_down()
+    {
+        var client = await RegisterDeviceClientAsync("tv-impatient");
+        var device = await AskForCodeAsync(client);
+        Assert.Equal(5, device.GetProperty("interval").GetInt32());
+
+        var (_, first) = await PollAsync(client, device);
+        var (_, tooSoon) = await PollAsync(client, device);
+        factory.Time.Advance(TimeSpan.FromSeconds(5));
+        var (_, onTime) = await PollAsync(client, device);
+
+        Assert.Equal("authorization_pending", first.GetProperty("error").GetString());
+        Assert.Equal("slow_down", tooSoon.GetProperty("error").GetString());
+        Assert.Equal("authorization_pending", onTime.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_user_who_denies_the_code_sends_the_device_access_denied()
+    {
+        var client = await RegisterDeviceClientAsync("tv-denied");
+        await tokens.RegisterUserAsync("dan", "dan-password-1");
+        var device = await AskForCodeAsync(client);
+
+        var browser = new BrowserSession(factory);
+        await SignInAtVerificationPageAsync(browser, device, "dan", "dan-password-1");
+        await browser.ClickAsync("deny");
+        Assert.NotNull(browser.Page!.GetElementById("device-denied"));
+
+        var (status, body) = await PollAsync(client, device);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("access_denied", body.GetProperty("error").GetString());
+    }
+
+    [Theory]
+    [InlineData("as shown")]
+    [InlineData("without the dashes")]
+    [InlineData("with spaces around")]
+    public async Task A_user_who_types_the_code_on_the_verification_page_reaches_the_confirmation(string typed)
+    {
+        var client = await RegisterDeviceClientAsync("tv-typed-" + typed.Replace(' ', '-'));
+        await tokens.RegisterUserAsync("tia-" + typed.Replace(' ', '-'), "tia-password-1");
+        var device = await AskForCodeAsync(client);
+        var shown = device.GetProperty("user_code").GetString()!;
+
+        var browser = new BrowserSession(factory);
+        await browser.GoAsync(new Uri(device.GetProperty("verification_uri").GetString()!).PathAndQuery);
+        await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = "tia-" + typed.Replace(' ', '-'), ["password"] = "tia-password-1" });
+        Assert.NotNull(browser.Page!.GetElementById("user-code-input"));
+        await browser.ClickAsync("verify", new Dictionary<string, string>
+        {
+            ["user-code-input"] = typed switch
+            {
+                "without the dashes" => shown.Replace("-", string.Empty),
+                "with spaces around" => "  " + shown + " ",
+                _ => shown,
+            },
+        });
+
+        Assert.True(browser.Page.GetElementById("accept") is not null, browser.Page.Body?.TextContent);
+        await browser.ClickAsync("accept");
+        var (status, body) = await PollAsync(client, device);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+    }
+
+    [Fact]
+    public async Task A_wrong_code_keeps_the_user_on_the_page_with_a_message_and_a_used_one_no_longer_works()
+    {
+        var client = await RegisterDeviceClientAsync("tv-wrong-code");
+        await tokens.RegisterUserAsync("wes", "wes-password-1");
+        var device = await AskForCodeAsync(client);
+        var browser = new BrowserSession(factory);
+        await SignInAtVerificationPageAsync(browser, device, "wes", "wes-password-1");
+        await browser.ClickAsync("accept");
+
+        using var wrong = await browser.GoAsync("/connect/verify?user_code=0000-0000-0000");
+        Assert.Equal(HttpStatusCode.OK, wrong.StatusCode);
+        Assert.NotNull(browser.Page!.GetElementById("verify-error"));
+        Assert.Null(browser.Page.GetElementById("accept"));
+
+        using var used = await browser.GoAsync(new Uri(device.GetProperty("verification_uri_complete").GetString()!).PathAndQuery);
+        Assert.NotNull(browser.Page!.GetElementById("verify-error"));
+        Assert.Null(browser.Page.GetElementById("accept"));
+    }
+
+    [Fact]
+    public async Task The_page_asks_who_is_there_before_it_says_anything_about_a_code()
+    {
+        var client = await RegisterDeviceClientAsync("tv-anonymous");
+        var device = await AskForCodeAsync(client);
+
+        using var response = await tokens.Http.GetAsync(new Uri(device.GetProperty("verification_uri_complete").GetString()!).PathAndQuery);
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.StartsWith("/account/login?ReturnUrl=", response.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        Assert.DoesNotContain(client.ClientId, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_user_disabled_after_approving_gets_the_device_nothing()
+    {
+        var client = await RegisterDeviceClientAsync("tv-disabled");
+        var userId = await tokens.RegisterUserAsync("dex", "dex-password-1");
+        var device = await AskForCodeAsync(client);
+        var browser = new BrowserSession(factory);
+        await SignInAtVerificationPageAsync(browser, device, "dex", "dex-password-1");
+        await browser.ClickAsync("accept");
+
+        var (disabled, disabledBody) = await tokens.AdminAsync(HttpMethod.Put, $"/admin/users/{userId}", new { enabled = false });
+        Assert.True(disabled == HttpStatusCode.OK, disabledBody.ToString());
+        var (status, body) = await PollAsync(client, device);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("invalid_grant", body.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_code_the_user_never_approves_expires()
+    {
+        var client = await RegisterDeviceClientAsync("tv-expired");
+        var device = await AskForCodeAsync(client);
+
+        factory.Time.Advance(TimeSpan.FromSeconds(device.GetProperty("expires_in").GetInt32() + 1));
+        var (status, body) = await PollAsync(client, device);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("expired_token", body.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_client_not_registered_for_the_device_grant_cannot_ask_for_a_code()
+    {
+        var client = await tokens.RegisterCodeClientAsync("web-no-device", isPublic: true);
+
+        using var response = await tokens.Http.PostAsync("/connect/device", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["client_id"] = client.ClientId,
+            ["scope"] = "openid",
+        }));
+        var body = await TokenClient.ReadJsonAsync(response);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("unauthorized_client", body.GetProperty("error").GetString());
+    }
+
+    [Fact]
+    public async Task A_confidential_device_client_authenticates_when_it_asks_for_a_code_and_when_it_polls()
+    {
+        var secret = await tokens.RegisterClientAsync(new
+        {
+            clientId = "cli-tool",
+            displayName = "The cli-tool app",
+            clientType = "confidential",
+            grantTypes = new[] { DeviceCodeGrant },
+            scopes = new[] { "openid", "offline_access" },
+        });
+        var (status, clientView) = await tokens.AdminAsync(HttpMethod.Get, "/admin/clients/cli-tool");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains(DeviceCodeGrant, clientView.GetProperty("grantTypes").EnumerateArray().Select(g => g.GetString()));
+
+        using var anonymous = await tokens.Http.PostAsync("/connect/device",
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = "cli-tool", ["scope"] = "openid" }));
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal("invalid_client", (await TokenClient.ReadJsonAsync(anonymous)).GetProperty("error").GetString());
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/connect/device")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["scope"] = "openid offline_access" }),
+        };
+        request.Headers.Authorization = TokenClient.Basic("cli-tool", secret!);
+        using var response = await tokens.Http.SendAsync(request);
+        var device = await TokenClient.ReadJsonAsync(response);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, device.ToString());
+
+        await tokens.RegisterUserAsync("cora", "cora-password-1");
+        var browser = new BrowserSession(factory);
+        await SignInAtVerificationPageAsync(browser, device, "cora", "cora-password-1");
+        await browser.ClickAsync("accept");
+        var (polled, body) = await tokens.TokenAsync(new Dictionary<string, string>
+        {
+            ["grant_type"] = DeviceCodeGrant, ["device_code"] = device.GetProperty("device_code").GetString()!,
+        }, "cli-tool", secret);
+
+        Assert.True(polled == HttpStatusCode.OK, body.ToString());
+        Assert.False(string.IsNullOrEmpty(body.Token("refresh_token")));
+    }
+
+    [Fact]
+    public async Task A_replayed_refresh_token_of_a_device_revokes_that_device_chain_only()
+    {
+        var client = await RegisterDeviceClientAsync("tv-replay");
+        await tokens.RegisterUserAsync("rey", "rey-password-1");
+        var first = await ApprovedDeviceTokensAsync(client, "rey", "rey-password-1");
+        var second = await ApprovedDeviceTokensAsync(client, "rey", "rey-password-1");
+
+        var (rotated, rotatedBody) = await tokens.RefreshAsync(client, first.Token("refresh_token"));
+        Assert.Equal(HttpStatusCode.OK, rotated);
+        var (replayed, _) = await tokens.RefreshAsync(client, first.Token("refresh_token"));
+        Assert.Equal(HttpStatusCode.BadRequest, replayed);
+
+        var (afterReplay, _) = await tokens.RefreshAsync(client, rotatedBody.Token("refresh_token"));
+        Assert.Equal(HttpStatusCode.BadRequest, afterReplay);
+        var (otherDevice, otherBody) = await tokens.RefreshAsync(client, second.Token("refresh_token"));
+        Assert.True(otherDevice == HttpStatusCode.OK, otherBody.ToString());
+    }
+
+    private async Task<JsonElement> ApprovedDeviceTokensAsync(TestClient client, string username, string password)
+    {
+        var device = await AskForCodeAsync(client);
+        var browser = new BrowserSession(factory);
+        await SignInAtVerificationPageAsync(browser, device, username, password);
+        await browser.ClickAsync("accept");
+        var (status, body) = await PollAsync(client, device);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        return body;
+    }
+
     private async Task<TestClient> RegisterDeviceClientAsync(string clientId, string scopes = "openid profile offline_access")
     {
         await tokens.RegisterClientAsync(new

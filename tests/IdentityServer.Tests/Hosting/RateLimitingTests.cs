@@ -231,3 +231,26 @@ public sealed class PasswordGrantSuccessLimitTests(LowPasswordGuessLimitFactory 
         }
     }
 }
+
+public sealed class DeviceCodeGuessingTests(LowRateLimitsFactory factory) : IClassFixture<LowRateLimitsFactory>
+{
+    [Fact]
+    public async Task Trying_user_codes_one_after_another_on_the_verification_page_gets_429()
+    {
+        var tokens = new TokenClient(factory);
+        await tokens.RegisterUserAsync("gus", "gus-password-1");
+        var browser = new BrowserSession(factory);
+        await browser.GoAsync("/connect/verify");
+        await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = "gus", ["password"] = "gus-password-1" });
+
+        var statuses = new List<HttpStatusCode>();
+        for (var guess = 0; guess < 3; guess++)
+        {
+            using var response = await browser.GoAsync($"/connect/verify?user_code=1111-2222-000{guess}");
+            statuses.Add(response.StatusCode);
+        }
+
+        // The sign-in was the first post of this address's three.
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests], statuses);
+    }
+}
