@@ -671,7 +671,7 @@ public sealed class ClientsApiTests(IdentityServerFactory factory) : IClassFixtu
 
     [Theory]
     [InlineData("implicit")]
-    [InlineData("urn:ietf:params:oauth:grant-type:device_code")]
+    [InlineData("urn:ietf:params:oauth:grant-type:token-exchange")]
     [InlineData("magic")]
     public async Task An_unsupported_grant_type_is_a_400_keyed_by_grantTypes(string grantType)
     {
