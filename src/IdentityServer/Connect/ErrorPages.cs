@@ -9,22 +9,33 @@ namespace IdentityServer.Connect;
 /// <summary>
 /// An authorization or end session request refused where its client cannot be told (unknown client, unregistered
 /// redirect or post-logout URI) is shown to the person at the browser as a page, as Keycloak and Duende do, instead of
-/// OpenIddict's plain-text lines. Still a 400, never a redirect.
+/// OpenIddict's plain-text lines. Still a 400, never a redirect. So is an approval on the device verification page that
+/// OpenIddict refuses (another tab approved the same code a moment before).
 /// </summary>
 internal static class ErrorPages
 {
     public static IEnumerable<OpenIddictServerHandlerDescriptor> Descriptors =>
     [
-        Page<ApplyAuthorizationResponseContext>.Descriptor(context => context.RedirectUri),
-        Page<ApplyEndSessionResponseContext>.Descriptor(context => context.PostLogoutRedirectUri),
+        Page<ApplyAuthorizationResponseContext>.Descriptor(context => context.RedirectUri, ToTheAppsDevelopers),
+        Page<ApplyEndSessionResponseContext>.Descriptor(context => context.PostLogoutRedirectUri, ToTheAppsDevelopers),
+        Page<ApplyEndUserVerificationResponseContext>.Descriptor(_ => null, """
+            <p class="muted">Check your device: it may be signed in already. If not, start again there and
+                <a href="verify">enter the new code</a>.</p>
+            """),
     ];
 
-    internal sealed class Page<TContext>(Func<TContext, string?> redirectUri) : IOpenIddictServerHandler<TContext>
+    private const string ToTheAppsDevelopers = """
+        <p class="muted">The app that sent you here is not set up for this server. Go back to the app and
+            tell its developers: <code id="error">{0}</code></p>
+        """;
+
+    /// <param name="nextSteps">HTML after the description; <c>{0}</c> is the (encoded) error code.</param>
+    internal sealed class Page<TContext>(Func<TContext, string?> redirectUri, string nextSteps) : IOpenIddictServerHandler<TContext>
         where TContext : BaseRequestContext
     {
-        public static OpenIddictServerHandlerDescriptor Descriptor(Func<TContext, string?> redirectUri) =>
+        public static OpenIddictServerHandlerDescriptor Descriptor(Func<TContext, string?> redirectUri, string nextSteps) =>
             OpenIddictServerHandlerDescriptor.CreateBuilder<TContext>()
-                .UseSingletonHandler(new Page<TContext>(redirectUri))
+                .UseSingletonHandler(new Page<TContext>(redirectUri, nextSteps))
                 .SetOrder(OpenIddictServerAspNetCoreHandlers.ProcessLocalErrorResponse<TContext>.Descriptor.Order - 1)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
@@ -42,8 +53,7 @@ internal static class ErrorPages
             await Hosting.PlainPage.WriteAsync(request.HttpContext.Response, StatusCodes.Status400BadRequest, "Request refused", $$"""
                         <h1>This request cannot be completed</h1>
                         <p class="form-error" id="error-description" role="alert">{{html.Encode(answer.ErrorDescription ?? error)}}</p>
-                        <p class="muted">The app that sent you here is not set up for this server. Go back to the app and
-                            tell its developers: <code id="error">{{html.Encode(error)}}</code></p>
+                        {{string.Format(System.Globalization.CultureInfo.InvariantCulture, nextSteps, html.Encode(error))}}
             """, context.CancellationToken);
             context.HandleRequest();
         }

@@ -85,7 +85,9 @@ internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, To
         ProcessSignInContext context, IOpenIddictTokenManager tokens, ILogger logger, TokenWrites.Redemption lost)
     {
         LogConcurrentRedemption(logger, lost.TokenId, lost.AuthorizationId);
-        if (!string.IsNullOrEmpty(lost.AuthorizationId))
+        // Except a user code: two tabs approving one device at once are no theft, and the grant it names is the one the
+        // device's code belongs to, which the winner has just approved.
+        if (!string.IsNullOrEmpty(lost.AuthorizationId) && context.EndpointType is not OpenIddictServerEndpointType.EndUserVerification)
         {
             await tokens.RevokeByAuthorizationIdAsync(lost.AuthorizationId, context.CancellationToken);
         }

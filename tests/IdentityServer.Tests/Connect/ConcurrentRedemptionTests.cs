@@ -50,6 +50,54 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
     }
 
     [Fact]
+    public async Task Of_two_simultaneous_polls_of_an_approved_device_code_exactly_one_gets_the_tokens()
+    {
+        var client = await tokens.RegisterDeviceClientAsync("race-device");
+        await tokens.RegisterUserAsync("racer-device1", "racer-device1-password");
+        var device = await tokens.AskForDeviceCodeAsync(client);
+        var browser = new BrowserSession(factory);
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "racer-device1", "racer-device1-password");
+        await browser.ClickAsync("accept");
+
+        factory.Rendezvous.Arm(2);
+        var results = await Task.WhenAll(tokens.PollAsync(client, device), tokens.PollAsync(client, device));
+
+        Assert.Equal(2, factory.Rendezvous.Arrived);
+        AssertOneWinner(results);
+    }
+
+    [Fact]
+    public async Task Of_two_tabs_approving_one_user_code_at_once_one_approves_the_device_and_the_other_is_told_the_code_is_used()
+    {
+        var client = await tokens.RegisterDeviceClientAsync("race-approve");
+        await tokens.RegisterUserAsync("racer-device2", "racer-device2-password");
+        var device = await tokens.AskForDeviceCodeAsync(client);
+        var browser = new BrowserSession(factory);
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "racer-device2", "racer-device2-password");
+        // The second tab: the same browser (its cookies), the same confirmation page.
+        var form = new Dictionary<string, string>
+        {
+            ["__RequestVerificationToken"] = browser.Page!.QuerySelector("input[name=__RequestVerificationToken]")!.GetAttribute("value")!,
+            ["user_code"] = device.GetProperty("user_code").GetString()!,
+            ["decision"] = "accept",
+        };
+
+        factory.Rendezvous.Arm(2);
+        var answers = await Task.WhenAll(
+            browser.Http.PostAsync("/connect/verify", new FormUrlEncodedContent(form)),
+            browser.Http.PostAsync("/connect/verify", new FormUrlEncodedContent(form)));
+
+        Assert.Equal(2, factory.Rendezvous.Arrived);
+        var summary = string.Join(" | ", answers.Select(a => $"{(int)a.StatusCode} {a.Headers.Location}"));
+        Assert.Single(answers, a => a.Headers.Location?.OriginalString.EndsWith("/connect/verify?outcome=approved", StringComparison.Ordinal) == true);
+        var loser = Assert.Single(answers, a => a.Headers.Location is null);
+        Assert.True(loser.StatusCode == HttpStatusCode.BadRequest, summary);
+        Assert.Contains("id=\"error-description\"", await loser.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var (status, body) = await tokens.PollAsync(client, device);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+    }
+
+    [Fact]
     public async Task A_refresh_token_used_again_later_fails_and_takes_its_successor_with_it()
     {
         // The sequential case still goes through OpenIddict's own reuse detection, with this server's handler in place.
@@ -380,8 +428,10 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
                 server.AddEventHandler<OpenIddictServerEvents.ProcessSignInContext>(handler => handler
                     .UseInlineHandler(async context =>
                     {
-                        if (context.EndpointType == OpenIddictServerEndpointType.Token
-                            && (context.Request.IsAuthorizationCodeGrantType() || context.Request.IsRefreshTokenGrantType()))
+                        if ((context.EndpointType == OpenIddictServerEndpointType.Token
+                                && (context.Request.IsAuthorizationCodeGrantType() || context.Request.IsRefreshTokenGrantType()
+                                    || context.Request.IsDeviceCodeGrantType()))
+                            || context.EndpointType == OpenIddictServerEndpointType.EndUserVerification)
                         {
                             await Rendezvous.ArriveAsync();
                             await Hold.ArriveAsync();

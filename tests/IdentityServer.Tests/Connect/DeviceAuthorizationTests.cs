@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using IdentityServer.Tests.Infrastructure;
-using Microsoft.AspNetCore.WebUtilities;
 
 namespace IdentityServer.Tests.Connect;
 
@@ -11,7 +10,6 @@ namespace IdentityServer.Tests.Connect;
 /// </summary>
 public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IClassFixture<IdentityServerFactory>
 {
-    private const string DeviceCodeGrant = "urn:ietf:params:oauth:grant-type:device_code";
     private readonly TokenClient tokens = new(factory);
 
     [Fact]
@@ -21,29 +19,29 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
         var discovery = await TokenClient.ReadJsonAsync(response);
 
         Assert.EndsWith("/connect/device", discovery.GetProperty("device_authorization_endpoint").GetString(), StringComparison.Ordinal);
-        Assert.Contains(DeviceCodeGrant, discovery.GetProperty("grant_types_supported").EnumerateArray().Select(g => g.GetString()));
+        Assert.Contains(DeviceFlow.DeviceCodeGrant, discovery.GetProperty("grant_types_supported").EnumerateArray().Select(g => g.GetString()));
     }
 
     [Fact]
     public async Task A_user_who_approves_the_code_in_a_browser_gives_the_device_access_id_and_refresh_tokens()
     {
-        var client = await RegisterDeviceClientAsync("tv-app");
+        var client = await tokens.RegisterDeviceClientAsync("tv-app");
         var userId = await tokens.RegisterUserAsync("dora", "dora-password-1");
-        var device = await AskForCodeAsync(client);
+        var device = await tokens.AskForDeviceCodeAsync(client);
 
-        var (pending, pendingBody) = await PollAsync(client, device);
+        var (pending, pendingBody) = await tokens.PollAsync(client, device);
         Assert.Equal(HttpStatusCode.BadRequest, pending);
         Assert.Equal("authorization_pending", pendingBody.GetProperty("error").GetString());
 
         var browser = new BrowserSession(factory);
-        await SignInAtVerificationPageAsync(browser, device, "dora", "dora-password-1");
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "dora", "dora-password-1");
         Assert.Equal("The tv-app app", browser.Page!.GetElementById("client-name")!.TextContent);
         Assert.Equal(device.GetProperty("user_code").GetString(), browser.Page.GetElementById("user-code")!.TextContent);
         Assert.Contains("offline_access", browser.Page.QuerySelectorAll("#scopes li").Select(li => li.GetAttribute("data-scope")));
         await browser.ClickAsync("accept");
         Assert.NotNull(browser.Page.GetElementById("device-approved"));
 
-        var (status, body) = await PollAsync(client, device);
+        var (status, body) = await tokens.PollAsync(client, device);
         Assert.True(status == HttpStatusCode.OK, body.ToString());
         var access = await tokens.ValidateAccessTokenAsync(body.Token("access_token"));
         Assert.Equal(userId, access.Subject);
@@ -54,7 +52,7 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
         Assert.True(refreshed == HttpStatusCode.OK, refreshedBody.ToString());
 
         // The device code works once.
-        var (again, againBody) = await PollAsync(client, device);
+        var (again, againBody) = await tokens.PollAsync(client, device);
         Assert.Equal(HttpStatusCode.BadRequest, again);
         Assert.Equal("invalid_grant", againBody.GetProperty("error").GetString());
     }
@@ -62,14 +60,14 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
     [Fact]
     public async Task A_device_that_polls_faster_than_the_interval_it_was_given_is_told_to_slow_down()
     {
-        var client = await RegisterDeviceClientAsync("tv-impatient");
-        var device = await AskForCodeAsync(client);
+        var client = await tokens.RegisterDeviceClientAsync("tv-impatient");
+        var device = await tokens.AskForDeviceCodeAsync(client);
         Assert.Equal(5, device.GetProperty("interval").GetInt32());
 
-        var (_, first) = await PollAsync(client, device);
-        var (_, tooSoon) = await PollAsync(client, device);
+        var (_, first) = await tokens.PollAsync(client, device);
+        var (_, tooSoon) = await tokens.PollAsync(client, device);
         factory.Time.Advance(TimeSpan.FromSeconds(5));
-        var (_, onTime) = await PollAsync(client, device);
+        var (_, onTime) = await tokens.PollAsync(client, device);
 
         Assert.Equal("authorization_pending", first.GetProperty("error").GetString());
         Assert.Equal("slow_down", tooSoon.GetProperty("error").GetString());
@@ -79,16 +77,16 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
     [Fact]
     public async Task A_user_who_denies_the_code_sends_the_device_access_denied()
     {
-        var client = await RegisterDeviceClientAsync("tv-denied");
+        var client = await tokens.RegisterDeviceClientAsync("tv-denied");
         await tokens.RegisterUserAsync("dan", "dan-password-1");
-        var device = await AskForCodeAsync(client);
+        var device = await tokens.AskForDeviceCodeAsync(client);
 
         var browser = new BrowserSession(factory);
-        await SignInAtVerificationPageAsync(browser, device, "dan", "dan-password-1");
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "dan", "dan-password-1");
         await browser.ClickAsync("deny");
         Assert.NotNull(browser.Page!.GetElementById("device-denied"));
 
-        var (status, body) = await PollAsync(client, device);
+        var (status, body) = await tokens.PollAsync(client, device);
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("access_denied", body.GetProperty("error").GetString());
     }
@@ -99,9 +97,9 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
     [InlineData("with spaces around")]
     public async Task A_user_who_types_the_code_on_the_verification_page_reaches_the_confirmation(string typed)
     {
-        var client = await RegisterDeviceClientAsync("tv-typed-" + typed.Replace(' ', '-'));
+        var client = await tokens.RegisterDeviceClientAsync("tv-typed-" + typed.Replace(' ', '-'));
         await tokens.RegisterUserAsync("tia-" + typed.Replace(' ', '-'), "tia-password-1");
-        var device = await AskForCodeAsync(client);
+        var device = await tokens.AskForDeviceCodeAsync(client);
         var shown = device.GetProperty("user_code").GetString()!;
 
         var browser = new BrowserSession(factory);
@@ -120,18 +118,18 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
 
         Assert.True(browser.Page.GetElementById("accept") is not null, browser.Page.Body?.TextContent);
         await browser.ClickAsync("accept");
-        var (status, body) = await PollAsync(client, device);
+        var (status, body) = await tokens.PollAsync(client, device);
         Assert.True(status == HttpStatusCode.OK, body.ToString());
     }
 
     [Fact]
     public async Task A_wrong_code_keeps_the_user_on_the_page_with_a_message_and_a_used_one_no_longer_works()
     {
-        var client = await RegisterDeviceClientAsync("tv-wrong-code");
+        var client = await tokens.RegisterDeviceClientAsync("tv-wrong-code");
         await tokens.RegisterUserAsync("wes", "wes-password-1");
-        var device = await AskForCodeAsync(client);
+        var device = await tokens.AskForDeviceCodeAsync(client);
         var browser = new BrowserSession(factory);
-        await SignInAtVerificationPageAsync(browser, device, "wes", "wes-password-1");
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "wes", "wes-password-1");
         await browser.ClickAsync("accept");
 
         using var wrong = await browser.GoAsync("/connect/verify?user_code=0000-0000-0000");
@@ -147,8 +145,8 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
     [Fact]
     public async Task The_page_asks_who_is_there_before_it_says_anything_about_a_code()
     {
-        var client = await RegisterDeviceClientAsync("tv-anonymous");
-        var device = await AskForCodeAsync(client);
+        var client = await tokens.RegisterDeviceClientAsync("tv-anonymous");
+        var device = await tokens.AskForDeviceCodeAsync(client);
 
         using var response = await tokens.Http.GetAsync(new Uri(device.GetProperty("verification_uri_complete").GetString()!).PathAndQuery);
 
@@ -160,16 +158,16 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
     [Fact]
     public async Task A_user_disabled_after_approving_gets_the_device_nothing()
     {
-        var client = await RegisterDeviceClientAsync("tv-disabled");
+        var client = await tokens.RegisterDeviceClientAsync("tv-disabled");
         var userId = await tokens.RegisterUserAsync("dex", "dex-password-1");
-        var device = await AskForCodeAsync(client);
+        var device = await tokens.AskForDeviceCodeAsync(client);
         var browser = new BrowserSession(factory);
-        await SignInAtVerificationPageAsync(browser, device, "dex", "dex-password-1");
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "dex", "dex-password-1");
         await browser.ClickAsync("accept");
 
         var (disabled, disabledBody) = await tokens.AdminAsync(HttpMethod.Put, $"/admin/users/{userId}", new { enabled = false });
         Assert.True(disabled == HttpStatusCode.OK, disabledBody.ToString());
-        var (status, body) = await PollAsync(client, device);
+        var (status, body) = await tokens.PollAsync(client, device);
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("invalid_grant", body.GetProperty("error").GetString());
@@ -178,11 +176,11 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
     [Fact]
     public async Task A_code_the_user_never_approves_expires()
     {
-        var client = await RegisterDeviceClientAsync("tv-expired");
-        var device = await AskForCodeAsync(client);
+        var client = await tokens.RegisterDeviceClientAsync("tv-expired");
+        var device = await tokens.AskForDeviceCodeAsync(client);
 
         factory.Time.Advance(TimeSpan.FromSeconds(device.GetProperty("expires_in").GetInt32() + 1));
-        var (status, body) = await PollAsync(client, device);
+        var (status, body) = await tokens.PollAsync(client, device);
 
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("expired_token", body.GetProperty("error").GetString());
@@ -212,12 +210,12 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
             clientId = "cli-tool",
             displayName = "The cli-tool app",
             clientType = "confidential",
-            grantTypes = new[] { DeviceCodeGrant },
+            grantTypes = new[] { DeviceFlow.DeviceCodeGrant },
             scopes = new[] { "openid", "offline_access" },
         });
         var (status, clientView) = await tokens.AdminAsync(HttpMethod.Get, "/admin/clients/cli-tool");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Contains(DeviceCodeGrant, clientView.GetProperty("grantTypes").EnumerateArray().Select(g => g.GetString()));
+        Assert.Contains(DeviceFlow.DeviceCodeGrant, clientView.GetProperty("grantTypes").EnumerateArray().Select(g => g.GetString()));
 
         using var anonymous = await tokens.Http.PostAsync("/connect/device",
             new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = "cli-tool", ["scope"] = "openid" }));
@@ -235,11 +233,11 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
 
         await tokens.RegisterUserAsync("cora", "cora-password-1");
         var browser = new BrowserSession(factory);
-        await SignInAtVerificationPageAsync(browser, device, "cora", "cora-password-1");
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "cora", "cora-password-1");
         await browser.ClickAsync("accept");
         var (polled, body) = await tokens.TokenAsync(new Dictionary<string, string>
         {
-            ["grant_type"] = DeviceCodeGrant, ["device_code"] = device.GetProperty("device_code").GetString()!,
+            ["grant_type"] = DeviceFlow.DeviceCodeGrant, ["device_code"] = device.GetProperty("device_code").GetString()!,
         }, "cli-tool", secret);
 
         Assert.True(polled == HttpStatusCode.OK, body.ToString());
@@ -249,7 +247,7 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
     [Fact]
     public async Task A_replayed_refresh_token_of_a_device_revokes_that_device_chain_only()
     {
-        var client = await RegisterDeviceClientAsync("tv-replay");
+        var client = await tokens.RegisterDeviceClientAsync("tv-replay");
         await tokens.RegisterUserAsync("rey", "rey-password-1");
         var first = await ApprovedDeviceTokensAsync(client, "rey", "rey-password-1");
         var second = await ApprovedDeviceTokensAsync(client, "rey", "rey-password-1");
@@ -267,54 +265,12 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
 
     private async Task<JsonElement> ApprovedDeviceTokensAsync(TestClient client, string username, string password)
     {
-        var device = await AskForCodeAsync(client);
+        var device = await tokens.AskForDeviceCodeAsync(client);
         var browser = new BrowserSession(factory);
-        await SignInAtVerificationPageAsync(browser, device, username, password);
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, username, password);
         await browser.ClickAsync("accept");
-        var (status, body) = await PollAsync(client, device);
+        var (status, body) = await tokens.PollAsync(client, device);
         Assert.True(status == HttpStatusCode.OK, body.ToString());
         return body;
-    }
-
-    private async Task<TestClient> RegisterDeviceClientAsync(string clientId, string scopes = "openid profile offline_access")
-    {
-        await tokens.RegisterClientAsync(new
-        {
-            clientId,
-            displayName = $"The {clientId} app",
-            clientType = "public",
-            grantTypes = new[] { DeviceCodeGrant },
-            scopes = scopes.Split(' '),
-        });
-        return new TestClient(clientId, null, string.Empty, string.Empty);
-    }
-
-    private async Task<JsonElement> AskForCodeAsync(TestClient client, string scope = "openid profile offline_access")
-    {
-        using var response = await tokens.Http.PostAsync("/connect/device", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["client_id"] = client.ClientId,
-            ["scope"] = scope,
-        }));
-        var body = await TokenClient.ReadJsonAsync(response);
-        Assert.True(response.StatusCode == HttpStatusCode.OK, body.ToString());
-        return body;
-    }
-
-    private Task<(HttpStatusCode Status, JsonElement Body)> PollAsync(TestClient client, JsonElement device) =>
-        tokens.TokenAsync(new Dictionary<string, string>
-        {
-            ["grant_type"] = DeviceCodeGrant,
-            ["device_code"] = device.GetProperty("device_code").GetString()!,
-            ["client_id"] = client.ClientId,
-        });
-
-    private static async Task SignInAtVerificationPageAsync(BrowserSession browser, JsonElement device, string username, string password)
-    {
-        var complete = new Uri(device.GetProperty("verification_uri_complete").GetString()!);
-        await browser.GoAsync(complete.PathAndQuery);
-        Assert.NotNull(browser.Page?.GetElementById("login"));
-        await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = username, ["password"] = password });
-        Assert.True(browser.Page?.GetElementById("accept") is not null, browser.Page?.Body?.TextContent);
     }
 }
