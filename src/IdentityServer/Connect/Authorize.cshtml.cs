@@ -230,10 +230,36 @@ public sealed partial class AuthorizeModel(
         Redirect(Request.PathBase + "/account/login?ReturnUrl=" + Uri.EscapeDataString(
             ReturnUrlWithout([PromptValues.Login, PromptValues.SelectAccount], dropMaxAge: true, hint)));
 
-    private Task<object?> CreateAuthorizationAsync(
-        ClaimsIdentity identity, string subject, string applicationId, string type, CancellationToken cancellationToken) =>
-        Grants.CreateAsync(authorizations, applications, db, identity, subject, applicationId,
-            HttpContext.GetOpenIddictServerRequest()!.ClientId!, type, cancellationToken);
+    /// <summary>
+    /// The user's authorization of the client (a grant, or a remembered consent); null if an admin deleted the client
+    /// since it was read: OpenIddict's store then finds no client to link it to and saves the row without one, or the
+    /// row breaks a foreign key (the deletion landed between that lookup and the INSERT).
+    /// </summary>
+    private async Task<object?> CreateAuthorizationAsync(
+        ClaimsIdentity identity, string subject, string applicationId, string type, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var authorization = await authorizations.CreateAsync(identity, subject, applicationId, type, identity.GetScopes(), cancellationToken);
+            if (await authorizations.GetApplicationIdAsync(authorization, cancellationToken) is null)
+            {
+                // A consent or grant of no client: removed rather than left valid.
+                await authorizations.DeleteAsync(authorization, CancellationToken.None);
+                return null;
+            }
+
+            return authorization;
+        }
+        catch (DbUpdateException)
+        {
+            if (!await applications.WasDeletedAfterRefusedSaveAsync(db, HttpContext.GetOpenIddictServerRequest()!.ClientId!, cancellationToken))
+            {
+                throw;
+            }
+
+            return null;
+        }
+    }
 
     /// <summary>
     /// Two tabs (or browsers) accepting the same consent at once both find none remembered and both store one. Each,

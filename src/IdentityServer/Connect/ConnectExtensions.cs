@@ -102,8 +102,10 @@ public static class ConnectExtensions
                 }
 
                 server.AddEventHandler(FormPostPage.Descriptor);
-                server.AddEventHandler(DevicePolling.SlowDown.Descriptor);
-                server.AddEventHandler(DevicePolling.AdvertiseInterval.Descriptor);
+                foreach (var handler in DeviceRequests.Descriptors)
+                {
+                    server.AddEventHandler(handler);
+                }
 
                 foreach (var handler in WellFormedRequests.Descriptors)
                 {

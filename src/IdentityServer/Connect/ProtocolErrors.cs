@@ -4,6 +4,7 @@ using OpenIddict.Server;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
 using Authentication = OpenIddict.Server.OpenIddictServerHandlers.Authentication;
+using Device = OpenIddict.Server.OpenIddictServerHandlers.Device;
 using Exchange = OpenIddict.Server.OpenIddictServerHandlers.Exchange;
 using Introspection = OpenIddict.Server.OpenIddictServerHandlers.Introspection;
 
@@ -26,6 +27,7 @@ internal static partial class ProtocolErrors
     {
         server.RemoveEventHandler(Authentication.ValidateScopePermissions.Descriptor);
         server.RemoveEventHandler(Exchange.ValidateScopePermissions.Descriptor);
+        server.RemoveEventHandler(Device.ValidateScopePermissions.Descriptor);
         server.RemoveEventHandler(Introspection.ValidateTokenType.Descriptor);
         foreach (var handler in new[]
         {
@@ -33,6 +35,7 @@ internal static partial class ProtocolErrors
             CodeChallengeShape.Descriptor, CodeVerifierShape.Descriptor, ScopeRequired.Descriptor,
             ScopeNotAllowed<ValidateAuthorizationRequestContext>.Before(Authentication.ValidateGrantTypePermissions.Descriptor, context => context.ClientId),
             ScopeNotAllowed<ValidateTokenRequestContext>.Before(Exchange.ValidateGrantTypePermissions.Descriptor, context => context.ClientId),
+            ScopeNotAllowed<ValidateDeviceAuthorizationRequestContext>.Before(Device.ValidateGrantTypePermissions.Descriptor, context => context.ClientId),
             ScopeBeyondTheGrant.Descriptor, NoClientCredentials.Descriptor, OnlyAccessAndRefreshTokensIntrospectActive.Descriptor,
             PermissionsBeforeTokens.Descriptor,
             UnknownClientAsWrongCredentials<ApplyTokenResponseContext>.Descriptor,
@@ -180,7 +183,7 @@ internal static partial class ProtocolErrors
     /// <summary>
     /// A registered scope the client may not use: invalid_scope (RFC 6749 4.1.2.1, 5.2), where OpenIddict's own check,
     /// which this replaces, says invalid_request. It goes ahead of OpenIddict's grant type check, which refuses
-    /// offline_access without the refresh_token grant as invalid_request too. One class for authorization and token requests.
+    /// offline_access without the refresh_token grant as invalid_request too. One class for authorization, token and device requests.
     /// </summary>
     internal sealed class ScopeNotAllowed<TContext>(IOpenIddictApplicationManager applications, Func<TContext, string?> clientId)
         : IOpenIddictServerHandler<TContext>

@@ -35,6 +35,34 @@ public static class StandardScopes
             _ => await applications.HasPermissionAsync(application, Permissions.Prefixes.Scope + scope, cancellationToken),
         };
 
+    /// <summary>
+    /// RFC 6749 3.3: what a user's request without a scope parameter (a password grant, a device) is given, rather than
+    /// a token that names none: every scope the client may use (as Duende), but admin only when asked for, as it opens
+    /// the admin API.
+    /// </summary>
+    public static async Task<List<string>> UserDefaultsAsync(
+        OpenIddict.Abstractions.IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken)
+    {
+        List<string> scopes = [.. (await ListedAsync(applications, application, cancellationToken)).Where(scope => scope != Admin)];
+        foreach (var scope in Registered)
+        {
+            if (await IsPermittedAsync(applications, application, scope, cancellationToken))
+            {
+                scopes.Add(scope);
+            }
+        }
+
+        return scopes;
+    }
+
+    /// <summary>The scopes listed for the client (its scope permissions), the built-in OpenID Connect ones aside.</summary>
+    public static async Task<IEnumerable<string>> ListedAsync(
+        OpenIddict.Abstractions.IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken) =>
+        (await applications.GetPermissionsAsync(application, cancellationToken))
+            .Where(permission => permission.StartsWith(Permissions.Prefixes.Scope, StringComparison.Ordinal))
+            .Select(permission => permission[Permissions.Prefixes.Scope.Length..])
+            .Where(scope => !Registered.Contains(scope));
+
     public static readonly IReadOnlyList<string> Registered =
         [Scopes.OpenId, Scopes.Profile, Scopes.Email, Scopes.Roles, Scopes.OfflineAccess];
 

@@ -60,7 +60,7 @@ internal static class TokenEndpoint
             // No scope asked for means every scope the client may use for itself, as in Keycloak and Duende.
             if (granted.IsEmpty)
             {
-                granted = [.. await ListedScopesAsync(applications, application, cancellationToken)];
+                granted = [.. await StandardScopes.ListedAsync(applications, application, cancellationToken)];
             }
 
             identity.SetScopes(granted);
@@ -104,7 +104,7 @@ internal static class TokenEndpoint
             var requested = request.GetScopes();
             if (requested.IsEmpty && await applications.FindByClientIdAsync(request.ClientId!, cancellationToken) is { } application)
             {
-                requested = [.. await UserDefaultScopesAsync(applications, application, cancellationToken)];
+                requested = [.. await StandardScopes.UserDefaultsAsync(applications, application, cancellationToken)];
             }
 
             var identity = await principals.CreateAsync(user, requested, time.GetUtcNow(), cancellationToken);
@@ -206,33 +206,6 @@ internal static class TokenEndpoint
 
         return Refuse(Errors.UnsupportedGrantType, "The grant type is not supported.");
     }
-
-    /// <summary>
-    /// RFC 6749 3.3: what a user's token request without a scope parameter is given, rather than a token that names
-    /// none: every scope the client may use (as Duende), but admin only when asked for, as it opens the admin API.
-    /// </summary>
-    private static async Task<List<string>> UserDefaultScopesAsync(
-        IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken)
-    {
-        List<string> scopes = [.. (await ListedScopesAsync(applications, application, cancellationToken)).Where(scope => scope != StandardScopes.Admin)];
-        foreach (var scope in StandardScopes.Registered)
-        {
-            if (await StandardScopes.IsPermittedAsync(applications, application, scope, cancellationToken))
-            {
-                scopes.Add(scope);
-            }
-        }
-
-        return scopes;
-    }
-
-    /// <summary>The scopes listed for the client (its scope permissions), the built-in OpenID Connect ones aside.</summary>
-    private static async Task<IEnumerable<string>> ListedScopesAsync(
-        IOpenIddictApplicationManager applications, object application, CancellationToken cancellationToken) =>
-        (await applications.GetPermissionsAsync(application, cancellationToken))
-            .Where(permission => permission.StartsWith(Permissions.Prefixes.Scope, StringComparison.Ordinal))
-            .Select(permission => permission[Permissions.Prefixes.Scope.Length..])
-            .Where(scope => !StandardScopes.Registered.Contains(scope));
 
     /// <summary>
     /// A grant's scopes are checked against the client when it is given; a refresh chain would otherwise keep a

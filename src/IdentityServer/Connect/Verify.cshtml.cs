@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using IdentityServer.Admin;
-using IdentityServer.Persistence;
 using IdentityServer.Users;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
@@ -32,7 +31,6 @@ public sealed partial class VerifyModel(
     IAntiforgery antiforgery,
     TimeProvider time,
     AuditTrail audit,
-    ApplicationDbContext db,
     ILogger<VerifyModel> logger) : PageModel
 {
     private const string OutcomeField = "outcome";
@@ -121,15 +119,15 @@ public sealed partial class VerifyModel(
                     return Page();
                 }
 
-                // Its own grant, as a browser sign-in gets: the device's tokens form one chain, which a replayed
-                // refresh token revokes, and which the user's grants list (and an admin revokes) like any other.
-                if (await Grants.CreateAsync(authorizations, applications, db, identity, user.Id, device.ApplicationId,
-                        device.ClientId, AuthorizationTypes.AdHoc, cancellationToken) is not { } grant)
+                // The grant OpenIddict opened when the device asked (its device code belongs to it, and the device's
+                // tokens will) becomes this user's: the user's grants list it, an admin's revocation of them ends it, and
+                // a replayed refresh token revokes this device's chain alone.
+                if (await TakeOverGrantAsync(device.Principal, user.Id, identity, cancellationToken) is not { } grantId)
                 {
                     return CodeNotValid();
                 }
 
-                identity.SetAuthorizationId(await authorizations.GetIdAsync(grant, cancellationToken));
+                identity.SetAuthorizationId(grantId);
                 LogDecision(logger, user.Id, device.ClientId, "approved");
                 await audit.RecordAsync(user.Id, "device.approved", device.ClientId);
                 return SignIn(new ClaimsPrincipal(identity), Outcome("approved"), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
@@ -139,13 +137,52 @@ public sealed partial class VerifyModel(
         }
     }
 
+    /// <summary>Names the user as the subject of the device's grant; null if it is gone (its client deleted) or taken.</summary>
+    private async Task<string?> TakeOverGrantAsync(ClaimsPrincipal userCode, string subject, ClaimsIdentity identity, CancellationToken cancellationToken)
+    {
+        if (userCode.GetAuthorizationId() is not { Length: > 0 } grantId
+            || await authorizations.FindByIdAsync(grantId, cancellationToken) is not { } grant
+            || !await authorizations.HasStatusAsync(grant, Statuses.Valid, cancellationToken)
+            || await authorizations.GetSubjectAsync(grant, cancellationToken) is { Length: > 0 })
+        {
+            return null;
+        }
+
+        var descriptor = new OpenIddictAuthorizationDescriptor();
+        await authorizations.PopulateAsync(descriptor, grant, cancellationToken);
+        descriptor.Subject = subject;
+        descriptor.Scopes.Clear();
+        descriptor.Scopes.UnionWith(identity.GetScopes());
+        try
+        {
+            await authorizations.UpdateAsync(grant, descriptor, cancellationToken);
+        }
+        catch (OpenIddictExceptions.ConcurrencyException)
+        {
+            // Another tab approved (or an admin revoked) it a moment ago.
+            return null;
+        }
+
+        return grantId;
+    }
+
     private async Task<IActionResult> ConfirmAsync(DeviceRequest device)
     {
         Step = Steps.Confirm;
-        UserCode = OpenIddictRequest().UserCode;
+        UserCode = AsTheDeviceShowsIt(OpenIddictRequest().UserCode!);
         ClientName = await applications.GetLocalizedDisplayNameAsync(device.Application, HttpContext.RequestAborted) ?? device.ClientId;
         RequestedScopes = await AuthorizeModel.DescribeAsync(scopes, device.Principal.GetScopes(), HttpContext.RequestAborted);
         return Page();
+    }
+
+    /// <summary>
+    /// The code as typed (OpenIddict ignores what is not a digit), written as devices show it: 1234-5678-9012, so the
+    /// user compares like with like.
+    /// </summary>
+    private static string AsTheDeviceShowsIt(string typed)
+    {
+        var digits = string.Concat(typed.Where(char.IsAsciiDigit));
+        return string.Join('-', digits.Chunk(4).Select(group => new string(group)));
     }
 
     private PageResult CodeNotValid()

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json;
 using IdentityServer.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using OpenIddict.Abstractions;
 
 namespace IdentityServer.Tests.Connect;
 
@@ -75,6 +77,101 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
     }
 
     [Fact]
+    public async Task Opening_an_approved_code_again_shows_it_used_and_leaves_the_device_signed_in()
+    {
+        var client = await tokens.RegisterDeviceClientAsync("tv-back-button");
+        await tokens.RegisterUserAsync("bea", "bea-password-1");
+        await tokens.RegisterUserAsync("bob-device", "bob-password-1");
+        var device = await tokens.AskForDeviceCodeAsync(client);
+        var complete = new Uri(device.GetProperty("verification_uri_complete").GetString()!).PathAndQuery;
+        var browser = new BrowserSession(factory);
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "bea", "bea-password-1");
+        await browser.ClickAsync("accept");
+
+        // The Back button, before the device has polled.
+        await browser.GoAsync(complete);
+        Assert.NotNull(browser.Page!.GetElementById("verify-error"));
+        var (status, body) = await tokens.PollAsync(client, device);
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+
+        // Someone else who saw the code on the screen, after the device has its tokens.
+        var other = new BrowserSession(factory);
+        await other.GoAsync(complete);
+        await other.ClickAsync("login", new Dictionary<string, string> { ["username"] = "bob-device", ["password"] = "bob-password-1" });
+        Assert.NotNull(other.Page!.GetElementById("verify-error"));
+        var (refreshed, refreshedBody) = await tokens.RefreshAsync(client, body.Token("refresh_token"));
+        Assert.True(refreshed == HttpStatusCode.OK, refreshedBody.ToString());
+    }
+
+    [Fact]
+    public async Task An_approved_device_is_a_grant_of_its_user_that_revoking_the_users_consent_to_the_app_ends()
+    {
+        var client = await tokens.RegisterDeviceClientAsync("tv-grant");
+        var userId = await tokens.RegisterUserAsync("gina", "gina-password-1");
+        var device = await tokens.AskForDeviceCodeAsync(client);
+        var browser = new BrowserSession(factory);
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "gina", "gina-password-1");
+        await browser.ClickAsync("accept");
+        var (_, body) = await tokens.PollAsync(client, device);
+
+        using (var scope = factory.Services.CreateScope())
+        {
+            var authorizations = scope.ServiceProvider.GetRequiredService<IOpenIddictAuthorizationManager>();
+            var grants = new List<object>();
+            await foreach (var grant in authorizations.FindBySubjectAsync(userId))
+            {
+                grants.Add(grant);
+            }
+
+            var only = Assert.Single(grants);
+            Assert.Equal(OpenIddictConstants.AuthorizationTypes.AdHoc, await authorizations.GetTypeAsync(only));
+            Assert.Equal(["offline_access", "openid", "profile"], (await authorizations.GetScopesAsync(only)).Order(StringComparer.Ordinal));
+        }
+
+        var (revoked, revokedBody) = await tokens.AdminAsync(HttpMethod.Delete, $"/admin/users/{userId}/consents/{client.ClientId}");
+        Assert.True(revoked == HttpStatusCode.NoContent, revokedBody.ToString());
+        var (refreshed, _) = await tokens.RefreshAsync(client, body.Token("refresh_token"));
+        Assert.Equal(HttpStatusCode.BadRequest, refreshed);
+    }
+
+    [Fact]
+    public async Task A_device_that_names_no_scope_asks_for_what_its_client_may_use()
+    {
+        await tokens.RegisterScopeAsync("tv-guide", "tv-guide-api");
+        var client = await tokens.RegisterDeviceClientAsync("tv-no-scope", "openid profile offline_access tv-guide");
+        await tokens.RegisterUserAsync("nico", "nico-password-1");
+        using var response = await tokens.Http.PostAsync("/connect/device",
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = client.ClientId }));
+        var device = await TokenClient.ReadJsonAsync(response);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, device.ToString());
+
+        var browser = new BrowserSession(factory);
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "nico", "nico-password-1");
+        Assert.Equal(["offline_access", "openid", "profile", "tv-guide"],
+            browser.Page!.QuerySelectorAll("#scopes li").Select(li => li.GetAttribute("data-scope")!).Order(StringComparer.Ordinal));
+        await browser.ClickAsync("accept");
+        var (status, body) = await tokens.PollAsync(client, device);
+
+        Assert.True(status == HttpStatusCode.OK, body.ToString());
+        Assert.Contains("tv-guide-api", (await tokens.ValidateAccessTokenAsync(body.Token("access_token"), "tv-guide-api")).Audiences);
+    }
+
+    [Fact]
+    public async Task A_device_asking_for_a_scope_its_client_may_not_use_gets_invalid_scope()
+    {
+        var client = await tokens.RegisterDeviceClientAsync("tv-greedy");
+
+        using var response = await tokens.Http.PostAsync("/connect/device", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["client_id"] = client.ClientId, ["scope"] = "openid admin",
+        }));
+        var body = await TokenClient.ReadJsonAsync(response);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_scope", body.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task A_user_who_denies_the_code_sends_the_device_access_denied()
     {
         var client = await tokens.RegisterDeviceClientAsync("tv-denied");
@@ -95,6 +192,7 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
     [InlineData("as shown")]
     [InlineData("without the dashes")]
     [InlineData("with spaces around")]
+    [InlineData("with spaces for dashes")]
     public async Task A_user_who_types_the_code_on_the_verification_page_reaches_the_confirmation(string typed)
     {
         var client = await tokens.RegisterDeviceClientAsync("tv-typed-" + typed.Replace(' ', '-'));
@@ -112,11 +210,13 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
             {
                 "without the dashes" => shown.Replace("-", string.Empty),
                 "with spaces around" => "  " + shown + " ",
+                "with spaces for dashes" => shown.Replace('-', ' '),
                 _ => shown,
             },
         });
 
         Assert.True(browser.Page.GetElementById("accept") is not null, browser.Page.Body?.TextContent);
+        Assert.Equal(shown, browser.Page.GetElementById("user-code")!.TextContent);
         await browser.ClickAsync("accept");
         var (status, body) = await tokens.PollAsync(client, device);
         Assert.True(status == HttpStatusCode.OK, body.ToString());
