@@ -46,6 +46,7 @@ internal static class DeviceRequests
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
             OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenContext>()
                 .AddFilter<OpenIddictServerHandlerFilters.RequireTokenStorageEnabled>()
+                .AddFilter<UserCodeExpected>()
                 .UseScopedHandler<RefuseUsedUserCode>()
                 .SetOrder(OpenIddictServerHandlers.Protection.ValidateTokenEntry.Descriptor.Order - 1)
                 .SetType(OpenIddictServerHandlerType.Custom)
@@ -65,6 +66,13 @@ internal static class DeviceRequests
             {
                 context.Reject(Errors.InvalidToken, "The specified user code is no longer valid.");
             }
+        }
+
+        /// <summary>Only the verification page reads user codes: every other token validation skips building the handler.</summary>
+        internal sealed class UserCodeExpected : IOpenIddictServerHandlerFilter<ValidateTokenContext>
+        {
+            public ValueTask<bool> IsActiveAsync(ValidateTokenContext context) =>
+                ValueTask.FromResult(context.ValidTokenTypes.Contains(TokenTypeIdentifiers.Private.UserCode));
         }
     }
 }
