@@ -37,9 +37,10 @@ internal static class DeviceRequests
     }
 
     /// <summary>
-    /// A user code opened again once used (the Back button, the link followed twice, or someone else who saw the code)
-    /// is no longer valid, and nothing more: OpenIddict takes any used single-use token for a replay and revokes its
-    /// grant, which here would end the sign-in of the device the user just approved.
+    /// A user code opened again once used (the Back button, the link followed twice, or someone else who saw the code,
+    /// also by sending it to introspection or revocation) is no longer valid, and nothing more: OpenIddict takes any used
+    /// single-use token for a replay and revokes its grant, which here would end the sign-in of the device the user just
+    /// approved.
     /// </summary>
     internal sealed class RefuseUsedUserCode(IOpenIddictTokenManager tokens) : IOpenIddictServerHandler<ValidateTokenContext>
     {
@@ -68,7 +69,11 @@ internal static class DeviceRequests
             }
         }
 
-        /// <summary>Only the verification page reads user codes: every other token validation skips building the handler.</summary>
+        /// <summary>
+        /// Where a user code may be presented: the verification page, and introspection and revocation (which take any
+        /// token type: a used code sent there must not end the device's sign-in either). Userinfo and token requests skip
+        /// building the handler.
+        /// </summary>
         internal sealed class UserCodeExpected : IOpenIddictServerHandlerFilter<ValidateTokenContext>
         {
             public ValueTask<bool> IsActiveAsync(ValidateTokenContext context) =>

@@ -20,7 +20,7 @@ internal static class ErrorPages
         Page<ApplyEndSessionResponseContext>.Descriptor(context => context.PostLogoutRedirectUri, ToTheAppsDevelopers),
         Page<ApplyEndUserVerificationResponseContext>.Descriptor(_ => null, """
             <p class="muted">Check your device: it may be signed in already. If not, start again there and
-                <a href="verify">enter the new code</a>.</p>
+                <a href="{1}">enter the new code</a>.</p>
             """),
     ];
 
@@ -29,7 +29,8 @@ internal static class ErrorPages
             tell its developers: <code id="error">{0}</code></p>
         """;
 
-    /// <param name="nextSteps">HTML after the description; <c>{0}</c> is the (encoded) error code.</param>
+    /// <param name="nextSteps">HTML after the description; <c>{0}</c> is the (encoded) error code, <c>{1}</c> the
+    /// verification page's address.</param>
     internal sealed class Page<TContext>(Func<TContext, string?> redirectUri, string nextSteps) : IOpenIddictServerHandler<TContext>
         where TContext : BaseRequestContext
     {
@@ -53,7 +54,8 @@ internal static class ErrorPages
             await Hosting.PlainPage.WriteAsync(request.HttpContext.Response, StatusCodes.Status400BadRequest, "Request refused", $$"""
                         <h1>This request cannot be completed</h1>
                         <p class="form-error" id="error-description" role="alert">{{html.Encode(answer.ErrorDescription ?? error)}}</p>
-                        {{string.Format(System.Globalization.CultureInfo.InvariantCulture, nextSteps, html.Encode(error))}}
+                        {{string.Format(System.Globalization.CultureInfo.InvariantCulture, nextSteps, html.Encode(error),
+                            html.Encode(request.PathBase + ConnectPaths.Verify))}}
             """, context.CancellationToken);
             context.HandleRequest();
         }

@@ -18,8 +18,9 @@ namespace IdentityServer.Connect;
 /// saved together with the new tokens (<see cref="TokenWrites"/>). OpenIddict's own handler deliberately ignores
 /// that result for refresh tokens (it allows concurrent use within a reuse leeway), which let both racing refreshes
 /// succeed although this server sets the leeway to zero.
-/// Here the loser is refused with invalid_grant for either kind, and is treated like any other reuse: the tokens of
-/// its authorization are revoked, as OpenIddict does when a redeemed token comes back.
+/// Here the loser of a code, refresh token or device code is refused with invalid_grant and treated like any other
+/// reuse: the tokens of its authorization are revoked, as OpenIddict does when a redeemed token comes back. The loser
+/// of a user code (two tabs approving one device) is only told the code is no longer valid.
 /// </remarks>
 internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, TokenWrites writes, ILogger<RedeemTokenOnce> logger)
     : IOpenIddictServerHandler<ProcessSignInContext>
@@ -84,20 +85,27 @@ internal sealed partial class RedeemTokenOnce(IOpenIddictTokenManager tokens, To
     internal static async Task RefuseConcurrentRedemptionAsync(
         ProcessSignInContext context, IOpenIddictTokenManager tokens, ILogger logger, TokenWrites.Redemption lost)
     {
+        // A user code is not a grant: two tabs approving one device at once are no theft, and the grant the code names
+        // is the device's, which the winner has just approved. The verification page says the code is no longer valid.
+        if (context.EndpointType is OpenIddictServerEndpointType.EndUserVerification)
+        {
+            LogConcurrentApproval(logger, lost.TokenId);
+            context.Reject(Errors.InvalidToken, $"The specified {lost.Kind} was redeemed or revoked by a concurrent request.");
+            return;
+        }
+
         LogConcurrentRedemption(logger, lost.TokenId, lost.AuthorizationId);
-        // Except a user code: two tabs approving one device at once are no theft, and the grant it names is the one the
-        // device's code belongs to, which the winner has just approved.
-        if (!string.IsNullOrEmpty(lost.AuthorizationId) && context.EndpointType is not OpenIddictServerEndpointType.EndUserVerification)
+        if (!string.IsNullOrEmpty(lost.AuthorizationId))
         {
             await tokens.RevokeByAuthorizationIdAsync(lost.AuthorizationId, context.CancellationToken);
         }
 
-        context.Reject(
-            // A user code is not a grant: the verification page says the code is no longer valid.
-            error: context.EndpointType is OpenIddictServerEndpointType.EndUserVerification ? Errors.InvalidToken : Errors.InvalidGrant,
-            description: $"The specified {lost.Kind} was redeemed or revoked by a concurrent request.");
+        context.Reject(Errors.InvalidGrant, $"The specified {lost.Kind} was redeemed or revoked by a concurrent request.");
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Token {TokenId} was redeemed or revoked by a concurrent request; refusing this one and revoking the tokens of authorization {AuthorizationId}.")]
     private static partial void LogConcurrentRedemption(ILogger logger, string tokenId, string? authorizationId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "User code {TokenId} was approved or refused by a concurrent request; refusing this one.")]
+    private static partial void LogConcurrentApproval(ILogger logger, string tokenId);
 }

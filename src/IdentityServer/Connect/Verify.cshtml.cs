@@ -36,7 +36,7 @@ public sealed partial class VerifyModel(
     private const string OutcomeField = "outcome";
     private const string DecisionField = "decision";
 
-    public enum Steps { EnterCode, Confirm, Approved, Denied }
+    public enum Steps { EnterCode, Confirm, Approved, Denied, NotGrantable }
 
     public Steps Step { get; private set; }
 
@@ -58,6 +58,9 @@ public sealed partial class VerifyModel(
                 return Page();
             case "denied":
                 Step = Steps.Denied;
+                return Page();
+            case "not-grantable":
+                Step = Steps.NotGrantable;
                 return Page();
         }
 
@@ -97,6 +100,11 @@ public sealed partial class VerifyModel(
         }
 
         var (user, authTime) = signedIn;
+        if (string.IsNullOrEmpty(userCode))
+        {
+            return Page();
+        }
+
         if (await DeviceRequestAsync() is not { } device)
         {
             return CodeNotValid();
@@ -115,8 +123,8 @@ public sealed partial class VerifyModel(
                 var identity = await principals.CreateAsync(user, requested, authTime ?? time.GetUtcNow(), cancellationToken);
                 if (UserPrincipalFactory.GrantsNoneRequested(identity, requested))
                 {
-                    ErrorMessage = "None of what the device asks for can be granted to your account.";
-                    return Page();
+                    // Refused, not left pending: the device hears access_denied at its next poll.
+                    return Forbid(Outcome("not-grantable"), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
                 }
 
                 // The grant OpenIddict opened when the device asked (its device code belongs to it, and the device's
@@ -137,15 +145,21 @@ public sealed partial class VerifyModel(
         }
     }
 
-    /// <summary>Names the user as the subject of the device's grant; null if it is gone (its client deleted) or taken.</summary>
+    /// <summary>Names the user as the subject of the device's grant; null if it is gone (its client deleted) or someone else's.</summary>
     private async Task<string?> TakeOverGrantAsync(ClaimsPrincipal userCode, string subject, ClaimsIdentity identity, CancellationToken cancellationToken)
     {
         if (userCode.GetAuthorizationId() is not { Length: > 0 } grantId
             || await authorizations.FindByIdAsync(grantId, cancellationToken) is not { } grant
-            || !await authorizations.HasStatusAsync(grant, Statuses.Valid, cancellationToken)
-            || await authorizations.GetSubjectAsync(grant, cancellationToken) is { Length: > 0 })
+            || !await authorizations.HasStatusAsync(grant, Statuses.Valid, cancellationToken))
         {
             return null;
+        }
+
+        // Taken already: by this user in an approval that failed after it (a double click, a dropped connection), which
+        // may be tried again (the user code is still single-use), or by someone else.
+        if (await authorizations.GetSubjectAsync(grant, cancellationToken) is { Length: > 0 } taken)
+        {
+            return string.Equals(taken, subject, StringComparison.Ordinal) ? grantId : null;
         }
 
         var descriptor = new OpenIddictAuthorizationDescriptor();
@@ -192,7 +206,7 @@ public sealed partial class VerifyModel(
         return Page();
     }
 
-    private sealed record DeviceRequest(ClaimsPrincipal Principal, object Application, string ApplicationId, string ClientId);
+    private sealed record DeviceRequest(ClaimsPrincipal Principal, object Application, string ClientId);
 
     /// <summary>The device authorization the user code stands for (OpenIddict checks the code), with its client as now.</summary>
     private async Task<DeviceRequest?> DeviceRequestAsync()
@@ -207,7 +221,7 @@ public sealed partial class VerifyModel(
             return null;
         }
 
-        return new DeviceRequest(principal, application, (await applications.GetIdAsync(application, cancellationToken))!, clientId);
+        return new DeviceRequest(principal, application, clientId);
     }
 
     /// <summary>

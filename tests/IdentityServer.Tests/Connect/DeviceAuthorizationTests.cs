@@ -103,6 +103,54 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
         Assert.True(refreshed == HttpStatusCode.OK, refreshedBody.ToString());
     }
 
+    [Theory]
+    [InlineData("/connect/revoke")]
+    [InlineData("/connect/introspect")]
+    public async Task A_used_user_code_sent_to_revocation_or_introspection_leaves_the_device_signed_in(string endpoint)
+    {
+        var client = await tokens.RegisterDeviceClientAsync("tv-code-sent" + endpoint.Replace('/', '-'));
+        var introspector = await tokens.RegisterClientAsync(new
+        {
+            clientId = "api-code-sent" + endpoint.Replace('/', '-'), clientType = "confidential", grantTypes = Array.Empty<string>(), scopes = Array.Empty<string>(),
+        });
+        var username = "sam" + endpoint.Replace('/', '-');
+        await tokens.RegisterUserAsync(username, "sam-password-1");
+        var device = await tokens.AskForDeviceCodeAsync(client);
+        var browser = new BrowserSession(factory);
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, username, "sam-password-1");
+        await browser.ClickAsync("accept");
+        var (_, body) = await tokens.PollAsync(client, device);
+
+        // As typed on a keyboard: digits only, which is how OpenIddict finds the code.
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = device.GetProperty("user_code").GetString()!.Replace("-", string.Empty) }),
+        };
+        request.Headers.Authorization = TokenClient.Basic("api-code-sent" + endpoint.Replace('/', '-'), introspector!);
+        using var sent = await tokens.Http.SendAsync(request);
+        Assert.True((int)sent.StatusCode < 500, await sent.Content.ReadAsStringAsync());
+
+        var (refreshed, refreshedBody) = await tokens.RefreshAsync(client, body.Token("refresh_token"));
+        Assert.True(refreshed == HttpStatusCode.OK, refreshedBody.ToString());
+    }
+
+    [Fact]
+    public async Task A_device_asking_only_for_what_the_user_may_not_have_is_refused_not_left_waiting()
+    {
+        var client = await tokens.RegisterDeviceClientAsync("tv-admin-only", "admin");
+        await tokens.RegisterUserAsync("nat", "nat-password-1");
+        var device = await tokens.AskForDeviceCodeAsync(client, "admin");
+        var browser = new BrowserSession(factory);
+        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "nat", "nat-password-1");
+
+        await browser.ClickAsync("accept");
+        var (status, body) = await tokens.PollAsync(client, device);
+
+        Assert.NotNull(browser.Page!.GetElementById("device-not-grantable"));
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("access_denied", body.GetProperty("error").GetString());
+    }
+
     [Fact]
     public async Task An_approved_device_is_a_grant_of_its_user_that_revoking_the_users_consent_to_the_app_ends()
     {
