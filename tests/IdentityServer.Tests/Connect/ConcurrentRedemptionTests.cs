@@ -50,14 +50,12 @@ public sealed class ConcurrentRedemptionTests(ConcurrentRedemptionTests.RaceFact
     }
 
     [Fact]
-    public async Task Of_two_simultaneous_polls_of_an_approved_device_code_exactly_one_gets_the_tokens()
+    public async Task Of_two_simultaneous_polls_of_an_approved_device_code_exactly_one_is_answered_with_tokens()
     {
         var client = await tokens.RegisterDeviceClientAsync("race-device");
         await tokens.RegisterUserAsync("racer-device1", "racer-device1-password");
         var device = await tokens.AskForDeviceCodeAsync(client);
-        var browser = new BrowserSession(factory);
-        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "racer-device1", "racer-device1-password");
-        await browser.ClickAsync("accept");
+        await DeviceFlow.ApproveAsync(factory, device, "racer-device1", "racer-device1-password");
 
         factory.Rendezvous.Arm(2);
         var results = await Task.WhenAll(tokens.PollAsync(client, device), tokens.PollAsync(client, device));

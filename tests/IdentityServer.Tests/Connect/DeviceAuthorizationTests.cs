@@ -84,9 +84,7 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
         await tokens.RegisterUserAsync("bob-device", "bob-password-1");
         var device = await tokens.AskForDeviceCodeAsync(client);
         var complete = new Uri(device.GetProperty("verification_uri_complete").GetString()!).PathAndQuery;
-        var browser = new BrowserSession(factory);
-        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "bea", "bea-password-1");
-        await browser.ClickAsync("accept");
+        var browser = await DeviceFlow.ApproveAsync(factory, device, "bea", "bea-password-1");
 
         // The Back button, before the device has polled.
         await browser.GoAsync(complete);
@@ -116,9 +114,7 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
         var username = "sam" + endpoint.Replace('/', '-');
         await tokens.RegisterUserAsync(username, "sam-password-1");
         var device = await tokens.AskForDeviceCodeAsync(client);
-        var browser = new BrowserSession(factory);
-        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, username, "sam-password-1");
-        await browser.ClickAsync("accept");
+        await DeviceFlow.ApproveAsync(factory, device, username, "sam-password-1");
         var (_, body) = await tokens.PollAsync(client, device);
 
         // As typed on a keyboard: digits only, which is how OpenIddict finds the code.
@@ -157,9 +153,7 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
         var client = await tokens.RegisterDeviceClientAsync("tv-grant");
         var userId = await tokens.RegisterUserAsync("gina", "gina-password-1");
         var device = await tokens.AskForDeviceCodeAsync(client);
-        var browser = new BrowserSession(factory);
-        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "gina", "gina-password-1");
-        await browser.ClickAsync("accept");
+        await DeviceFlow.ApproveAsync(factory, device, "gina", "gina-password-1");
         var (_, body) = await tokens.PollAsync(client, device);
 
         using (var scope = factory.Services.CreateScope())
@@ -276,9 +270,7 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
         var client = await tokens.RegisterDeviceClientAsync("tv-wrong-code");
         await tokens.RegisterUserAsync("wes", "wes-password-1");
         var device = await tokens.AskForDeviceCodeAsync(client);
-        var browser = new BrowserSession(factory);
-        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "wes", "wes-password-1");
-        await browser.ClickAsync("accept");
+        var browser = await DeviceFlow.ApproveAsync(factory, device, "wes", "wes-password-1");
 
         using var wrong = await browser.GoAsync("/connect/verify?user_code=0000-0000-0000");
         Assert.Equal(HttpStatusCode.OK, wrong.StatusCode);
@@ -309,9 +301,7 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
         var client = await tokens.RegisterDeviceClientAsync("tv-disabled");
         var userId = await tokens.RegisterUserAsync("dex", "dex-password-1");
         var device = await tokens.AskForDeviceCodeAsync(client);
-        var browser = new BrowserSession(factory);
-        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "dex", "dex-password-1");
-        await browser.ClickAsync("accept");
+        await DeviceFlow.ApproveAsync(factory, device, "dex", "dex-password-1");
 
         var (disabled, disabledBody) = await tokens.AdminAsync(HttpMethod.Put, $"/admin/users/{userId}", new { enabled = false });
         Assert.True(disabled == HttpStatusCode.OK, disabledBody.ToString());
@@ -380,9 +370,7 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
         Assert.True(response.StatusCode == HttpStatusCode.OK, device.ToString());
 
         await tokens.RegisterUserAsync("cora", "cora-password-1");
-        var browser = new BrowserSession(factory);
-        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, "cora", "cora-password-1");
-        await browser.ClickAsync("accept");
+        await DeviceFlow.ApproveAsync(factory, device, "cora", "cora-password-1");
         var (polled, body) = await tokens.TokenAsync(new Dictionary<string, string>
         {
             ["grant_type"] = DeviceFlow.DeviceCodeGrant, ["device_code"] = device.GetProperty("device_code").GetString()!,
@@ -414,9 +402,7 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
     private async Task<JsonElement> ApprovedDeviceTokensAsync(TestClient client, string username, string password)
     {
         var device = await tokens.AskForDeviceCodeAsync(client);
-        var browser = new BrowserSession(factory);
-        await DeviceFlow.SignInAtVerificationPageAsync(browser, device, username, password);
-        await browser.ClickAsync("accept");
+        await DeviceFlow.ApproveAsync(factory, device, username, password);
         var (status, body) = await tokens.PollAsync(client, device);
         Assert.True(status == HttpStatusCode.OK, body.ToString());
         return body;

@@ -52,4 +52,14 @@ public static class DeviceFlow
         await browser.ClickAsync("login", new Dictionary<string, string> { ["username"] = username, ["password"] = password });
         Assert.True(browser.Page?.GetElementById("accept") is not null, browser.Page?.Body?.TextContent);
     }
+
+    /// <summary>A user who signs in at verification_uri_complete and allows the device; returns their browser.</summary>
+    public static async Task<BrowserSession> ApproveAsync(IdentityServerFactory factory, JsonElement device, string username, string password)
+    {
+        var browser = new BrowserSession(factory);
+        await SignInAtVerificationPageAsync(browser, device, username, password);
+        await browser.ClickAsync("accept");
+        Assert.True(browser.Page?.GetElementById("device-approved") is not null, browser.Page?.Body?.TextContent);
+        return browser;
+    }
 }
