@@ -9,7 +9,7 @@ namespace IdentityServer.Connect;
 internal static class DeviceRequests
 {
     public static IEnumerable<OpenIddictServerHandlerDescriptor> Descriptors =>
-        [DefaultScopes.Descriptor, RefuseUsedUserCode.Descriptor, DevicePolling.SlowDown.Descriptor, DevicePolling.AdvertiseInterval.Descriptor];
+        [DefaultScopes.Descriptor, RefuseUsedCodes.Descriptor, DevicePolling.SlowDown.Descriptor, DevicePolling.AdvertiseInterval.Descriptor];
 
     /// <summary>
     /// A device that names no scope (RFC 8628 makes it optional) asks for what a password grant without one gets: every
@@ -37,18 +37,19 @@ internal static class DeviceRequests
     }
 
     /// <summary>
-    /// A user code opened again once used (the Back button, the link followed twice, or someone else who saw the code,
-    /// also by sending it to introspection or revocation) is no longer valid, and nothing more: OpenIddict takes any used
-    /// single-use token for a replay and revokes its grant, which here would end the sign-in of the device the user just
-    /// approved.
+    /// A user code opened again once used (the Back button, the link followed twice, or someone else who saw the code)
+    /// is no longer valid, and nothing more: OpenIddict takes any used single-use token for a replay and revokes its
+    /// grant, which here would end the sign-in of the device the user just approved. Likewise any device or user code
+    /// sent to introspection or revocation, used or still pending: it introspects inactive (RFC 7662), not
+    /// authorization_pending, and ends nothing. (At the token endpoint a used device code stays a replay, as a code.)
     /// </summary>
-    internal sealed class RefuseUsedUserCode(IOpenIddictTokenManager tokens) : IOpenIddictServerHandler<ValidateTokenContext>
+    internal sealed class RefuseUsedCodes(IOpenIddictTokenManager tokens) : IOpenIddictServerHandler<ValidateTokenContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
             OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenContext>()
                 .AddFilter<OpenIddictServerHandlerFilters.RequireTokenStorageEnabled>()
-                .AddFilter<UserCodeExpected>()
-                .UseScopedHandler<RefuseUsedUserCode>()
+                .AddFilter<CodeExpected>()
+                .UseScopedHandler<RefuseUsedCodes>()
                 .SetOrder(OpenIddictServerHandlers.Protection.ValidateTokenEntry.Descriptor.Order - 1)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
@@ -56,7 +57,9 @@ internal static class DeviceRequests
         public async ValueTask HandleAsync(ValidateTokenContext context)
         {
             if (context.Principal is not { } principal
-                || !principal.HasTokenType(TokenTypeIdentifiers.Private.UserCode)
+                || !(principal.HasTokenType(TokenTypeIdentifiers.Private.UserCode)
+                    || (principal.HasTokenType(TokenTypeIdentifiers.Private.DeviceCode)
+                        && context.EndpointType is OpenIddictServerEndpointType.Introspection or OpenIddictServerEndpointType.Revocation))
                 || principal.GetTokenId() is not { Length: > 0 } identifier)
             {
                 return;
@@ -65,16 +68,15 @@ internal static class DeviceRequests
             if (await tokens.FindByIdAsync(identifier, context.CancellationToken) is not { } token
                 || !await tokens.HasStatusAsync(token, Statuses.Valid, context.CancellationToken))
             {
-                context.Reject(Errors.InvalidToken, "The specified user code is no longer valid.");
+                context.Reject(Errors.InvalidToken, "The specified code is no longer valid, or not yet.");
             }
         }
 
         /// <summary>
         /// Where a user code may be presented: the verification page, and introspection and revocation (which take any
-        /// token type: a used code sent there must not end the device's sign-in either). Userinfo and token requests skip
-        /// building the handler.
+        /// token type). Userinfo and token requests skip building the handler.
         /// </summary>
-        internal sealed class UserCodeExpected : IOpenIddictServerHandlerFilter<ValidateTokenContext>
+        internal sealed class CodeExpected : IOpenIddictServerHandlerFilter<ValidateTokenContext>
         {
             public ValueTask<bool> IsActiveAsync(ValidateTokenContext context) =>
                 ValueTask.FromResult(context.ValidTokenTypes.Contains(TokenTypeIdentifiers.Private.UserCode));

@@ -100,8 +100,9 @@ public sealed partial class VerifyModel(
         }
 
         var (user, authTime) = signedIn;
-        if (string.IsNullOrEmpty(userCode))
+        if (string.IsNullOrWhiteSpace(userCode))
         {
+            ErrorMessage = "Enter the code shown on your device.";
             return Page();
         }
 

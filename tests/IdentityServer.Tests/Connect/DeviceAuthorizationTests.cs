@@ -102,32 +102,62 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
     }
 
     [Theory]
-    [InlineData("/connect/revoke")]
-    [InlineData("/connect/introspect")]
-    public async Task A_used_user_code_sent_to_revocation_or_introspection_leaves_the_device_signed_in(string endpoint)
+    [InlineData("/connect/revoke", "user_code")]
+    [InlineData("/connect/introspect", "user_code")]
+    [InlineData("/connect/revoke", "device_code")]
+    [InlineData("/connect/introspect", "device_code")]
+    public async Task A_used_code_sent_to_revocation_or_introspection_leaves_the_device_signed_in(string endpoint, string code)
     {
-        var client = await tokens.RegisterDeviceClientAsync("tv-code-sent" + endpoint.Replace('/', '-'));
-        var introspector = await tokens.RegisterClientAsync(new
-        {
-            clientId = "api-code-sent" + endpoint.Replace('/', '-'), clientType = "confidential", grantTypes = Array.Empty<string>(), scopes = Array.Empty<string>(),
-        });
-        var username = "sam" + endpoint.Replace('/', '-');
-        await tokens.RegisterUserAsync(username, "sam-password-1");
+        var name = endpoint.Replace("/connect/", string.Empty) + "-" + code.Replace('_', '-');
+        var client = await tokens.RegisterDeviceClientAsync("tv-sent-" + name);
+        var api = await RegisterIntrospectingApiAsync("api-sent-" + name);
+        await tokens.RegisterUserAsync("sam-" + name, "sam-password-1");
         var device = await tokens.AskForDeviceCodeAsync(client);
-        await DeviceFlow.ApproveAsync(factory, device, username, "sam-password-1");
+        await DeviceFlow.ApproveAsync(factory, device, "sam-" + name, "sam-password-1");
         var (_, body) = await tokens.PollAsync(client, device);
 
-        // As typed on a keyboard: digits only, which is how OpenIddict finds the code.
-        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
-        {
-            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = device.GetProperty("user_code").GetString()!.Replace("-", string.Empty) }),
-        };
-        request.Headers.Authorization = TokenClient.Basic("api-code-sent" + endpoint.Replace('/', '-'), introspector!);
-        using var sent = await tokens.Http.SendAsync(request);
-        Assert.True((int)sent.StatusCode < 500, await sent.Content.ReadAsStringAsync());
+        // A user code as typed on a keyboard (digits only: how OpenIddict finds it), or the device's own code.
+        var sent = code == "user_code"
+            ? device.GetProperty("user_code").GetString()!.Replace("-", string.Empty)
+            : device.GetProperty("device_code").GetString()!;
+        var (status, answer) = await PostAsClientAsync(endpoint, api, sent);
+        Assert.True(status == HttpStatusCode.OK, answer.ToString());
 
         var (refreshed, refreshedBody) = await tokens.RefreshAsync(client, body.Token("refresh_token"));
         Assert.True(refreshed == HttpStatusCode.OK, refreshedBody.ToString());
+    }
+
+    [Fact]
+    public async Task A_device_code_still_waiting_for_its_user_introspects_inactive()
+    {
+        var client = await tokens.RegisterDeviceClientAsync("tv-pending-introspected");
+        var api = await RegisterIntrospectingApiAsync("api-pending-introspected");
+        var device = await tokens.AskForDeviceCodeAsync(client);
+
+        var (status, answer) = await PostAsClientAsync("/connect/introspect", api, device.GetProperty("device_code").GetString()!);
+
+        Assert.True(status == HttpStatusCode.OK, answer.ToString());
+        Assert.False(answer.GetProperty("active").GetBoolean());
+    }
+
+    private async Task<TestClient> RegisterIntrospectingApiAsync(string clientId)
+    {
+        var secret = await tokens.RegisterClientAsync(new
+        {
+            clientId, clientType = "confidential", grantTypes = Array.Empty<string>(), scopes = Array.Empty<string>(),
+        });
+        return new TestClient(clientId, secret, string.Empty, string.Empty);
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> PostAsClientAsync(string endpoint, TestClient client, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = token }),
+        };
+        request.Headers.Authorization = TokenClient.Basic(client.ClientId, client.Secret!);
+        using var response = await tokens.Http.SendAsync(request);
+        return (response.StatusCode, await TokenClient.ReadJsonAsync(response));
     }
 
     [Fact]
@@ -271,6 +301,10 @@ public sealed class DeviceAuthorizationTests(IdentityServerFactory factory) : IC
         await tokens.RegisterUserAsync("wes", "wes-password-1");
         var device = await tokens.AskForDeviceCodeAsync(client);
         var browser = await DeviceFlow.ApproveAsync(factory, device, "wes", "wes-password-1");
+
+        await browser.GoAsync("/connect/verify");
+        await browser.ClickAsync("verify", new Dictionary<string, string> { ["user-code-input"] = " " });
+        Assert.Equal("Enter the code shown on your device.", browser.Page!.GetElementById("verify-error")!.TextContent);
 
         using var wrong = await browser.GoAsync("/connect/verify?user_code=0000-0000-0000");
         Assert.Equal(HttpStatusCode.OK, wrong.StatusCode);
