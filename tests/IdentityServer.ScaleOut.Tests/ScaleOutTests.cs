@@ -38,6 +38,36 @@ public sealed class ScaleOutTests(Cluster cluster) : IClassFixture<Cluster>, IDi
     }
 
     [ScaleOutFact]
+    public async Task A_device_that_asked_B_is_approved_on_pages_alternating_between_instances_and_collects_its_tokens_at_B()
+    {
+        const string deviceGrant = "urn:ietf:params:oauth:grant-type:device_code";
+        var created = await clients.AdminAsync(cluster.Public, "admin/clients", new
+        {
+            clientId = "cluster-tv", clientType = "confidential", grantTypes = new[] { deviceGrant }, scopes = new[] { "openid", "offline_access" },
+        });
+        var secret = created.GetProperty("clientSecret").GetString()!;
+        await clients.RegisterUserAsync("dina", "dina-password-1");
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(cluster.B.BaseAddress, "connect/device"))
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["scope"] = "openid offline_access" }),
+        };
+        request.Headers.Authorization = new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("cluster-tv:" + secret)));
+        using var asked = await clients.Http.SendAsync(request);
+        var device = await Clients.ReadJsonAsync(asked);
+        Assert.True(asked.StatusCode == HttpStatusCode.OK, device.ToString());
+
+        await clients.ApproveDeviceAsync(device.GetProperty("verification_uri_complete").GetString()!, "dina", "dina-password-1",
+            cluster.A.BaseAddress, cluster.B.BaseAddress);
+        var (status, tokens) = await clients.TokenAsync(cluster.B.BaseAddress, new Dictionary<string, string>
+        {
+            ["grant_type"] = deviceGrant, ["device_code"] = device.GetProperty("device_code").GetString()!,
+        }, "cluster-tv", secret);
+
+        Assert.True(status == HttpStatusCode.OK, $"poll at B: {status} {tokens}");
+        Assert.False(string.IsNullOrEmpty(tokens.GetProperty("refresh_token").GetString()));
+    }
+
+    [ScaleOutFact]
     public async Task A_token_issued_by_A_validates_at_B_and_refreshes_at_B()
     {
         var client = await clients.RegisterCodeClientAsync("validating-app");

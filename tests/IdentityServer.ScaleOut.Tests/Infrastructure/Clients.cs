@@ -135,6 +135,54 @@ public sealed class Clients(Cluster cluster) : IDisposable
         return body;
     }
 
+    /// <summary>
+    /// A user approving a device on the verification page, each request sent to the next server of
+    /// <paramref name="servers"/> in turn: the code's page, the login page, its form post, the confirmation, Allow.
+    /// </summary>
+    public async Task ApproveDeviceAsync(string verificationUriComplete, string username, string password, params Uri[] servers)
+    {
+        var turn = 0;
+        Uri Next() => servers[turn++ % servers.Length];
+        var cookies = new CookieJar();
+
+        using var toLogin = await cookies.SendAsync(Http, new HttpRequestMessage(HttpMethod.Get, new Uri(Next(), new Uri(verificationUriComplete).PathAndQuery)));
+        Assert.True(toLogin.StatusCode == HttpStatusCode.Redirect, $"verify: {(int)toLogin.StatusCode}");
+        using var loginPage = await cookies.SendAsync(Http, new HttpRequestMessage(HttpMethod.Get, new Uri(Next(), toLogin.Headers.Location!.OriginalString)));
+        using var posted = await PostFormAsync(cookies, loginPage, "login", Next(), new() { ["username"] = username, ["password"] = password });
+        Assert.True(posted.StatusCode == HttpStatusCode.Redirect, $"login post: {(int)posted.StatusCode}");
+
+        using var confirmation = await cookies.SendAsync(Http, new HttpRequestMessage(HttpMethod.Get, new Uri(Next(), posted.Headers.Location!.OriginalString)));
+        using var allowed = await PostFormAsync(cookies, confirmation, "accept", Next(), []);
+        Assert.True(allowed.StatusCode == HttpStatusCode.Redirect && allowed.Headers.Location!.OriginalString.EndsWith("outcome=approved", StringComparison.Ordinal),
+            $"allow: {(int)allowed.StatusCode} {allowed.Headers.Location} {await allowed.Content.ReadAsStringAsync()}");
+    }
+
+    /// <summary>Fills a page's form (anti-forgery token included) and clicks its button, at another server than rendered it.</summary>
+    private async Task<HttpResponseMessage> PostFormAsync(CookieJar cookies, HttpResponseMessage page, string buttonId, Uri server, Dictionary<string, string> fieldsById)
+    {
+        var document = await BrowsingContext.New(Configuration.Default)
+            .OpenAsync(request => request.Content(page.Content.ReadAsStream()).Address(page.RequestMessage!.RequestUri!.ToString()));
+        var button = document.GetElementById(buttonId) as IHtmlButtonElement
+            ?? throw new InvalidOperationException($"No button#{buttonId} on {page.RequestMessage!.RequestUri}: {document.Body?.TextContent}");
+        foreach (var (id, value) in fieldsById)
+        {
+            ((IHtmlInputElement)document.GetElementById(id)!).Value = value;
+        }
+
+        var fields = button.Form!.Elements.OfType<IHtmlInputElement>().Where(i => !string.IsNullOrEmpty(i.Name))
+            .Select(i => new KeyValuePair<string, string>(i.Name!, i.Value)).ToList();
+        if (!string.IsNullOrEmpty(button.Name))
+        {
+            fields.Add(new(button.Name, button.Value));
+        }
+
+        var action = new Uri(page.RequestMessage!.RequestUri!, button.Form.Action);
+        return await cookies.SendAsync(Http, new HttpRequestMessage(HttpMethod.Post, new Uri(server, action.PathAndQuery))
+        {
+            Content = new FormUrlEncodedContent(fields),
+        });
+    }
+
     public static async Task<JsonElement> ReadJsonAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();
