@@ -302,7 +302,8 @@ public sealed partial class AuthorizeModel(
             }),
             OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
 
-    private static DateTimeOffset? AuthTime(ClaimsPrincipal? principal) =>
+    /// <summary>When the session's user signed in (the sign-in cookie's auth_time).</summary>
+    internal static DateTimeOffset? AuthTime(ClaimsPrincipal? principal) =>
         long.TryParse(principal?.FindFirst(Claims.AuthenticationTime)?.Value, out var seconds)
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
             : null;

@@ -166,7 +166,7 @@ public static class ConnectExtensions
         builder.Services.AddSingleton<IssuerAsAnOrigin>();
         builder.Services.AddSingleton<OneAttemptPerCode.RefusedCodeRedemption>();
         builder.Services.AddSingleton<ProtocolErrors.NoClientCredentials.WithoutASecret>();
-        builder.Services.AddSingleton<DeviceRequests.RefuseUsedCodes.CodeExpected>();
+        builder.Services.AddSingleton<DeviceRequests.RefuseUsedCodes.CodePresented>();
         return builder;
     }
 

@@ -48,7 +48,7 @@ internal static class DeviceRequests
         public static OpenIddictServerHandlerDescriptor Descriptor { get; } =
             OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenContext>()
                 .AddFilter<OpenIddictServerHandlerFilters.RequireTokenStorageEnabled>()
-                .AddFilter<CodeExpected>()
+                .AddFilter<CodePresented>()
                 .UseScopedHandler<RefuseUsedCodes>()
                 .SetOrder(OpenIddictServerHandlers.Protection.ValidateTokenEntry.Descriptor.Order - 1)
                 .SetType(OpenIddictServerHandlerType.Custom)
@@ -56,11 +56,7 @@ internal static class DeviceRequests
 
         public async ValueTask HandleAsync(ValidateTokenContext context)
         {
-            if (context.Principal is not { } principal
-                || !(principal.HasTokenType(TokenTypeIdentifiers.Private.UserCode)
-                    || (principal.HasTokenType(TokenTypeIdentifiers.Private.DeviceCode)
-                        && context.EndpointType is OpenIddictServerEndpointType.Introspection or OpenIddictServerEndpointType.Revocation))
-                || principal.GetTokenId() is not { Length: > 0 } identifier)
+            if (context.Principal?.GetTokenId() is not { Length: > 0 } identifier)
             {
                 return;
             }
@@ -73,13 +69,17 @@ internal static class DeviceRequests
         }
 
         /// <summary>
-        /// Where a user code may be presented: the verification page, and introspection and revocation (which take any
-        /// token type). Userinfo and token requests skip building the handler.
+        /// A user code (the verification page, or sent to introspection or revocation, which take any token type), or a
+        /// device code sent to those two. Every other token (userinfo's, introspection's access tokens) skips building
+        /// the handler.
         /// </summary>
-        internal sealed class CodeExpected : IOpenIddictServerHandlerFilter<ValidateTokenContext>
+        internal sealed class CodePresented : IOpenIddictServerHandlerFilter<ValidateTokenContext>
         {
             public ValueTask<bool> IsActiveAsync(ValidateTokenContext context) =>
-                ValueTask.FromResult(context.ValidTokenTypes.Contains(TokenTypeIdentifiers.Private.UserCode));
+                ValueTask.FromResult(context.Principal is { } principal
+                    && (principal.HasTokenType(TokenTypeIdentifiers.Private.UserCode)
+                        || (principal.HasTokenType(TokenTypeIdentifiers.Private.DeviceCode)
+                            && context.EndpointType is OpenIddictServerEndpointType.Introspection or OpenIddictServerEndpointType.Revocation)));
         }
     }
 }

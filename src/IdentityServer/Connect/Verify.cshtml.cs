@@ -244,9 +244,7 @@ public sealed partial class VerifyModel(
             return null;
         }
 
-        return (user, long.TryParse(session.Principal?.FindFirst(Claims.AuthenticationTime)?.Value, out var seconds)
-            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
-            : null);
+        return (user, AuthorizeModel.AuthTime(session.Principal));
     }
 
     private RedirectResult ToLoginPage(string? query) =>
